@@ -1,0 +1,400 @@
+"""download_pretrained.py against a real HTTP server on 127.0.0.1 that this file starts and controls.
+
+The served weights are a random-weight file in the official layout at full size (ngf=64, ~218 MB),
+built once per module: the downloader's check accepts only the true unet_256 shapes, so a small
+stand-in would (rightly) be refused. Every failure must exit non-zero with one sentence naming the
+fix and leave nothing under the final name.
+"""
+
+import errno
+import hashlib
+import io
+import os
+import socket
+import threading
+import zipfile
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import download_pretrained
+from facades_generator import PALETTE, create_facades_generator
+from tests.official_reference import random_official_state_dict
+
+NAME = "facades_generator.pth"
+
+
+@dataclass
+class Route:
+    body: bytes
+    status: int = 200
+    content_type: str = "application/octet-stream"
+    ranges: bool = True  # answer Range requests with 206
+    cuts: list = field(default_factory=list)  # per request: stop after this many bytes (None: don't)
+    declared_length: int = None  # Content-Length to claim instead of the true one
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        server = self.server
+        server.log.append((self.path, self.headers.get("Range")))
+        route = server.routes.get(self.path)
+        if route is None or route.status != 200:
+            status = 404 if route is None else route.status
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body, start = memoryview(route.body), 0
+        range_header = self.headers.get("Range")
+        if range_header and route.ranges:
+            start = int(range_header.removeprefix("bytes=").split("-")[0])
+            if start >= len(body):
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(body)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        else:
+            self.send_response(200)
+        self.send_header("Content-Type", route.content_type)
+        self.send_header("Content-Length", str(route.declared_length or len(body) - start))
+        self.end_headers()
+        cut = route.cuts.pop(0) if route.cuts else None
+        end = len(body) if cut is None else min(len(body), start + cut)
+        try:
+            for offset in range(start, end, 1 << 20):
+                self.wfile.write(body[offset:min(end, offset + (1 << 20))])
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client hung up (the disk-full test does)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    httpd.routes, httpd.log = {}, []
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def weights():
+    """(bytes, state_dict) of a full-size official-layout checkpoint with random values."""
+    state_dict = random_official_state_dict(ngf=64, seed=3)
+    buffer = io.BytesIO()
+    torch.save(state_dict, buffer)
+    return buffer.getvalue(), state_dict
+
+
+@pytest.fixture(scope="module")
+def valid_checkpoints(weights, tmp_path_factory):
+    """A folder as a successful download leaves it (weights + sidecar), shared read-only."""
+    folder = tmp_path_factory.mktemp("checkpoints")
+    (folder / NAME).write_bytes(weights[0])
+    (folder / (NAME + ".sha256")).write_text(f"{hashlib.sha256(weights[0]).hexdigest()}  {NAME}\n")
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def no_backoff(monkeypatch):
+    monkeypatch.setattr(download_pretrained, "BACKOFF_FACTOR", 0.0)
+
+
+def serve(server, path, route):
+    server.routes[path] = route
+    return server.url + path
+
+
+def run(tmp_path, url, *extra):
+    return download_pretrained.main(["--checkpoint-dir", str(tmp_path), "--url", url,
+                                     "--retries", "2", "--timeout", "5", *extra])
+
+
+def requests_to(server, path):
+    return [r for p, r in server.log if p == path]
+
+
+def assert_fails(capsys, tmp_path, argv_runner, *words):
+    """Exit code 2, one `error:` sentence containing `words`, and no file under the final name."""
+    with pytest.raises(SystemExit) as exc:
+        argv_runner()
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: ") and err.endswith(".") and "Traceback" not in err
+    for word in words:
+        assert word in err, err
+    assert not (tmp_path / NAME).exists()
+    return err
+
+
+def test_download_load_rerun_and_force(server, weights, tmp_path, capsys):
+    data, state_dict = weights
+    # The second request (--force) is cut after 30 MiB; the retry asks for the rest with Range, but
+    # this server ignores Range and answers 200 with the whole file: the download must start over.
+    cut = 30 << 20
+    url = serve(server, "/ok.pth", Route(data, ranges=False, cuts=[None, cut]))
+    run(tmp_path, url)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [NAME, NAME + ".sha256"]  # one copy, no .part
+    assert (tmp_path / NAME).read_bytes() == data  # the downloaded bytes, unchanged
+    digest = hashlib.sha256(data).hexdigest()
+    assert (tmp_path / (NAME + ".sha256")).read_text() == f"{digest}  {NAME}\n"
+    out = capsys.readouterr().out
+    assert url in out and str(tmp_path / NAME) in out  # settings printed at start
+
+    net_G = create_facades_generator(tmp_path / NAME)
+    assert torch.equal(net_G.down1[0].weight, state_dict["model.model.0.weight"])
+
+    run(tmp_path, url)  # a good file is there: no request at all
+    assert len(requests_to(server, "/ok.pth")) == 1
+    assert "nothing to download" in capsys.readouterr().out
+
+    run(tmp_path, url, "--force")
+    assert requests_to(server, "/ok.pth") == [None, None, f"bytes={cut}-"]
+    assert "starting from byte 0" in capsys.readouterr().out
+    assert (tmp_path / NAME).read_bytes() == data
+    assert sorted(p.name for p in tmp_path.iterdir()) == [NAME, NAME + ".sha256"]
+
+
+def test_resume_after_cut_in_a_later_run(server, weights, tmp_path, capsys):
+    data, _ = weights
+    cut = 100 << 20
+    url = serve(server, "/cut.pth", Route(data, cuts=[cut]))
+    err = assert_fails(capsys, tmp_path, lambda: run(tmp_path, url, "--retries", "0"),
+                       "run the same command again to resume")
+    assert f"{cut:,}" in err
+    assert (tmp_path / (NAME + ".part")).stat().st_size == cut  # kept for the next run
+    run(tmp_path, url)
+    assert requests_to(server, "/cut.pth") == [None, f"bytes={cut}-"]  # answered 206: only the rest
+    assert (tmp_path / NAME).read_bytes() == data
+    assert not (tmp_path / (NAME + ".part")).exists()
+
+
+def test_partial_file_of_another_download(server, tmp_path, capsys):
+    url = serve(server, "/small.pth", Route(b"y" * 1000))
+    (tmp_path / (NAME + ".part")).write_bytes(b"z" * 5000)  # longer than the file: not its beginning
+    assert_fails(capsys, tmp_path, lambda: run(tmp_path, url), "416", "--force")
+    assert requests_to(server, "/small.pth") == ["bytes=5000-"]
+
+
+def test_404_is_not_retried(server, tmp_path, capsys):
+    url = server.url + "/missing.pth"
+    assert_fails(capsys, tmp_path, lambda: run(tmp_path, url), "404", "--url")
+    assert len(requests_to(server, "/missing.pth")) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_500_is_retried_then_fails(server, tmp_path, capsys):
+    url = serve(server, "/broken.pth", Route(b"", status=500))
+    assert_fails(capsys, tmp_path, lambda: run(tmp_path, url), "500", "after 3 tries", "--url")
+    assert len(requests_to(server, "/broken.pth")) == 3  # --retries 2
+
+
+def test_truncated_body(server, tmp_path, capsys):
+    body = bytes(range(256)) * 4096  # 1 MiB sent, 2 MiB promised, every time
+    url = serve(server, "/short.pth", Route(body, ranges=False, declared_length=2 * len(body)))
+    assert_fails(capsys, tmp_path, lambda: run(tmp_path, url), f"stopped at {len(body):,} of {2 * len(body):,}")
+    assert len(requests_to(server, "/short.pth")) == 3
+
+
+def test_html_page_instead_of_weights(server, tmp_path, capsys):
+    page = b"\n<!DOCTYPE html><html><body>Please log in to use this network.</body></html>"
+    url = serve(server, "/portal.pth", Route(page, content_type="text/html"))
+    assert_fails(capsys, tmp_path, lambda: run(tmp_path, url), "web page", "--url")
+    assert list(tmp_path.iterdir()) == []  # bad content is not kept for a resume
+
+
+class Evil:
+    """Unpickling this runs code: it creates the marker file."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return exec, (f"open({str(self.marker)!r}, 'w').close()",)
+
+
+def test_malicious_pickle_is_refused_and_never_runs(server, tmp_path, capsys):
+    buffer = io.BytesIO()
+    torch.save({"model.model.0.weight": Evil(tmp_path / "proof.txt")}, buffer)
+    buffer.seek(0)
+    torch.load(buffer, weights_only=False)  # the file really is malicious when trusted ...
+    assert (tmp_path / "proof.txt").exists()
+
+    marker = tmp_path / "pwned.txt"
+    buffer = io.BytesIO()
+    torch.save({"model.model.0.weight": Evil(marker)}, buffer)
+    url = serve(server, "/evil.pth", Route(buffer.getvalue()))
+    checkpoints = tmp_path / "checkpoints"
+    assert_fails(capsys, checkpoints, lambda: run(checkpoints, url), "weights_only", "--url")
+    assert not marker.exists()  # ... and the downloader never ran it
+    assert list(checkpoints.iterdir()) == []
+
+
+def test_other_network_is_refused(server, tmp_path, capsys):
+    buffer = io.BytesIO()
+    torch.save(random_official_state_dict(ngf=8), buffer)  # right keys, wrong --ngf
+    url = serve(server, "/ngf8.pth", Route(buffer.getvalue()))
+    assert_fails(capsys, tmp_path, lambda: run(tmp_path, url), "not the facades_label2photo generator",
+                 "shape mismatch", "--url")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_connection_refused(tmp_path, capsys):
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/w.pth"
+    assert_fails(capsys, tmp_path, lambda: run(tmp_path, url), "refused the connection",
+                 "check your network", f"copy it to {tmp_path / NAME}")
+
+
+def test_dns_error(tmp_path, capsys, monkeypatch):
+    def no_dns(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    assert_fails(capsys, tmp_path, lambda: run(tmp_path, "http://weights.example.invalid/w.pth"),
+                 "cannot resolve the host name weights.example.invalid", "check your network")
+
+
+def failing_open(error):
+    """An `open` for the downloader whose files fail to write with `error` (but are created)."""
+
+    class Failing:
+        def __init__(self, path, mode):
+            self.file = open(path, mode)
+
+        def write(self, data):
+            raise error
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.file.close()
+
+    return Failing
+
+
+def test_disk_full(server, tmp_path, capsys, monkeypatch):
+    url = serve(server, "/full.pth", Route(b"x" * (3 << 20)))
+    disk_full = OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(download_pretrained, "open", failing_open(disk_full), raising=False)
+    assert_fails(capsys, tmp_path, lambda: run(tmp_path, url), "disk is full", "free some space")
+    assert list(tmp_path.iterdir()) == []  # the partial file is removed to give the space back
+
+
+def test_folder_without_write_permission(server, tmp_path, capsys, monkeypatch):
+    url = serve(server, "/perm.pth", Route(b"x" * 1000))
+    def denied(path, mode="r"):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(download_pretrained, "open", denied, raising=False)
+    assert_fails(capsys, tmp_path, lambda: run(tmp_path, url), "cannot write", "--checkpoint-dir")
+
+
+def test_checkpoint_dir_that_cannot_be_created(server, tmp_path, capsys):
+    (tmp_path / "a_file").write_text("not a folder")
+    target = tmp_path / "a_file" / "checkpoints"
+    assert_fails(capsys, target, lambda: run(target, server.url + "/never.pth"), "--checkpoint-dir")
+    assert requests_to(server, "/never.pth") == []
+
+
+def test_sha256_mismatch_is_reported_not_downloaded(server, tmp_path, capsys):
+    (tmp_path / NAME).write_bytes(b"changed after the download")
+    (tmp_path / (NAME + ".sha256")).write_text(f"{hashlib.sha256(b'original').hexdigest()}  {NAME}\n")
+    with pytest.raises(SystemExit) as exc:
+        run(tmp_path, server.url + "/unused.pth")
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "does not match the SHA-256" in err and "--force" in err
+    assert (tmp_path / NAME).read_bytes() == b"changed after the download"  # the user's file is left alone
+    assert requests_to(server, "/unused.pth") == []
+
+
+def test_copied_by_hand_is_checked_offline(weights, valid_checkpoints, tmp_path, capsys):
+    os.link(valid_checkpoints / NAME, tmp_path / NAME)  # as if copied here by hand, without a sidecar
+    run(tmp_path, "http://127.0.0.1:9/unreachable.pth")  # no network needed
+    assert "passes the check" in capsys.readouterr().out
+    assert (tmp_path / (NAME + ".sha256")).read_text().split()[0] == hashlib.sha256(weights[0]).hexdigest()
+
+    (tmp_path / NAME).unlink()  # (a hard link: never write through it)
+    (tmp_path / NAME).write_bytes(b"<html>saved from a browser</html>")
+    (tmp_path / (NAME + ".sha256")).unlink()
+    with pytest.raises(SystemExit):
+        run(tmp_path, "http://127.0.0.1:9/unreachable.pth")
+    assert "--force" in capsys.readouterr().err
+    assert (tmp_path / NAME).read_bytes() == b"<html>saved from a browser</html>"  # left for the user
+
+
+def cmp_zip():
+    """A small archive laid out like CMP_facade_DB_base.zip: base/cmp_bNNNN.{png,jpg,xml}."""
+    rng = np.random.default_rng(0)
+    index = rng.integers(1, 13, size=(40, 30), dtype=np.uint8)  # class 1..12 per pixel, not square
+    index[0, 0], index[0, 1] = 3, 12
+    p_mode = Image.fromarray(index)
+    p_mode.putpalette(rng.integers(0, 256, 768, dtype=np.uint8).tolist())  # its own colours: must be ignored
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, image in (("cmp_b0001", p_mode), ("cmp_b0002", Image.fromarray(index[::-1].copy())),
+                            ("cmp_b0003", p_mode)):
+            png = io.BytesIO()
+            image.save(png, format="PNG")
+            archive.writestr(f"base/{name}.png", png.getvalue())
+            archive.writestr(f"base/{name}.jpg", b"\xff\xd8 a photo")
+            archive.writestr(f"base/{name}.xml", "<annotation/>")
+    return buffer.getvalue(), index
+
+
+def test_samples_from_a_local_zip(server, valid_checkpoints, tmp_path, capsys):
+    checkpoints, samples = valid_checkpoints, tmp_path / "cmp"
+    data, index = cmp_zip()
+    url = serve(server, "/cmp.zip", Route(data, content_type="application/zip"))
+    argv = ["--samples", "--samples-url", url, "--samples-dir", str(samples), "--num-samples", "2"]
+    run(checkpoints, server.url + "/unused.pth", *argv)
+    names = sorted(p.name for p in samples.iterdir())
+    assert names == ["CMP_facade_DB_base.zip", "cmp_b0001.png", "cmp_b0002.png"]  # --num-samples 2
+    first = np.asarray(Image.open(samples / "cmp_b0001.png"))
+    assert first.shape == (256, 256, 3)
+    assert (first[0, 0] == PALETTE[3 - 1]).all()  # class index k is painted PALETTE[k - 1]
+    expected = PALETTE[np.asarray(Image.fromarray(index).resize((256, 256), Image.NEAREST)) - 1]
+    assert (first == expected).all()
+    second = np.asarray(Image.open(samples / "cmp_b0002.png"))
+    assert (second[-1, 0] == PALETTE[3 - 1]).all()  # the L-mode copy is flipped upside down
+    assert requests_to(server, "/unused.pth") == []
+
+    run(checkpoints, server.url + "/unused.pth", *argv)  # again: the archive is not fetched twice
+    assert len(requests_to(server, "/cmp.zip")) == 1
+    assert "nothing to download" in capsys.readouterr().out
+
+
+def test_samples_url_serving_html(server, valid_checkpoints, tmp_path, capsys):
+    checkpoints, samples = valid_checkpoints, tmp_path / "cmp"
+    url = serve(server, "/cmp.html", Route(b"<html>moved</html>", content_type="text/html"))
+    with pytest.raises(SystemExit) as exc:
+        run(checkpoints, server.url + "/unused.pth", "--samples", "--samples-url", url,
+            "--samples-dir", str(samples))
+    assert exc.value.code == 2
+    assert "--samples-url" in capsys.readouterr().err
+    assert list(samples.iterdir()) == []
+
+
+def test_readme_names_the_official_url_and_the_files():
+    readme = (Path(download_pretrained.__file__).parent / "README.rst").read_text()
+    assert download_pretrained.OFFICIAL_URL in readme  # the offline instructions must not drift
+    assert f"checkpoints/{NAME}" in readme and f"checkpoints/{NAME}.sha256" in readme
