@@ -17,11 +17,12 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
-from facades_generator import CLASS_COLORS, IMAGE_SIZE
+from facades_generator import CLASS_COLORS, FACADE_CLASSES, IMAGE_SIZE
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "sample_facades" / "base"
+LABEL_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 DOOR_POSITIONS = ("left", "center", "right", "none")
 BALCONY_STYLES = ("none", "alternate", "all", "continuous")
 
@@ -123,6 +124,7 @@ def draw_facade(design, size=IMAGE_SIZE):
             _box(draw, wall_left, y_top + storey - band, wall_right, y_top + storey, "molding")
         # `irregular` shifts this whole floor's windows and gives each its own size.
         floor_shift = design.irregular * rng.uniform(-0.25, 0.25) * bay
+        shortest, lowest = storey, 0.0
         for i in range(design.windows_per_floor):
             w = bay * design.window_width * (1 + design.irregular * rng.uniform(-0.35, 0.35))
             h = storey * design.window_height * (1 + design.irregular * rng.uniform(-0.25, 0.2))
@@ -132,9 +134,12 @@ def draw_facade(design, size=IMAGE_SIZE):
             y0 = y_top + 0.18 * storey
             _window(draw, cx - w / 2, y0, cx + w / 2, y0 + h, design, rng, size,
                     balcony=_has_balcony(design, floor))
+            shortest, lowest = min(shortest, h), max(lowest, y0 + h)
         if design.balconies == "continuous" and floor % 2 == 1:
-            y = y_top + 0.18 * storey + storey * design.window_height * 0.7
-            _box(draw, wall_left + 0.3 * bay, y, wall_right - 0.3 * bay, y + 0.16 * storey, "balcony")
+            # Over the lower 30% of every window and down past the lowest sill: a thinner band
+            # would leave a sliver of window under it and split each window in two.
+            y = y_top + 0.18 * storey + 0.7 * shortest
+            _box(draw, wall_left + 0.3 * bay, y, wall_right - 0.3 * bay, lowest + 0.03 * size, "balcony")
 
     # Ground floor: the door sits in one bay; the others hold windows or one long shop front.
     door_bay = {"left": 0, "center": design.windows_per_floor // 2,
@@ -194,6 +199,31 @@ def random_design(rng):
     )
 
 
+def label_paths(paths):
+    """Files and folders (their label images, sorted by name) -> a list of label files, in order."""
+    found = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found += sorted(p for p in path.iterdir() if p.suffix.lower() in LABEL_SUFFIXES)
+        else:
+            found.append(path)  # load_label says clearly if it is missing or not an image
+    return found
+
+
+def palette_chart(swatch=28):
+    """The 12 palette colours as a PIL image: one row per class with its index, name and RGB."""
+    font = ImageFont.load_default(size=int(swatch * 0.55))
+    width, pad = 12 * swatch, swatch // 5
+    chart = Image.new("RGB", (width, len(FACADE_CLASSES) * swatch), (255, 255, 255))
+    draw = ImageDraw.Draw(chart)
+    for index, (name, rgb) in enumerate(FACADE_CLASSES):
+        top = index * swatch
+        draw.rectangle([pad, top + pad, 3 * swatch, top + swatch - pad], fill=rgb)
+        for x, text in ((3.3, f"{index + 1}"), (4.2, name), (7.4, f"{rgb}")):
+            draw.text((x * swatch, top + swatch // 2), text, fill=(0, 0, 0), font=font, anchor="lm")
+    return chart
+
+
 # The shipped sample labels (sample_facades/base/NAME.png): named for what they show.
 SAMPLE_DESIGNS = {
     "townhouse_4_floors": FacadeDesign(floors=4, windows_per_floor=3),
@@ -224,10 +254,17 @@ def main(argv=None):
                              "into --output (default: write all shipped samples)")
     parser.add_argument("--output", type=Path, default=Path("my_facade.png"),
                         help="file for --design (default: my_facade.png)")
+    parser.add_argument("--palette-chart", type=Path, default=None,
+                        help="instead, draw the palette's colour chart into this PNG (the README's is "
+                             "docs/palette.png)")
     args = parser.parse_args(argv)
 
     from lesson_utils import fail, save_image_atomic
 
+    if args.palette_chart is not None:
+        save_image_atomic(palette_chart(), args.palette_chart)
+        print(f"Wrote the {len(FACADE_CLASSES)}-colour palette chart to {args.palette_chart}")
+        return
     if args.design is not None:
         try:
             design = FacadeDesign.from_spec(args.design)
