@@ -1,0 +1,318 @@
+"""Split the Kaggle anime sketch/colour pairs into the folders Exercise 3 trains on.
+
+    python preprocess_anime_sketches.py              # anime_sketch_dataset/ -> anime_processed/
+    python preprocess_anime_sketches.py --demo 200   # no Kaggle account: 200 synthetic pairs, then the same
+    python preprocess_anime_sketches.py --verify     # check anime_processed/ before training
+
+Reads `--input` laid out as the Kaggle zip (`data/train/*.png`, `data/val/*.png`) or as `train/*.png`
+(+ optional `val/*.png`). Each pair is 1024x512 RGB: the COLOUR image on the LEFT half, the line
+SKETCH on the RIGHT half. Writes `--output/{train,val}/colors/NAME.png` (left halves) and
+`--output/{train,val}/sketches/NAME.png` (right halves), `--size` x `--size` RGB PNGs. Splits are
+copied as they are: with no val/ in the input none is made here (exercise3_train.py holds out 5%).
+A re-run skips finished pairs, so an interrupted run completes; the input is only ever read.
+"""
+
+import argparse
+import io
+import os
+import signal
+import sys
+import tempfile
+import time
+import warnings
+import zlib
+from multiprocessing import Pool
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from anime_demo_pairs import PAIR_SIZE, draw_demo_pair
+
+SPLITS = ("train", "val")
+KINDS = ("sketches", "colors")
+DEMO_MARKER = "DEMO_SET.txt"  # marks a folder written by --demo, so --demo never writes over real data
+DEMO_VAL_FRACTION = 0.1  # Kaggle holds out 20%; 10% leaves a small demo set more to train on
+ASPECT_TOLERANCE = 0.01  # a pair must be 2:1 (1024x512) within 1%
+SKETCH_MAX_COLOUR = 0.03  # mean (max - min channel) / 255 below this = greyscale, as a sketch is
+SKETCH_MIN_WHITE = 0.5  # a line sketch is mostly white paper
+READ_ERRORS = (OSError, SyntaxError, ValueError, EOFError, zlib.error)  # how PIL reports a bad file
+HINT = ("download the Kaggle 'Anime Sketch Colorization Pair' dataset and unzip it into {root}/ (so that "
+        "{root}/data/train/ holds the PNGs), or run `python preprocess_anime_sketches.py --demo 200` "
+        "for a synthetic set")
+
+
+def fail(message, code=2):
+    """lesson_utils.fail, restated: importing lesson_utils would pull in torch, which this script avoids."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def write_atomic(data, path):
+    """Write bytes to a hidden temp file beside `path`, then rename: a crash never leaves half a file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def png_bytes(image):
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def list_files(folder):
+    """Every visible file in `folder`, sorted (hidden ones such as .DS_Store are not data)."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def find_splits(root):
+    """{'train': folder, 'val': folder} from the Kaggle layout (data/train) or the flat one (train/)."""
+    if not root.is_dir():
+        fail(f"{root}/ does not exist: {HINT.format(root=root)}.")
+    base = root / "data" if (root / "data" / "train").is_dir() else root
+    if not (base / "train").is_dir():
+        nested = sorted(p for p in root.glob("*/*/train") if p.is_dir())  # e.g. unzipped one level too deep
+        where = f"; found {nested[0]}/, so pass --input {nested[0].parent.parent}" if nested else ""
+        fail(f"{root}/ holds no train/ or data/train/ folder{where}: {HINT.format(root=root)}.")
+    splits = {split: base / split for split in SPLITS if (base / split).is_dir()}
+    if not any(list_files(folder) for folder in splits.values()):
+        fail(f"{base / 'train'}/ holds no images: {HINT.format(root=root)}.")
+    return splits
+
+
+def is_done(path, size, not_before):
+    """A finished output: present, not older than its input, and a size x size RGB PNG."""
+    try:
+        if path.stat().st_mtime < not_before:
+            return False  # the input changed since it was written (say, a new demo set): redo it
+        with Image.open(path) as image:
+            return image.size == (size, size) and image.mode == "RGB"
+    except READ_ERRORS:
+        return False
+
+
+def to_rgb(image):
+    """(RGB image, note or None): 16-bit scaled to 8-bit, transparency laid on white, the rest converted."""
+    mode = image.mode
+    if mode == "RGB":
+        return image, None
+    if mode.startswith("I"):  # 16-bit greyscale: PIL's convert() would clip at 255 instead of scaling
+        grey = np.clip(np.round(np.asarray(image, dtype=np.float64) / 257.0), 0, 255).astype(np.uint8)
+        return Image.fromarray(grey).convert("RGB"), f"16-bit {mode} scaled to 8-bit RGB"
+    if "A" in mode or "a" in mode or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB"), f"{mode} converted to RGB on white"
+    return image.convert("RGB"), f"{mode} converted to RGB"
+
+
+def process_pair(job):
+    """Split one pair into colour (left half) and sketch (right half). Returns (status, file, note)."""
+    src, out_split, size = job
+    colour_out, sketch_out = (out_split / kind / f"{src.stem}.png" for kind in ("colors", "sketches"))
+    if all(is_done(path, size, src.stat().st_mtime) for path in (colour_out, sketch_out)):
+        return "done", src, None
+    try:
+        with warnings.catch_warnings():  # above MAX_IMAGE_PIXELS PIL only warns; no pair is that big
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(src) as image:
+                width, height = image.size
+                if abs(width - 2 * height) > ASPECT_TOLERANCE * width:
+                    return "skipped", src, f"{width}x{height} is not a 2:1 pair like %dx%d" % PAIR_SIZE
+                image.load()
+                rgb, note = to_rgb(image)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        return "skipped", src, f"too large for a pair, refused as a possible decompression bomb ({error})"
+    except READ_ERRORS as error:
+        return "skipped", src, f"not a readable image (corrupt, truncated or not an image: {error})"
+    half = width // 2
+    # Lanczos: the sharpest of PIL's downscaling filters; thin sketch lines stay continuous and dark.
+    colour = rgb.crop((0, 0, half, height)).resize((size, size), Image.Resampling.LANCZOS)
+    sketch = rgb.crop((width - half, 0, width, height)).resize((size, size), Image.Resampling.LANCZOS)
+    write_atomic(png_bytes(colour), colour_out)
+    write_atomic(png_bytes(sketch), sketch_out)
+    return ("converted" if note else "written"), src, note
+
+
+def look_of(job):
+    """(problem or None, colourfulness, white fraction) of one processed image."""
+    path, size = job
+    try:
+        with Image.open(path) as image:
+            image.load()
+            if image.size != (size, size) or image.mode != "RGB":
+                return f"is {image.mode} {image.size[0]}x{image.size[1]}, expected RGB {size}x{size}", 0.0, 0.0
+            pixels = np.asarray(image.reduce(max(1, size // 64)), dtype=np.int16)  # 64 px are enough
+    except READ_ERRORS as error:
+        return f"cannot be read ({error})", 0.0, 0.0
+    spread = (pixels.max(axis=2) - pixels.min(axis=2)).mean() / 255.0
+    return None, float(spread), float((pixels.min(axis=2) > 200).mean())
+
+
+def run_jobs(function, jobs, workers, desc, leave=True):
+    """function(job) for every job, in `workers` processes (in this one for 1), with a progress bar."""
+    bar = dict(total=len(jobs), desc=desc, unit="file", file=sys.stdout, mininterval=1.0, leave=leave)
+    if workers == 1:
+        yield from tqdm(map(function, jobs), **bar)
+        return
+    # Workers ignore Ctrl+C: the main process alone stops them, so there is one message, not one per worker.
+    with Pool(workers, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
+        yield from tqdm(pool.imap(function, jobs, chunksize=4), **bar)
+
+
+def verify(output, size, workers):
+    """Check `output` as training will read it; print a line per split. Returns the problems found."""
+    problems, totals = [], dict.fromkeys(KINDS, 0)
+    for split in SPLITS:
+        if not (output / split).is_dir():
+            if split == "train":
+                problems.append(f"{output / split}/ is missing: run `python preprocess_anime_sketches.py`")
+            continue
+        folders = {kind: output / split / kind for kind in KINDS}
+        names = {kind: {p.name for p in list_files(f) if p.suffix == ".png"} if f.is_dir() else set()
+                 for kind, f in folders.items()}
+        for kind, other in (KINDS, KINDS[::-1]):
+            totals[kind] += len(names[kind])
+            problems += [f"{folders[kind] / name} has no partner in {folders[other]}/"
+                         for name in sorted(names[kind] - names[other])[:5]]
+        pairs = sorted(names["sketches"] & names["colors"])
+        if not pairs:
+            problems.append(f"{output / split}/ holds no complete pairs")
+            continue
+        jobs = [(folders[kind] / name, size) for name in pairs for kind in KINDS]
+        looks = list(run_jobs(look_of, jobs, workers, f"Verifying {split}", leave=False))
+        problems += [f"{path}: {look[0]}" for (path, _), look in zip(jobs, looks) if look[0]][:10]
+        sketch_colour, sketch_white = np.median([look[1:] for look in looks[0::2]], axis=0)
+        colour_colour, colour_white = np.median([look[1:] for look in looks[1::2]], axis=0)
+        print(f"  {split}: {len(pairs)} pairs; colourfulness sketches {sketch_colour:.3f}, colors "
+              f"{colour_colour:.3f}; white sketches {sketch_white:.0%}, colors {colour_white:.0%}")
+        sketch_like = sketch_colour < SKETCH_MAX_COLOUR and sketch_white > SKETCH_MIN_WHITE
+        colour_like = colour_colour >= SKETCH_MAX_COLOUR
+        if not sketch_like and not colour_like and colour_white > SKETCH_MIN_WHITE:
+            problems.append(f"{output / split}: sketches/ and colors/ look swapped (colourful sketches, "
+                            f"greyscale colours); delete {output}/ and run this script again (it takes the "
+                            "colour from the LEFT half, as in the Kaggle pairs), or, if your own pairs have "
+                            "the sketch on the left, swap the names of the two folders")
+        elif not (sketch_like and colour_like):
+            problems.append(f"{output / split}: expected greyscale, mostly white sketches/ and coloured "
+                            "colors/; check that --input holds sketch/colour pairs")
+    print(f"Sketch images: {totals['sketches']}\nColor images: {totals['colors']}")
+    return problems
+
+
+def report(problems):
+    """The last line: READY, or the problems and the NOT READY verdict (exit code 2)."""
+    for problem in problems:
+        print(f"  problem: {problem}")
+    if problems:
+        print("Status: NOT READY for training")
+        fail(f"{len(problems)} problem(s) listed above; fix them, then run this script again.")
+    print("Status: READY for training")
+
+
+def demo_job(job):
+    seed, index, path = job
+    data = png_bytes(draw_demo_pair(seed, index))
+    if not (path.exists() and path.read_bytes() == data):  # an unchanged file keeps its mtime: no redo
+        write_atomic(data, path)
+
+
+def write_demo_set(root, output, count, seed, workers):
+    """--demo: `count` pairs in the Kaggle format under root/{train,val}/, refusing to mix with other data."""
+    marker, stamp = root / DEMO_MARKER, f"python preprocess_anime_sketches.py --demo {count} --seed {seed}"
+    if root.is_dir() and any(root.iterdir()) and not marker.exists():
+        fail(f"{root}/ already holds files that are not a demo set; refusing to write demo pairs into it: pass "
+             "an empty folder, e.g. --input anime_demo_dataset --output anime_demo_processed.")
+    if marker.exists() and stamp not in marker.read_text():
+        fail(f"{root}/ holds another demo set ({marker.read_text().strip()}); delete {root}/ and {output}/ "
+             "first, or pass other --input and --output folders.")
+    theirs = [p for p in output.glob("*/*/*.png") if not p.name.startswith("demo_")]
+    if theirs:
+        fail(f"{output}/ already holds pairs that are not demo pairs (e.g. {theirs[0]}); pass another "
+             "folder, e.g. --output anime_demo_processed.")
+    n_val = max(1, round(count * DEMO_VAL_FRACTION)) if count >= 2 else 0
+    jobs = [(seed, i, root / ("val" if i >= count - n_val else "train") / f"demo_{i:05d}.png")
+            for i in range(count)]
+    for split in SPLITS:
+        (root / split).mkdir(parents=True, exist_ok=True)
+    write_atomic(f"Synthetic pairs written by `{stamp}`.\n".encode(), marker)
+    start = time.time()
+    for _ in run_jobs(demo_job, jobs, workers, "Drawing demo pairs"):
+        pass
+    print(f"Wrote {count} demo pairs ({count - n_val} train, {n_val} val) to {root}/ "
+          f"in {time.time() - start:.1f} s")
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--input", type=Path, default=Path("anime_sketch_dataset"),
+                        help="holds data/train (+ data/val) as unzipped from Kaggle, or train/ (+ val/)")
+    parser.add_argument("--output", type=Path, default=Path("anime_processed"),
+                        help="receives {train,val}/{sketches,colors}/NAME.png")
+    parser.add_argument("--size", type=int, default=256, help="side of the square outputs (pix2pix: 256)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count(), help="parallel processes (all cores)")
+    parser.add_argument("--verify", action="store_true",
+                        help="only check --output: complete pairs, sizes, which folder holds the sketches")
+    parser.add_argument("--demo", type=int, metavar="N", help="first write N synthetic pairs in the Kaggle "
+                        "format into --input (an empty or demo folder), then preprocess them")
+    parser.add_argument("--seed", type=int, default=0, help="--demo: the same seed writes the same bytes")
+    args = parser.parse_args(argv)
+    if args.size < 8 or args.workers < 1 or (args.demo is not None and args.demo < 1):
+        parser.error("--size must be at least 8, --workers and --demo at least 1")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    print(f"Input: {args.input}/  Output: {args.output}/  Size: {args.size}x{args.size}  "
+          f"Workers: {args.workers}")
+    if args.verify:
+        print(f"Verifying {args.output}/")
+        report(verify(args.output, args.size, args.workers))
+        return
+    if args.demo is not None:
+        write_demo_set(args.input, args.output, args.demo, args.seed, args.workers)
+    splits = find_splits(args.input)
+    jobs = [(src, args.output / split, args.size)
+            for split, folder in splits.items() for src in list_files(folder)]
+    counts = ", ".join(f"{split}: {sum(out.name == split for _, out, _ in jobs)}" for split in splits)
+    print(f"Found {len(jobs)} images to process in {splits['train'].parent}/ ({counts})")
+    if "val" not in splits:
+        print("No val/ split in the input: none is made here; exercise3_train.py holds out 5% of train.")
+    for split in splits:
+        for kind in KINDS:
+            (args.output / split / kind).mkdir(parents=True, exist_ok=True)
+            for stale in (args.output / split / kind).glob(".*.part"):  # temp files of a killed run
+                stale.unlink()
+    tally = dict.fromkeys(("written", "converted", "done", "skipped"), 0)
+    start = time.time()
+    try:
+        for status, src, note in run_jobs(process_pair, jobs, args.workers, "Processing"):
+            tally[status] += 1
+            if note:
+                tqdm.write(f"{status} {src}: {note}", file=sys.stdout)
+    except KeyboardInterrupt:
+        fail("interrupted; the pairs finished so far are kept: run the same command again to finish.", 130)
+    seconds, new = time.time() - start, tally["written"] + tally["converted"]
+    print(f"Processing complete in {seconds:.1f} s ({new / max(seconds, 1e-9):.1f} new pairs/s): {new} written "
+          f"({tally['converted']} converted), {tally['done']} already done, {tally['skipped']} skipped")
+    for split in splits:
+        extra = ({p.stem for p in (args.output / split / "colors").glob("*.png")}
+                 - {src.stem for src, out, _ in jobs if out.name == split})
+        if extra:
+            print(f"note: {args.output / split}/ also holds {len(extra)} pairs that are not in {args.input}/ "
+                  f"(from an earlier run?); delete {args.output}/ to start clean.")
+    print(f"Saved to {args.output}/")
+    report(verify(args.output, args.size, args.workers))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,252 @@
+"""preprocess_anime_sketches.py: both input layouts, orientation, bad inputs, resume, --verify, --demo."""
+
+import hashlib
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import preprocess_anime_sketches as prep
+
+SIZE = 32  # output side: tiny, the logic does not depend on it
+
+
+def make_pair(seed, height=48):
+    """A 2:1 pair shaped like Kaggle's: saturated colour blocks LEFT, black lines on white RIGHT."""
+    rng = np.random.default_rng(seed)
+    colour = np.zeros((height, height, 3), np.uint8)
+    colour[..., 0], colour[..., 1] = 230, rng.integers(0, 120)  # reddish everywhere
+    colour[height // 2:, :, 2] = 200  # a magenta lower half
+    sketch = np.full((height, height, 3), 255, np.uint8)
+    sketch[height // 3, :] = sketch[:, rng.integers(4, height - 4)] = 0
+    return Image.fromarray(np.concatenate([colour, sketch], axis=1))
+
+
+def write_pairs(folder, names, seed=0):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, name in enumerate(names):
+        make_pair(seed + i).save(folder / f"{name}.png")
+
+
+def tree_hashes(root):
+    """Every file under `root` (hidden ones too) -> its SHA-256: any change, addition or removal shows."""
+    return {p.relative_to(root): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in root.rglob("*") if p.is_file()}
+
+
+def run(capsys, *argv):
+    prep.main([*map(str, argv), "--size", str(SIZE), "--workers", "1"])
+    return capsys.readouterr().out
+
+
+def looks_like_colour(path):
+    a = np.asarray(Image.open(path), dtype=int)
+    return (a.max(axis=2) - a.min(axis=2)).mean() > 100
+
+
+def looks_like_sketch(path):
+    a = np.asarray(Image.open(path), dtype=int)
+    return (a.max(axis=2) - a.min(axis=2)).max() < 8 and (a.min(axis=2) > 200).mean() > 0.5
+
+
+def test_kaggle_layout_orientation_and_summary(tmp_path, capsys):
+    src, out = tmp_path / "in", tmp_path / "out"
+    write_pairs(src / "data" / "train", ["1", "2", "3"])
+    write_pairs(src / "data" / "val", ["10"], seed=5)
+    before = tree_hashes(src)
+    text = run(capsys, "--input", src, "--output", out)
+    assert "Found 4 images to process" in text and "(train: 3, val: 1)" in text
+    assert "Sketch images: 4" in text and "Color images: 4" in text
+    assert text.rstrip().endswith("Status: READY for training")
+    for split, names in (("train", ["1", "2", "3"]), ("val", ["10"])):
+        for kind in ("colors", "sketches"):
+            assert sorted(p.stem for p in (out / split / kind).iterdir()) == names
+        for name in names:  # the LEFT half is the colour image, the RIGHT half the sketch
+            colour, sketch = out / split / "colors" / f"{name}.png", out / split / "sketches" / f"{name}.png"
+            assert Image.open(colour).size == (SIZE, SIZE) and Image.open(colour).mode == "RGB"
+            assert looks_like_colour(colour) and looks_like_sketch(sketch)
+    assert tree_hashes(src) == before  # input untouched, nothing added
+
+
+def test_flat_layout_without_val_makes_no_val(tmp_path, capsys):
+    src, out = tmp_path / "in", tmp_path / "out"
+    write_pairs(src / "train", ["a", "b"])
+    text = run(capsys, "--input", src, "--output", out)
+    assert "Found 2 images to process" in text and "holds out 5%" in text
+    assert not (out / "val").exists()
+    assert len(list((out / "train" / "sketches").glob("*.png"))) == 2
+    assert "Status: READY for training" in text
+
+
+def png_chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def test_bad_inputs_are_skipped_or_converted_one_line_each(tmp_path, capsys):
+    src, out = tmp_path / "in", tmp_path / "out"
+    folder = src / "train"
+    write_pairs(folder, ["good1", "good2"])
+    good = (folder / "good1.png").read_bytes()
+    (folder / "notes.txt").write_text("not an image")
+    (folder / "truncated.png").write_bytes(good[: len(good) // 2])
+    corrupt = bytearray(good)
+    corrupt[60:80] = bytes(20)  # inside the image data: the CRC check fails
+    (folder / "corrupt.png").write_bytes(bytes(corrupt))
+    Image.new("RGB", (48, 48), "red").save(folder / "square.png")
+    # A decompression bomb: the header claims 30000x15000 (450 M pixels); PIL refuses before decoding.
+    header = struct.pack(">IIBBBBB", 30000, 15000, 8, 2, 0, 0, 0)
+    bomb = b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", zlib.compress(b"\0" * 100))
+    (folder / "bomb.png").write_bytes(bomb + png_chunk(b"IEND", b""))
+    pair = make_pair(7)
+    alpha = np.zeros((48, 96), np.uint8)
+    alpha[:, :48] = 255  # colour half opaque, sketch half fully transparent: must come out white
+    rgba = pair.convert("RGBA")
+    rgba.putalpha(Image.fromarray(alpha))
+    rgba.save(folder / "rgba.png")
+    palette = pair.convert("P", palette=Image.Palette.ADAPTIVE)  # exact colours, no dithering
+    palette.save(folder / "palette.png", transparency=palette.getpixel((0, 0)))  # top-left colour transparent
+    pair.convert("L").save(folder / "grey.png")
+    grey16 = (np.asarray(pair.convert("L"), dtype=np.uint16) * 257).astype(np.uint16)
+    Image.fromarray(grey16).save(folder / "grey16.png")
+    assert Image.open(folder / "grey16.png").mode.startswith("I")
+    (folder / ".DS_Store").write_bytes(b"\0\1")
+    before = tree_hashes(src)
+
+    text = run(capsys, "--input", src, "--output", out)
+    lines = text.splitlines()
+    for name in ("notes.txt", "truncated.png", "corrupt.png", "square.png", "bomb.png"):
+        assert sum(line.startswith("skipped") and name in line for line in lines) == 1, name
+    assert any("bomb.png" in line and "decompression bomb" in line for line in lines)
+    assert any("square.png" in line and "48x48 is not a 2:1 pair" in line for line in lines)
+    for name in ("rgba.png", "palette.png", "grey.png", "grey16.png"):
+        assert sum(line.startswith("converted") and name in line for line in lines) == 1, name
+    assert "6 written (4 converted), 0 already done, 5 skipped" in text
+    assert "Sketch images: 6" in text and "Status: READY for training" in text
+    assert tree_hashes(src) == before
+    sketches = out / "train" / "sketches"
+    assert sorted(p.stem for p in sketches.iterdir()) == ["good1", "good2", "grey", "grey16", "palette", "rgba"]
+    assert np.asarray(Image.open(sketches / "rgba.png")).min() == 255  # transparent -> white, not black
+    assert looks_like_colour(out / "train" / "colors" / "rgba.png")
+    grey16_out = np.asarray(Image.open(out / "train" / "colors" / "grey16.png"), dtype=int)
+    grey8_out = np.asarray(Image.open(out / "train" / "colors" / "grey.png"), dtype=int)
+    assert np.abs(grey16_out - grey8_out).max() <= 1  # 16-bit scaled to 8-bit, not clipped to white
+    assert np.asarray(Image.open(out / "train" / "colors" / "palette.png"))[0, 0].min() >= 250  # tRNS -> white
+
+
+def test_rerun_skips_finished_pairs_and_resume_completes(tmp_path, capsys):
+    src, out = tmp_path / "in", tmp_path / "out"
+    write_pairs(src / "train", [f"p{i}" for i in range(5)])
+    run(capsys, "--input", src, "--output", out)
+    files = sorted(out.rglob("*.png"))
+    stamps = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in files}
+
+    text = run(capsys, "--input", src, "--output", out)
+    assert "0 written (0 converted), 5 already done" in text
+    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in files} == stamps
+
+    # As if a run had been interrupted: two colour images and one sketch missing.
+    for path in (out / "train/colors/p1.png", out / "train/colors/p3.png", out / "train/sketches/p4.png"):
+        path.unlink()
+    (out / "train/colors/.p1.png.x1y2.part").write_bytes(b"half a PNG")  # left by a killed worker
+    text = run(capsys, "--input", src, "--output", out)
+    assert "3 written (0 converted), 2 already done" in text and "Status: READY for training" in text
+    assert sorted(out.rglob("*.png")) == files
+    assert all(stamps[p][1] == p.read_bytes() for p in files)
+    assert not list(out.rglob(".*"))  # no temp files left behind
+
+
+def test_verify_passes_then_catches_a_swapped_split(tmp_path, capsys):
+    src, out = tmp_path / "in", tmp_path / "out"
+    write_pairs(src / "train", ["a", "b", "c"])
+    run(capsys, "--input", src, "--output", out)
+    assert run(capsys, "--output", out, "--verify").rstrip().endswith("Status: READY for training")
+
+    split = out / "train"
+    (split / "sketches").rename(split / "tmp")
+    (split / "colors").rename(split / "sketches")
+    (split / "tmp").rename(split / "colors")
+    with pytest.raises(SystemExit) as exit_info:
+        run(capsys, "--output", out, "--verify")
+    captured = capsys.readouterr()
+    assert exit_info.value.code == 2
+    assert "look swapped" in captured.out and "Status: NOT READY" in captured.out
+    assert "Status: READY for training" not in captured.out
+
+
+def test_verify_catches_unpaired_and_wrong_size(tmp_path, capsys):
+    src, out = tmp_path / "in", tmp_path / "out"
+    write_pairs(src / "train", ["a", "b", "c"])
+    run(capsys, "--input", src, "--output", out)
+    (out / "train/colors/b.png").unlink()
+    Image.new("RGB", (SIZE + 1, SIZE), "white").save(out / "train/sketches/c.png")
+    with pytest.raises(SystemExit):
+        run(capsys, "--output", out, "--verify")
+    text = capsys.readouterr().out
+    assert "sketches/b.png has no partner" in text and "expected RGB 32x32" in text
+    assert "Status: READY for training" not in text
+
+
+@pytest.mark.parametrize("layout", ["missing", "no-train", "empty"])
+def test_missing_or_empty_dataset_says_how_to_get_it(tmp_path, capsys, layout):
+    src = tmp_path / "in"
+    if layout != "missing":
+        src.mkdir()
+    if layout == "empty":
+        (src / "data" / "train").mkdir(parents=True)
+    with pytest.raises(SystemExit) as exit_info:
+        run(capsys, "--input", src, "--output", tmp_path / "out")
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert "Kaggle" in err and "--demo" in err and str(src) in err
+
+
+def test_demo_is_kaggle_format_and_deterministic(tmp_path, capsys):
+    def demo(name, seed, workers):
+        prep.main(["--demo", "6", "--seed", str(seed), "--input", str(tmp_path / name),
+                   "--output", str(tmp_path / f"{name}_out"), "--size", str(SIZE), "--workers", str(workers)])
+        return tree_hashes(tmp_path / name)
+
+    first = demo("a", 0, workers=2)
+    text = capsys.readouterr().out
+    assert "Wrote 6 demo pairs (5 train, 1 val)" in text and "Status: READY for training" in text
+    assert demo("b", 0, workers=1) == first  # same seed: byte-identical files, however many workers
+    other = demo("c", 1, workers=1)
+    assert other.keys() == first.keys() and all(other[k] != first[k] for k in first if k.suffix == ".png")
+
+    pair = Image.open(tmp_path / "a" / "val" / "demo_00005.png")
+    assert pair.size == (1024, 512) and pair.mode == "RGB"
+    colour = np.asarray(pair.crop((0, 0, 512, 512)), dtype=int)
+    sketch = np.asarray(pair.crop((512, 0, 1024, 512)), dtype=int)
+    assert (sketch.max(axis=2) == sketch.min(axis=2)).all()  # greyscale stored as RGB
+    assert (sketch.min(axis=2) > 200).mean() > 0.7 and (sketch < 60).any()  # black lines on white
+    assert (colour.max(axis=2) - colour.min(axis=2)).mean() > 60  # a coloured picture
+
+    # The same demo command again rewrites nothing (same bytes), so every pair stays finished.
+    prep.main(["--demo", "6", "--input", str(tmp_path / "a"), "--output", str(tmp_path / "a_out"),
+               "--size", str(SIZE), "--workers", "1"])
+    assert "0 written (0 converted), 6 already done" in capsys.readouterr().out
+    assert tree_hashes(tmp_path / "a") == first
+
+
+def test_demo_refuses_a_folder_with_real_data(tmp_path, capsys):
+    src = tmp_path / "in"
+    write_pairs(src / "train", ["1"])
+    before = tree_hashes(src)
+    with pytest.raises(SystemExit) as exit_info:
+        prep.main(["--demo", "3", "--input", str(src), "--output", str(tmp_path / "out")])
+    assert exit_info.value.code == 2 and "not a demo set" in capsys.readouterr().err
+    assert tree_hashes(src) == before
+
+
+def test_demo_refuses_to_mix_two_demo_sets(tmp_path, capsys):
+    args = ["--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"), "--size", str(SIZE),
+            "--workers", "1"]
+    prep.main(["--demo", "2", *args])
+    before = tree_hashes(tmp_path / "in")
+    with pytest.raises(SystemExit) as exit_info:
+        prep.main(["--demo", "2", "--seed", "1", *args])
+    assert exit_info.value.code == 2 and "holds another demo set" in capsys.readouterr().err
+    assert tree_hashes(tmp_path / "in") == before
