@@ -163,8 +163,11 @@ def main(argv=None):
         rows.append([blank if photo is None else photo for photo in real_B])
         row_titles.append("real photo (target)")
         captions.append(["no photo" if photo is None else "" for photo in real_B])
-    save_labelled_grid(args.output, rows, row_titles, col_titles=[name[:22] for name in names],
-                       captions=captions, title=f"Exercise 1: facade labels -> pix2pix ({args.checkpoint.name})")
+    try:
+        save_labelled_grid(args.output, rows, row_titles, col_titles=[name[:22] for name in names], captions=captions,
+                           title=f"Exercise 1: facade labels -> pix2pix ({args.checkpoint.name})")
+    except OSError as exc:  # a read-only folder, a full disk, a file where a folder should be
+        fail(f"could not write {args.output} ({exc.strerror or exc}); choose another --output.")
     print(f"wrote {args.output.resolve()}")
 
 
