@@ -1,0 +1,187 @@
+"""Exercise 2 end to end: each experiment alone writes its one figure and prints its numbers.
+
+The checkpoint is a RANDOM-weight file in the official layout (tests/official_reference.py): it drives
+the real loading path and the real script, and its pictures and numbers are noise, not results.
+It must be full size (ngf=64): create_facades_generator only accepts the real architecture.
+"""
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import exercise2_explore
+from exercise2_explore import (CIRCULATING_PALETTE, EXPERIMENTS, MASK_VALUE, WINDOW_DESIGNS, colour_schemes,
+                               dropout_samples, region_masks)
+from facade_labels import SAMPLES_DIR, draw_facade
+from facades_generator import (CLASS_NAMES, DOWNLOAD_HINT, PALETTE, create_facades_generator, load_label,
+                               snap_to_palette)
+from tests.official_reference import random_official_state_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("weights") / "random_official_layout.pth"  # ~218 MB, a few seconds
+    torch.save(random_official_state_dict(), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def load_net(checkpoint):
+    """create_facades_generator, reading the 218 MB file once per configuration in this module."""
+    loaded = {}
+
+    def create(path, device=None, **kwargs):
+        assert Path(path) == checkpoint and str(device) == "cpu"
+        key = tuple(sorted(kwargs.items()))
+        if key not in loaded:
+            loaded[key] = create_facades_generator(path, device, **kwargs)
+        return loaded[key]
+
+    return create
+
+
+@pytest.fixture
+def reuse_nets(load_net, monkeypatch):
+    monkeypatch.setattr(exercise2_explore, "create_facades_generator", load_net)
+
+
+@pytest.fixture
+def model_inputs(monkeypatch):
+    """Record every batch the script hands to the generator (and still run it)."""
+    batches = []
+    real_translate = exercise2_explore.translate
+
+    def spy(net_G, labels, **kwargs):
+        batches.append(labels.clone())
+        return real_translate(net_G, labels, **kwargs)
+
+    monkeypatch.setattr(exercise2_explore, "translate", spy)
+    return batches
+
+
+def run(experiment, checkpoint, out_dir, capsys, *extra):
+    exercise2_explore.main(["--experiment", experiment, "--checkpoint", str(checkpoint),
+                            "--output-dir", str(out_dir), "--device", "cpu", *map(str, extra)])
+    output = capsys.readouterr().out
+    figures = sorted(p.name for p in out_dir.iterdir())
+    assert figures == [f"exercise2_{experiment}.png"]  # exactly its own figure, no temporary left behind
+    with Image.open(out_dir / figures[0]) as figure:
+        assert figure.format == "PNG" and figure.width > 600 and figure.height > 200
+    return output
+
+
+def as_rgb(tensor):
+    return ((tensor.permute(1, 2, 0).numpy() + 1) * 127.5).round().astype(np.uint8)
+
+
+def number_after(text, prefix):
+    return float(re.search(re.escape(prefix) + r"\s*([-\d.e]+)", text).group(1))
+
+
+def test_windows_experiment(checkpoint, tmp_path, capsys, reuse_nets, model_inputs):
+    output = run("windows", checkpoint, tmp_path, capsys)
+    assert len(model_inputs) == 1 and model_inputs[0].shape == (len(WINDOW_DESIGNS), 3, 256, 256)
+    for name, design in WINDOW_DESIGNS.items():
+        assert re.search(rf"{name}\s+{design.window_count()} windows on {design.floors + 1} storeys", output)
+
+
+def test_partial_experiment_hides_regions_with_mid_grey_only(checkpoint, tmp_path, capsys, reuse_nets, model_inputs):
+    output = run("partial", checkpoint, tmp_path, capsys)
+    (batch,) = model_inputs
+    full, hidden = batch[0], batch[1:]
+    assert len(hidden) == 4
+    assert (hidden[0][:, :128] == MASK_VALUE).all() and torch.equal(hidden[0][:, 128:], full[:, 128:])
+    for masked in hidden:
+        changed = (masked != full).any(dim=0)
+        assert changed.any() and (masked[:, changed] == MASK_VALUE).all()
+    assert re.search(r"top half\s+50.0% hidden", output) and re.search(r"vertical strip\s+25.0% hidden", output)
+
+
+def test_colors_experiment_feeds_the_unsnapped_colours(checkpoint, tmp_path, capsys, reuse_nets, model_inputs):
+    own = tmp_path / "own" / "facade.jpg"  # a student's label saved as JPEG: off-palette noise on disk
+    own.parent.mkdir()
+    draw_facade(exercise2_explore.DEFAULT_DESIGN).save(own, quality=80)
+    output = run("colors", checkpoint, tmp_path / "figures", capsys, "--labels", own)
+    (batch,) = model_inputs
+    real, circulating = as_rgb(batch[0]), as_rgb(batch[1])
+    assert np.isin(real.reshape(-1, 3) @ [65536, 256, 1], PALETTE.astype(np.int64) @ [65536, 256, 1]).all()
+    walls = snap_to_palette(real) == CLASS_NAMES.index("facade")
+    assert (circulating[walls] == CIRCULATING_PALETTE["facade"]).all()  # grey, not snapped back to a class
+    assert number_after(output, "facade.jpg: real palette         distance") == 0.0
+    assert number_after(output, "facade.jpg: circulating (wrong)  distance") > 20
+
+
+def test_consistency_experiment(checkpoint, tmp_path, capsys, reuse_nets):
+    output = run("consistency", checkpoint, tmp_path, capsys)
+    assert "default mode (dropout off), two runs: max |diff| = 0\n" in output
+    assert number_after(output, "mean per-pixel std") > 0
+    assert "the same --seed again: max |diff| = 0\n" in output
+    assert number_after(output, "(--eval): mean |diff| =") > 0
+
+
+def test_dropout_varies_between_seeds_and_a_seed_reproduces_it(checkpoint, load_net):
+    # (Samples of one seed differing is the consistency experiment's std > 0 above.)
+    net_dropout = load_net(checkpoint, "cpu", dropout=True)
+    labels = load_label(SAMPLES_DIR / "townhouse_4_floors.png").unsqueeze(0)
+    first, again, other = (dropout_samples(net_dropout, labels, seed, samples=1) for seed in (0, 0, 1))
+    assert first.shape == (1, 1, 3, 256, 256)
+    assert torch.equal(first, again) and not torch.equal(first, other)
+
+
+def test_missing_weights_is_one_sentence_and_exit_2(tmp_path, capsys):
+    missing = tmp_path / "nowhere" / "facades_generator.pth"
+    with pytest.raises(SystemExit) as exit_info:
+        exercise2_explore.main(["--checkpoint", str(missing), "--output-dir", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == f"error: no pretrained weights at {missing}; {DOWNLOAD_HINT}.\n"
+    assert not list(tmp_path.glob("*.png"))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--design", '{"floors": 99}'], "--design is not a valid facade design"),
+    (["--labels", "EMPTY"], "no label images in"),
+])
+def test_bad_inputs_exit_2_before_loading_anything(args, message, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    args = [str(tmp_path / "empty") if a == "EMPTY" else a for a in args]
+    with pytest.raises(SystemExit) as exit_info:
+        exercise2_explore.main(args + ["--checkpoint", str(tmp_path / "none.pth"), "--output-dir", str(tmp_path)])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_circulating_palette_reads_as_other_classes():
+    # The README's point: red "windows" are nearest the pillar colour, so the model sees pillars.
+    nearest = {name: CLASS_NAMES[snap_to_palette(np.array([[rgb]], dtype=np.uint8))[0, 0]]
+               for name, rgb in CIRCULATING_PALETTE.items()}
+    assert nearest["window"] == "pillar" and all(nearest[name] != name for name in nearest)
+    classes = snap_to_palette(np.asarray(draw_facade(exercise2_explore.DEFAULT_DESIGN)))
+    schemes = colour_schemes(classes, seed=0)
+    assert np.array_equal(schemes["real palette"], PALETTE[classes])
+    for name in ("hue shifted 120°", "random colours"):
+        assert (snap_to_palette(schemes[name]) != classes).mean() > 0.9
+
+
+def test_region_masks_cover_what_their_names_say():
+    classes = snap_to_palette(np.asarray(draw_facade(exercise2_explore.DEFAULT_DESIGN)))
+    masks = region_masks(classes, seed=0)
+    assert masks["top half"].float().mean() == 0.5 and masks["vertical strip"].float().mean() == 0.25
+    assert torch.equal(~masks["all but the wall"], torch.from_numpy(classes == CLASS_NAMES.index("facade")))
+    assert torch.equal(masks["random blocks"], region_masks(classes, seed=0)["random blocks"])
+    assert not torch.equal(masks["random blocks"], region_masks(classes, seed=1)["random blocks"])
+
+
+def test_readme_section_names_only_real_flags(capsys):
+    with pytest.raises(SystemExit):
+        exercise2_explore.main(["--help"])
+    flags = set(re.findall(r"--[a-z-]+", capsys.readouterr().out))
+    section = (ROOT / "README.rst").read_text().split(".. SECTION: exercise-2")[1].split(".. SECTION:")[0]
+    commands = re.findall(r"python exercise2_explore\.py[^\n]*", section)
+    assert commands, "the Exercise 2 section shows no command"
+    for command in commands:
+        assert set(re.findall(r"--[a-z-]+", command)) <= flags, command
