@@ -1,0 +1,54 @@
+"""make_figures.py draws the concept diagrams from facts it measures on the real networks."""
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+import make_figures
+
+ROOT = Path(__file__).resolve().parents[1]
+FIGURES = ("conditional_vs_unconditional.png", "unet.png", "patchgan.png")
+
+
+@pytest.fixture(scope="module")
+def drawn(tmp_path_factory):
+    out = tmp_path_factory.mktemp("figures")
+    return out, make_figures.main(["--output-dir", str(out)])
+
+
+def test_main_writes_every_figure_the_size_of_the_committed_one(drawn):
+    out, result = drawn
+    assert sorted(p.name for p in out.iterdir()) == sorted(FIGURES)  # no temporary files left behind
+    assert [Path(p).name for p in result["files"]] == list(FIGURES)
+    for name in FIGURES:
+        with Image.open(out / name) as fresh, Image.open(ROOT / "docs" / "figures" / name) as committed:
+            assert fresh.size == committed.size and min(fresh.size) > 500, name
+
+
+def test_unet_shapes_are_those_of_unet_256(drawn):
+    shapes = drawn[1]["unet"]
+    assert shapes["down1"] == ((3, 256, 256), (64, 128, 128))
+    assert [shapes[f"down{k}"][1] for k in range(2, 9)] == [
+        (128, 64, 64), (256, 32, 32), (512, 16, 16), (512, 8, 8), (512, 4, 4), (512, 2, 2), (512, 1, 1)]
+    assert shapes["up1"] == ((512, 1, 1), (512, 2, 2))  # the bottleneck alone: no skip at the bottom
+    assert shapes["up2"][0] == (1024, 2, 2)  # cat([d7, u1])
+    assert shapes["up7"] == ((256, 64, 64), (64, 128, 128))
+    assert shapes["final"] == ((128, 128, 128), (3, 256, 256))
+
+
+def test_patchgan_output_is_30x30_and_each_logit_sees_70x70(drawn):
+    facts = drawn[1]["patchgan"]
+    assert facts["input"] == (6, 256, 256)
+    assert facts["conv_shapes"] == [(64, 128, 128), (128, 64, 64), (256, 32, 32), (512, 31, 31), (1, 30, 30)]
+    assert facts["output"] == (1, 30, 30)
+    assert facts["field"] == (70, 70)
+    # Three stride-2 layers: neighbouring logits look 8 pixels apart; padding shifts the grid by 23.
+    row, col = make_figures.PROBE_LOGIT
+    assert facts["box"][:2] == (8 * row - 23, 8 * col - 23)
+
+
+def test_receptive_field_shrinks_at_the_border():
+    facts = make_figures.patchgan_facts(row=0, col=0)
+    assert facts["box"][:2] == (0, 0)
+    assert facts["field"] == (70 - 23, 70 - 23)  # the rest of the 70x70 window is zero padding
