@@ -75,19 +75,20 @@ def png_bytes(image):
 def decode_label(body):
     """Request body -> (3, 256, 256) label tensor: any size is resized, any colour snapped to the palette."""
     try:
-        image = Image.open(io.BytesIO(body), formats=ACCEPTED_FORMATS)
-        if image.width * image.height > MAX_PIXELS:
-            raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                               f"the image is {image.width}x{image.height} pixels; send at most 4096x4096.")
-        image.verify()  # reads every chunk and checksum: a PNG cut short fails even if its pixels decode
-        image = Image.open(io.BytesIO(body), formats=ACCEPTED_FORMATS)  # verify() used the first one up
-        image.load()
+        image = Image.open(io.BytesIO(body), formats=ACCEPTED_FORMATS)  # reads the header only
+        too_big = image.width * image.height > MAX_PIXELS
+        if not too_big:
+            image.verify()  # reads every chunk and checksum: a PNG cut short fails even if its pixels decode
+            image = Image.open(io.BytesIO(body), formats=ACCEPTED_FORMATS)  # verify() used the first one up
+            image.load()
     except UnidentifiedImageError:
         raise RequestError(HTTPStatus.BAD_REQUEST, "the body is not an image; send the label as a PNG.") from None
-    except RequestError:
-        raise
+    except Image.DecompressionBombError:  # Pillow's own limit, far above ours
+        too_big = True
     except Exception as exc:  # Pillow reports damaged files as OSError, SyntaxError, ValueError, EOFError...
         raise RequestError(HTTPStatus.BAD_REQUEST, f"the image is damaged or cut short ({exc}).") from None
+    if too_big:
+        raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "the image has more than 4096x4096 pixels.")
     return load_label(image)
 
 

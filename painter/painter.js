@@ -190,7 +190,10 @@
 
   // ---- generating -------------------------------------------------------------------------------
   async function generate() {
-    if (!state.modelReady) return;
+    if (!state.modelReady) {
+      setStatus("Generating needs the pretrained weights: run python download_pretrained.py, then restart.", true);
+      return;
+    }
     if (state.busy) {
       state.again = true;
       return;
