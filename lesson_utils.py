@@ -94,7 +94,7 @@ def save_labelled_grid(path, rows, row_titles, title=None, col_titles=None, capt
 
     n_rows, n_cols = len(rows), max(len(r) for r in rows)
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(cell_inches * n_cols + 0.8, cell_inches * n_rows + 0.7),
-                             squeeze=False)
+                             squeeze=False, layout="constrained")  # leaves room for titles and captions
     for r, row in enumerate(rows):
         for c in range(n_cols):
             ax = axes[r][c]
@@ -113,7 +113,6 @@ def save_labelled_grid(path, rows, row_titles, title=None, col_titles=None, capt
                 ax.set_xlabel(captions[r][c], fontsize=8)
     if title:
         fig.suptitle(title, fontsize=13)
-    fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
     plt.close(fig)
