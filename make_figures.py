@@ -198,11 +198,10 @@ def draw_unet(shapes, path):
                 f"{_fmt(shapes[reader][0])}", ha="center", va="bottom", fontsize=8.5, color="#566573")
     _arrow(ax, (dec_x(1), y(1) + bh), (dec_x(0), y(0)))
 
-    notes = ("down: Conv 4×4 stride 2 → BatchNorm → LeakyReLU(0.2)  (down1 has no BatchNorm; down8 is the conv "
-             "alone)     up: ReLU → ConvTranspose 4×4 stride 2 → BatchNorm [→ Dropout]\n"
-             "final: ReLU → ConvTranspose 4×4 stride 2 → Tanh.   Dashed: skip connections, taken after the "
-             "LeakyReLU: the official code's in-place\nLeakyReLU rewrites the tensor the skip holds, so the "
-             "decoder receives LeakyReLU(features), not the raw convolution output.   54,413,955 parameters.")
+    notes = ("down: Conv 4×4 stride 2 → BatchNorm → LeakyReLU(0.2)   (down1 has no BatchNorm; down8 is the conv alone)\n"
+             "up: ReLU → ConvTranspose 4×4 stride 2 → BatchNorm [→ Dropout]      final: ReLU → ConvTranspose → Tanh\n"
+             "Dashed: skips, taken after the LeakyReLU (the official in-place LeakyReLU rewrites the tensor a skip "
+             "holds).   54,413,955 parameters")
     ax.text(11, 0.15, notes, ha="center", va="bottom", fontsize=9.5, linespacing=1.5,
             bbox=dict(facecolor="#fbfcfc", edgecolor="#d5d8dc", pad=6))
     return _save(fig, path)
