@@ -1,0 +1,24 @@
+"""Sphinx configuration: builds README.rst, the whole lesson, as one HTML page.
+
+    python -m sphinx -W -b html -c docs . _build/html     # then open _build/html/README.html
+
+The source folder is the repository root (so the README's image paths work unchanged) and this
+folder only holds the configuration; tests/test_docs.py runs the same build and fails on any warning.
+"""
+
+project = "Pix2Pix Applications"
+author = "the module's authors"
+copyright = "the module's authors"
+
+extensions = ["sphinx_design"]  # the README's dropdowns (reflection discussions)
+
+root_doc = "README"
+source_suffix = {".rst": "restructuredtext"}
+include_patterns = ["README.rst"]  # the lesson is one page; nothing else in the repository is a source
+exclude_patterns = ["_build", "tests", ".venv", "venv", "checkpoints", "anime_*", "sample_facades",
+                    "painter", "benchmarks", ".git", ".pytest_cache", "**/node_modules"]
+
+html_theme = "alabaster"
+html_title = project
+html_theme_options = {"page_width": "1100px", "sidebar_width": "230px"}
+pygments_style = "sphinx"
