@@ -18,12 +18,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from facades_generator import (DEFAULT_CHECKPOINT, IMAGE_SIZE, PALETTE, create_facades_generator, load_label,
+from facades_generator import (DEFAULT_CHECKPOINT, IMAGE_SIZE, PALETTE, create_facades_generator, label_files, load_label,
                                snap_to_palette, translate)
 from lesson_utils import DEVICE_CHOICES, LessonError, choose_device, fail, image_to_tensor, save_labelled_grid
 
 SAMPLE_LABELS = Path(__file__).resolve().parent / "sample_facades" / "base"
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 DEFAULT_NUM_LABELS = 4  # enough to compare facades, few enough to read the figure
 # Most pixels of a label lie within JPEG noise of a palette colour (even a heavily compressed
 # one: median under 17 at JPEG quality 30); a photo's are far from all (median 100-150 on photos tried).
@@ -48,24 +47,6 @@ def parse_args(argv):
     if args.num_labels < 1:
         parser.error("--num-labels must be at least 1")
     return args
-
-
-def find_label_files(sources, per_folder):
-    """Files and folders -> files, in the order given. A folder gives `per_folder` of its PNG/JPEGs,
-    spread over its sorted list (the default shows varied facades, not four similar neighbours)."""
-    files = []
-    for source in sources:
-        if not source.is_dir():
-            files.append(source)  # a missing or broken file is reported when it is opened
-            continue
-        found = sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-        if not found:
-            print(f"skipping {source}: no PNG or JPEG files in this folder")
-        elif len(found) > per_folder:
-            print(f"{source}: using {per_folder} of its {len(found)} labels (--num-labels)")
-            found = [found[i] for i in np.linspace(0, len(found) - 1, per_folder).round().astype(int)]
-        files += found
-    return files
 
 
 def palette_distance(rgb):
@@ -123,7 +104,7 @@ def main(argv=None):
 
     # 1. Read the labels: each becomes a (3, 256, 256) tensor of exact palette colours in [-1, 1].
     real_A, real_B, names, notes = [], [], [], []
-    for path in find_label_files(args.labels, args.num_labels):
+    for path in label_files(args.labels, args.num_labels):
         try:
             label, photo, note = read_label(path)
         except LessonError as exc:

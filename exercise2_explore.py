@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageFilter
 
-from facade_labels import FacadeDesign, draw_facade, label_paths
-from facades_generator import (CLASS_NAMES, DEFAULT_CHECKPOINT, PALETTE, create_facades_generator,
+from facade_labels import FacadeDesign, draw_facade
+from facades_generator import (CLASS_NAMES, DEFAULT_CHECKPOINT, PALETTE, create_facades_generator, label_files,
                                label_to_image, load_label, snap_to_palette, translate)
 from lesson_utils import (DEVICE_CHOICES, LessonError, atomic_path, choose_device, fail, image_to_tensor,
                           save_labelled_grid)
@@ -237,7 +237,7 @@ def main(argv=None):
         fail(f"--design is not a valid facade design ({exc}); see FacadeDesign in facade_labels.py.")
     experiments = EXPERIMENTS if args.experiment == "all" else (args.experiment,)
     base = own_design or DEFAULT_DESIGN
-    paths = label_paths(args.labels or [])
+    paths = label_files(args.labels or [])
     if args.labels and not paths:
         fail(f"no label images in {' '.join(map(str, args.labels))}; pass PNG or JPEG files or a folder of them.")
     try:

@@ -22,7 +22,6 @@ from PIL import Image, ImageDraw, ImageFont
 from facades_generator import CLASS_COLORS, FACADE_CLASSES, IMAGE_SIZE
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "sample_facades" / "base"
-LABEL_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 DOOR_POSITIONS = ("left", "center", "right", "none")
 BALCONY_STYLES = ("none", "alternate", "all", "continuous")
 
@@ -197,17 +196,6 @@ def random_design(rng):
         pillars=bool(rng.random() < 0.3),
         seed=int(rng.integers(0, 2**31)),
     )
-
-
-def label_paths(paths):
-    """Files and folders (their label images, sorted by name) -> a list of label files, in order."""
-    found = []
-    for path in map(Path, paths):
-        if path.is_dir():
-            found += sorted(p for p in path.iterdir() if p.suffix.lower() in LABEL_SUFFIXES)
-        else:
-            found.append(path)  # load_label says clearly if it is missing or not an image
-    return found
 
 
 def palette_chart(swatch=28):

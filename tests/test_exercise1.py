@@ -191,7 +191,7 @@ def test_no_usable_labels_exit_2(tmp_path, capsys):
                                 "--output", str(tmp_path / "o.png")])
     captured = capsys.readouterr()
     assert exit_info.value.code == 2 and "no usable label images" in captured.err
-    assert "notes.txt" in captured.out and "no PNG or JPEG files" in captured.out
+    assert "notes.txt" in captured.out and "no label images" in captured.out
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")

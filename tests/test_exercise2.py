@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 import exercise2_explore
-from exercise2_explore import (CIRCULATING_PALETTE, EXPERIMENTS, MASK_VALUE, WINDOW_DESIGNS, colour_schemes,
+from exercise2_explore import (CIRCULATING_PALETTE, MASK_VALUE, WINDOW_DESIGNS, colour_schemes,
                                dropout_samples, region_masks)
 from facade_labels import SAMPLES_DIR, draw_facade
 from facades_generator import (CLASS_NAMES, DOWNLOAD_HINT, PALETTE, create_facades_generator, load_label,

@@ -8,9 +8,9 @@ import pytest
 from PIL import Image
 
 import facade_labels
-from facade_labels import (SAMPLE_DESIGNS, SAMPLES_DIR, FacadeDesign, draw_facade, label_paths, palette_chart,
+from facade_labels import (SAMPLE_DESIGNS, SAMPLES_DIR, FacadeDesign, draw_facade, palette_chart,
                            random_design)
-from facades_generator import CLASS_COLORS, PALETTE
+from facades_generator import CLASS_COLORS, PALETTE, label_files
 
 ROOT = Path(__file__).resolve().parent.parent
 RANDOM_DESIGNS = [random_design(np.random.default_rng(seed)) for seed in range(24)]
@@ -122,11 +122,13 @@ def test_from_spec_reads_json_and_rejects_mistakes():
             FacadeDesign.from_spec(bad)
 
 
-def test_label_paths_expands_folders_in_name_order(tmp_path):
-    for name in ("b.png", "a.jpg", "notes.txt"):
+def test_label_files_expands_folders_in_name_order(tmp_path):
+    for name in ("b.png", "a.jpg", "notes.txt", "c.png", "d.png"):
         (tmp_path / name).write_bytes(b"")
     single = tmp_path / "elsewhere.png"
-    assert label_paths([tmp_path, single]) == [tmp_path / "a.jpg", tmp_path / "b.png", single]
+    assert label_files([tmp_path, single]) == [tmp_path / n for n in ("a.jpg", "b.png", "c.png", "d.png")] + [single]
+    # per_folder spreads its picks over the sorted folder: first, middle, last
+    assert label_files([tmp_path], per_folder=3) == [tmp_path / n for n in ("a.jpg", "c.png", "d.png")]
 
 
 def test_cli_draws_a_design_and_rejects_a_bad_one(tmp_path, capsys):
