@@ -16,6 +16,7 @@ import torch
 import torch.nn as nn
 from PIL import Image
 
+from fast_paths import FastPath, choose_fast_path, prepare_generator_for_inference
 from lesson_utils import LessonError, image_to_tensor, tensor_to_image
 from pix2pix_models import PerImageBatchNorm2d, UNetGenerator, load_official_generator_weights
 
@@ -117,7 +118,8 @@ def label_to_image(tensor):
     return tensor_to_image(tensor)
 
 
-def create_facades_generator(checkpoint_path=DEFAULT_CHECKPOINT, device=None, stats="image", dropout=False):
+def create_facades_generator(checkpoint_path=DEFAULT_CHECKPOINT, device=None, stats="image", dropout=False,
+                             fast=False):
     """Build the official facades generator, load its weights and return it in eval mode on `device`.
 
     stats="image"   (default) BatchNorm uses each image's own statistics, as the paper (§3.3) and
@@ -126,6 +128,10 @@ def create_facades_generator(checkpoint_path=DEFAULT_CHECKPOINT, device=None, st
     stats="running" the running averages stored in the checkpoint (the official `--eval` flag).
     dropout=True    keep Dropout(0.5) on at test time: the paper's source of randomness.
                     Off by default, so the same label always gives the same facade.
+    fast=True       the device's fast path (fast_paths.choose_fast_path; or pass a FastPath):
+                    channels_last, and bf16/fp16 weights where the hardware computes them natively.
+                    Off by default: only exact fp32 equals the official network. Feed it through
+                    translate(), which matches the input to the weights.
 
     Accepts the file exactly as published (and so whatever download_pretrained.py saved).
     """
@@ -153,14 +159,24 @@ def create_facades_generator(checkpoint_path=DEFAULT_CHECKPOINT, device=None, st
         for module in net_G.modules():
             if isinstance(module, nn.Dropout):
                 module.train()  # eval() switched it off; the paper keeps it on at test time
+    if fast:
+        fast = fast if isinstance(fast, FastPath) else choose_fast_path(device if device is not None else "cpu")
+        return prepare_generator_for_inference(net_G, fast)
     return net_G.to(device) if device is not None else net_G
 
 
 def translate(net_G, labels, batch_size=8):
-    """Run G on a (N, 3, 256, 256) batch of labels, a few at a time, without tracking gradients."""
-    device = next(net_G.parameters()).device
+    """Run G on a (N, 3, 256, 256) batch of labels, a few at a time, without tracking gradients.
+
+    Each batch is moved to the device, dtype and memory layout of G's weights (a fast-path G may hold
+    bf16 channels_last weights); the result is float32, contiguous, on the CPU.
+    """
+    weight = next(p for p in net_G.parameters() if p.dim() == 4)  # the first conv's (64, 3, 4, 4) weight
+    layout = (torch.channels_last if weight.is_contiguous(memory_format=torch.channels_last)
+              and not weight.is_contiguous() else torch.contiguous_format)
     outputs = []
     with torch.inference_mode():
         for start in range(0, len(labels), batch_size):
-            outputs.append(net_G(labels[start:start + batch_size].to(device)).float().cpu())
+            batch = labels[start:start + batch_size].to(weight.device, weight.dtype, memory_format=layout)
+            outputs.append(net_G(batch).float().cpu().contiguous())
     return torch.cat(outputs)
