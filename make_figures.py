@@ -252,7 +252,7 @@ def draw_patchgan(label, facts, path):
     inner = 5.0 / crop.shape[1]
     ax.add_patch(Rectangle((zx + zoom * inner, zy + zoom * inner), fw * inner, fh * inner, fill=False,
                            edgecolor=ACCENT, lw=1.5, ls="--", zorder=4))
-    ax.text(zx + 2.5, zy + 5.15, f"zoom on the red box: |∂ logit / ∂ pixel|", ha="center", fontsize=9.5)
+    ax.text(zx + 2.5, zy + 5.15, "zoom on the red box: |∂ logit / ∂ pixel|", ha="center", fontsize=9.5)
     ax.text(zx + 2.5, zy - 0.2, "outside the box the gradient is exactly 0;\n"
             "inside, the centre counts most (random weights)", ha="center", va="top", fontsize=9.5)
     ax.text(12.2, 0.3, f"Found from the network: the gradient of logit {PROBE_LOGIT} is non-zero on exactly "
