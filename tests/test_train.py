@@ -1,0 +1,263 @@
+"""Exercise 3 training: outputs, exact resume, Ctrl+C, the paired jitter, the held-out split and the
+failure messages. Tiny synthetic pairs and narrow nets (--ngf 8 --ndf 8) keep each run to seconds."""
+
+import csv
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+from PIL import Image
+
+import exercise3_train as ex3
+from anime_pairs import HOLDOUT_PERCENT, PairedSketchDataset, find_pairs, split_pairs
+from lesson_utils import LessonError
+from pix2pix_models import UNetGenerator, init_weights
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = ["--ngf", "8", "--ndf", "8", "--batch-size", "2", "--seed", "3"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Test processes may share two cores; one thread each avoids oversubscription."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def write_pairs(root, split, names, size=64, seed=0, identical=False):
+    """A colour blob image and its black-outline 'sketch' per name, as preprocess_anime_sketches.py lays out."""
+    rng = np.random.default_rng(seed)
+    for name in names:
+        colour = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+        sketch = colour if identical else np.where(colour.mean(axis=2, keepdims=True) > 128, 255, 0).repeat(3, 2)
+        for sub, array in (("colors", colour), ("sketches", sketch.astype(np.uint8))):
+            (root / split / sub).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(array).save(root / split / sub / f"{name}.png")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ex3") / "anime_processed"
+    write_pairs(root, "train", ["a", "b", "c"])
+    write_pairs(root, "val", ["v1", "v2"], seed=1)
+    return root
+
+
+def run(data, out, *extra):
+    ex3.main(["--data", str(data), "--output-dir", str(out), *TINY, *extra])
+
+
+@pytest.fixture(scope="module")
+def trained(data, tmp_path_factory):
+    """One 2-epoch run, shared (read-only) by the tests below; its stdout is kept for the header test."""
+    out = tmp_path_factory.mktemp("trained")
+    capture = out.parent / "stdout.txt"
+    saved = sys.stdout
+    with open(capture, "w") as sys.stdout:
+        try:
+            run(data, out, "--epochs", "2")
+        finally:
+            sys.stdout = saved
+    return out, capture.read_text()
+
+
+@pytest.fixture
+def trained_copy(trained, tmp_path):
+    shutil.copytree(trained[0], tmp_path / "out")
+    return tmp_path / "out"
+
+
+def exit_code_and_error(capsys, argv):
+    with pytest.raises(SystemExit) as exc:
+        ex3.main(argv)
+    return exc.value.code, capsys.readouterr().err
+
+
+def test_milestones_are_10_25_50_75_100_percent():
+    assert ex3.milestone_epochs(100) == [10, 25, 50, 75, 100]
+    assert ex3.milestone_epochs(7) == [1, 2, 4, 6, 7]
+    assert ex3.milestone_epochs(2) == [1, 2]
+    assert ex3.milestone_epochs(1) == [1]
+
+
+def test_smoke_run_writes_every_promised_file(data, trained, tmp_path):
+    out, printed = trained
+    for fact in ("device: cpu", "3 training pairs", "2 validation pairs", "batches per epoch: 2",
+                 "lambda_L1: 100", "D(real)", "D(fake)"):
+        assert fact in printed
+    for name in ("exercise3_epoch_1.png", "exercise3_epoch_2.png", "exercise3_training_progress.png",
+                 "metrics.csv", "exercise3_checkpoint.pth", "generator_weights.pth"):
+        assert (out / name).stat().st_size > 0, name
+    rows = list(csv.DictReader(open(out / "metrics.csv")))
+    assert [r["epoch"] for r in rows] == ["0", "1", "2"]  # row 0: the untrained generator
+    for row in rows[1:]:
+        for key in ("G_GAN", "G_L1", "D_real", "D_fake", "D_of_real", "D_of_fake", "val_L1", "val_PSNR",
+                    "val_SSIM", "seconds"):
+            assert math.isfinite(float(row[key])), key
+    assert 0 < float(rows[0]["val_SSIM"]) < 1 and float(rows[0]["val_L1"]) > 0
+
+    net_G = ex3.load_generator(out / "generator_weights.pth")  # one call rebuilds it
+    saved = torch.load(out / "generator_weights.pth", weights_only=True)
+    assert saved["model_args"] == {"in_channels": 3, "out_channels": 3, "ngf": 8} and saved["epoch"] == 2
+    sketch = data / "val" / "sketches" / "v1.png"
+    assert ex3.colorize(net_G, sketch).size == (256, 256)
+    ex3.main(["--sketch", str(sketch), "--weights", str(out / "generator_weights.pth"), "--output-dir", str(tmp_path)])
+    assert Image.open(tmp_path / "v1_colorized.png").size == (256, 256)
+
+
+def test_resume_repeats_the_run_exactly(data, trained_copy, tmp_path, monkeypatch):
+    for figure in ("save_progress_plot", "save_labelled_grid"):  # pictures only (the smoke test checks them)
+        monkeypatch.setattr(ex3, figure, lambda *args, **kwargs: None)
+    run(data, trained_copy, "--epochs", "4", "--resume", "--workers", "1")  # workers must not matter
+    run(data, tmp_path / "whole", "--epochs", "4")
+    split, whole = (torch.load(d / ex3.CHECKPOINT, weights_only=True) for d in (trained_copy, tmp_path / "whole"))
+    assert split["epoch"] == whole["epoch"] == 4
+    for key in ("net_G", "net_D"):
+        for name, tensor in whole[key].items():
+            assert torch.allclose(split[key][name].float(), tensor.float(), atol=1e-6), (key, name)
+    for a, b in zip(split["history"], whole["history"]):
+        assert {k: v for k, v in a.items() if k != "seconds"} == pytest.approx(
+            {k: v for k, v in b.items() if k != "seconds"}, rel=1e-5)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT, as Ctrl+C does in a terminal")
+def test_ctrl_c_saves_the_generator_and_exits_cleanly(data, tmp_path):
+    out = tmp_path / "out"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, str(REPO / "exercise3_train.py"), "--data", str(data), "--output-dir",
+                             str(out), *TINY, "--epochs", "500"], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # a shell's background job may inherit SIGINT ignored; restore the default
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 120
+    for line in proc.stdout:  # wait until a whole epoch has been trained
+        if line.startswith("epoch 1/500") or time.monotonic() > deadline:
+            break
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "Interrupted" in stdout
+    assert isinstance(ex3.load_generator(out / "generator_weights.pth"), UNetGenerator)
+
+
+def test_no_dataset_says_how_to_make_one(tmp_path, capsys):
+    code, err = exit_code_and_error(capsys, ["--data", str(tmp_path / "nothing"), "--output-dir", str(tmp_path)])
+    assert code == 2 and "preprocess_anime_sketches.py --demo 200" in err and "Traceback" not in err
+
+
+def test_unpaired_files_are_named_and_skipped(tmp_path, capsys):
+    write_pairs(tmp_path, "train", ["a", "b"], size=8)
+    Image.new("RGB", (8, 8)).save(tmp_path / "train" / "sketches" / "lonely.png")
+    Image.new("RGB", (8, 8)).save(tmp_path / "train" / "colors" / "alone.png")
+    assert [s.stem for s, _ in find_pairs(tmp_path / "train")] == ["a", "b"]
+    printed = capsys.readouterr().out
+    assert "lonely.png" in printed and "alone.png" in printed
+
+
+def test_resume_without_or_with_a_corrupt_checkpoint_fails_clearly(data, tmp_path, capsys):
+    base = ["--data", str(data), "--output-dir", str(tmp_path), "--resume"]
+    code, err = exit_code_and_error(capsys, base)
+    assert code == 2 and ex3.CHECKPOINT in err and "without --resume" in err
+    (tmp_path / ex3.CHECKPOINT).write_bytes(b"not a checkpoint, half a download")
+    code, err = exit_code_and_error(capsys, base)
+    assert code == 2 and "damaged" in err and ex3.CHECKPOINT in err and "Traceback" not in err
+
+
+def test_resume_refuses_other_network_settings(data, trained, capsys):
+    code, err = exit_code_and_error(capsys, ["--data", str(data), "--output-dir", str(trained[0]), "--resume",
+                                             "--ngf", "16"])
+    assert code == 2 and "--ngf 8" in err
+
+
+def test_jitter_moves_both_images_of_a_pair_alike(tmp_path):
+    write_pairs(tmp_path, "train", ["same"], size=256, identical=True)  # sketch == colour, pure noise
+    dataset = PairedSketchDataset(find_pairs(tmp_path / "train"), image_size=256)
+    outputs = []
+    for seed in range(6):
+        real_A, real_B = dataset[(0, seed)]
+        assert real_A.shape == (3, 256, 256) and torch.equal(real_A, real_B)
+        assert -1 <= real_A.min() and real_A.max() <= 1
+        outputs.append(real_A)
+    assert not all(torch.equal(outputs[0], o) for o in outputs[1:])  # the jitter really moves things
+    plain_A, plain_B = dataset[0]  # validation items: resized, never jittered
+    assert torch.equal(plain_A, dataset[0][0]) and torch.equal(plain_A, plain_B)
+
+
+def test_held_out_split_never_contains_training_images(tmp_path):
+    names = [f"{i:05d}" for i in range(200)]
+    write_pairs(tmp_path, "train", names, size=8)
+    train, val, where = split_pairs(tmp_path)
+    assert "held out" in where and 0 < len(val) < 0.15 * len(names)
+    assert not {s for s, _ in train} & {s for s, _ in val}
+    assert len(train) + len(val) == len(names)
+    write_pairs(tmp_path, "train", [f"new{i}" for i in range(50)], size=8, seed=5)  # the set grows
+    _, val_after, _ = split_pairs(tmp_path)
+    assert {s.stem for s, _ in val} <= {s.stem for s, _ in val_after}  # held-out names stay held out
+    assert HOLDOUT_PERCENT == 5
+
+
+def test_validation_twin_gives_per_image_statistics_without_side_effects():
+    torch.manual_seed(0)
+    net_G = init_weights(UNetGenerator(ngf=8)).train()
+    for _ in range(3):  # give the running averages something to lose
+        net_G(torch.randn(2, 3, 256, 256))
+    before = {k: v.clone() for k, v in net_G.state_dict().items()}
+    twin = ex3.build_generator(dict(in_channels=3, out_channels=3, ngf=8), ex3.PerImageBatchNorm2d)
+    images = torch.randn(3, 3, 256, 256)
+    with torch.no_grad():
+        batch_out = ex3.refresh_twin(twin, net_G)(images)
+        for m in net_G.modules():  # the paper's protocol, image by image: train-mode BN, dropout off
+            if isinstance(m, nn.Dropout):
+                m.eval()
+        alone = torch.cat([net_G(images[i:i + 1]) for i in range(3)])
+    assert torch.allclose(batch_out, alone, atol=1e-5)
+    twin_buffers = dict(twin.named_buffers())
+    for name, value in before.items():
+        if name in twin_buffers:
+            assert torch.equal(twin_buffers[name], value), name  # the twin did not move them either
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(data, trained_copy, capsys, monkeypatch):
+    with pytest.raises(LessonError, match="diverged"):
+        ex3.check_finite({"G_GAN": 0.7, "G_L1": float("nan")}, 3, Path("ckpt.pth"))
+    ex3.check_finite({"G_GAN": 0.7, "G_L1": 0.2}, 3, Path("ckpt.pth"))  # finite: no complaint
+
+    good = (trained_copy / ex3.CHECKPOINT).read_bytes()
+    monkeypatch.setattr(ex3, "train_step", lambda *a: dict(G_GAN=float("nan"), G_L1=0.1, D_real=0.5,
+                                                          D_fake=0.5, D_of_real=0.5, D_of_fake=0.5))
+    capsys.readouterr()
+    code, err = exit_code_and_error(capsys, ["--data", str(data), "--output-dir", str(trained_copy), "--resume",
+                                             "--epochs", "3"])
+    assert code == 2 and "G_GAN" in err and "nan" in err and ex3.CHECKPOINT in err
+    assert (trained_copy / ex3.CHECKPOINT).read_bytes() == good
+
+
+def test_out_of_memory_suggests_a_smaller_batch(data, tmp_path, capsys, monkeypatch):
+    def oom(*args):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(ex3, "train_step", oom)
+    code, err = exit_code_and_error(capsys, ["--data", str(data), "--output-dir", str(tmp_path), *TINY,
+                                             "--batch-size", "4", "--epochs", "1"])
+    assert code == 2 and "--batch-size 2" in err
+
+
+def test_quick_preset_and_help_say_what_they_change(capsys):
+    with pytest.raises(SystemExit):
+        ex3.main(["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    for key, value in ex3.QUICK.items():
+        assert f"--{key.replace('_', '-')} {value}" in help_text
+    assert ex3.DEFAULTS["epochs"] == 100 and ex3.DEFAULTS["batch_size"] == 4 and ex3.DEFAULTS["lr"] == 2e-4
+    assert ex3.DEFAULTS["beta1"] == 0.5 and ex3.DEFAULTS["lambda_l1"] == 100 and ex3.DEFAULTS["image_size"] == 256
