@@ -20,5 +20,6 @@ exclude_patterns = ["_build", "tests", ".venv", "venv", "checkpoints", "anime_*"
 
 html_theme = "alabaster"
 html_title = project
-html_theme_options = {"page_width": "1100px", "sidebar_width": "230px"}
+html_theme_options = {"page_width": "1240px", "sidebar_width": "220px", "body_max_width": "none"}  # wide code
+html_sidebars = {"**": ["localtoc.html", "searchbox.html"]}  # one page: its own table of contents
 pygments_style = "sphinx"
