@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -49,7 +50,7 @@ EXEMPT = {
 SMOKE_ARGS = {
     "python download_pretrained.py": ["--url", "{url}", "--retries", "0"],
     "python preprocess_anime_sketches.py --demo": ["--demo", "6"],
-    "python exercise2_explore.py --design": ["--experiment", "windows"],  # all four again costs a minute
+    "python exercise2_explore.py --design": ["--experiment", "windows"],  # where the design shows; all four: a minute
     "python exercise3_train.py": ["--epochs", "1", "--max-images", "2", "--val-images", "1", "--batch-size", "2",
                                   "--ngf", "8", "--ndf", "8"],
     "python facade_painter.py": ["--port", "0"],
@@ -63,7 +64,7 @@ SETUP = {
 # Flags of other programs that the README names (they are not ours to check).
 FOREIGN_FLAGS = {"--eval": "the official repository's test.py", "--data-binary": "curl",
                  "--nproc_per_node": "torchrun", "--nproc-per-node": "torchrun", "--standalone": "torchrun"}
-# Files that exist only once the scripts are written; the rest of the repository is copied.
+# Not copied into the workspace: what a fresh clone lacks (downloads, datasets, outputs, caches).
 SKIP_COPY = shutil.ignore_patterns(".git", "checkpoints", "anime_sketch_dataset", "anime_processed", "_build",
                                    "__pycache__", ".pytest_cache", ".venv", "venv", "facades", "data", "cmp",
                                    "*.pth", "*.part", "exercise1_output.png", "exercise2_*.png", "exercise3_*.png",
@@ -204,6 +205,8 @@ class Workspace:
             if found:
                 self.painter_url = found.group(1)
                 threading.Thread(target=self.painter.stdout.read, daemon=True).start()  # keep the pipe empty
+                with urllib.request.urlopen(self.painter_url + "/", timeout=30) as page:
+                    assert page.status == 200 and b"<canvas" in page.read(), "the painter's page did not load"
                 return "".join(lines)
         raise AssertionError("the painter did not start:\n" + "".join(lines))
 
