@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 from PIL import Image
 
-from fast_paths import FastPath, choose_fast_path, prepare_generator_for_inference
+from fast_paths import FastPath, choose_fast_path, prepare_generator_for_inference, prepare_input
 from lesson_utils import LessonError, image_to_tensor, tensor_to_image
 from pix2pix_models import PerImageBatchNorm2d, UNetGenerator, load_official_generator_weights
 
@@ -168,15 +168,15 @@ def create_facades_generator(checkpoint_path=DEFAULT_CHECKPOINT, device=None, st
 def translate(net_G, labels, batch_size=8):
     """Run G on a (N, 3, 256, 256) batch of labels, a few at a time, without tracking gradients.
 
-    Each batch is moved to the device, dtype and memory layout of G's weights (a fast-path G may hold
-    bf16 channels_last weights); the result is float32, contiguous, on the CPU.
+    A fast-path G (create_facades_generator(..., fast=True)) gets its input in its own dtype and layout;
+    the result is always float32, contiguous, on the CPU.
     """
-    weight = next(p for p in net_G.parameters() if p.dim() == 4)  # the first conv's (64, 3, 4, 4) weight
-    layout = (torch.channels_last if weight.is_contiguous(memory_format=torch.channels_last)
-              and not weight.is_contiguous() else torch.contiguous_format)
+    fast = getattr(net_G, "fast_path", None)  # set by fast_paths.prepare_generator_for_inference
+    weight = next(net_G.parameters())
     outputs = []
     with torch.inference_mode():
         for start in range(0, len(labels), batch_size):
-            batch = labels[start:start + batch_size].to(weight.device, weight.dtype, memory_format=layout)
+            batch = labels[start:start + batch_size]
+            batch = prepare_input(batch, fast) if fast is not None else batch.to(weight.device, weight.dtype)
             outputs.append(net_G(batch).float().cpu().contiguous())
     return torch.cat(outputs)

@@ -16,6 +16,7 @@ CPU without bf16 instructions (AVX2 only, say) PyTorch emulates bf16 and runs 10
 """
 
 import ctypes
+import os
 import platform
 import shutil
 import sys
@@ -24,9 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
-from pix2pix_models import PerImageBatchNorm2d
+from fast_modules import can_pack, pack_convolutions, use_group_norm
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -58,6 +58,7 @@ class FastPath:
     train_dtype: torch.dtype = torch.float32  # autocast dtype of a training step (fp32: no autocast)
     tune_allocator: bool = False  # glibc mallopt thresholds (CPU memory)
     group_norm: bool = False  # per-image BatchNorm computed by group_norm's channels-last kernel (CPU)
+    prepack: bool = False  # convolution weights reordered for oneDNN once, not on every call (CPU inference)
     fused_adam: bool = False  # one fused kernel for Adam instead of ~10 passes per parameter
     cudnn_benchmark: bool = False  # let cuDNN time its algorithms for our fixed shapes (CUDA)
     tf32: bool = False  # TensorFloat-32 matmuls on Ampere and newer GPUs (CUDA)
@@ -86,6 +87,7 @@ class FastPath:
                  f"  torch.compile  {on[self.compile]}"]
         if self.device.type == "cpu":
             lines.append(f"  per-image norm {'group_norm kernel' if self.group_norm else 'instance_norm'}")
+            lines.append(f"  prepacked conv {on[self.prepack]} (inference)")
         if self.device.type == "cuda":
             lines.append(f"  cuDNN autotune {on[self.cudnn_benchmark]}, TF32 {on[self.tf32]}")
         return "\n".join(lines + [f"  note: {note}" for note in self.notes])
@@ -142,7 +144,7 @@ def _auto_precision(device, notes):
 
 
 def choose_fast_path(device, enabled=True, precision="auto", channels_last=True, allocator=True,
-                     compile=False):
+                     prepack=True, compile=False):
     """Decide the fast path for `device` (a torch.device or name). enabled=False gives the plain path."""
     device = torch.device(device)
     if not enabled:
@@ -165,6 +167,10 @@ def choose_fast_path(device, enabled=True, precision="auto", channels_last=True,
         notes.append("channels_last for inference only: fp32 training runs faster in NCHW on a CPU")
     channels_last = channels_last and device.type != "mps"  # MPS kernels work in NCHW; NHWC adds copies
     glibc_ok = device.type == "cpu" and _glibc() is not None
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0  # not on Windows
+    if device.type == "cpu" and load > (os.cpu_count() or 1) and "OMP_WAIT_POLICY" not in os.environ:
+        notes.append(f"this machine is busy (load {load:.1f} on {os.cpu_count()} cores): start Python with "
+                     "OMP_WAIT_POLICY=PASSIVE, or every small op waits for a descheduled thread")
     if allocator and device.type == "cpu" and not glibc_ok:
         notes.append("allocator tuning needs glibc on Linux; left at the default")
     if compile and device.type == "cpu" and not any(shutil.which(cc) for cc in ("c++", "g++", "clang++", "cl")):
@@ -173,6 +179,7 @@ def choose_fast_path(device, enabled=True, precision="auto", channels_last=True,
     return FastPath(
         device=device, channels_last=channels_last, train_channels_last=train_channels_last, inference_dtype=inference_dtype, train_dtype=train_dtype,
         tune_allocator=allocator and glibc_ok, group_norm=device.type == "cpu",
+        prepack=prepack and device.type == "cpu" and can_pack(inference_dtype),
         fused_adam=device.type in ("cpu", "cuda"),  # fused Adam kernels exist for these two
         cudnn_benchmark=device.type == "cuda", tf32=device.type == "cuda", compile=compile, notes=tuple(notes))
 
@@ -201,38 +208,29 @@ def activate(fast):
     return fast
 
 
-class GroupNormPerImage(PerImageBatchNorm2d):
-    """PerImageBatchNorm2d computed by group_norm with one group per channel: the same statistics
-    (each image's own, per channel) through a kernel that works on channels_last tensors in place,
-    where instance_norm first copies them to NCHW. Same parameters and buffers."""
-
-    def forward(self, x):
-        return F.group_norm(x, x.shape[1], self.weight, self.bias, self.eps)
-
-
-def use_group_norm(net):
-    """Switch every PerImageBatchNorm2d in `net` to GroupNormPerImage, in place (state_dict unchanged)."""
-    for module in net.modules():
-        if type(module) is PerImageBatchNorm2d:
-            module.__class__ = GroupNormPerImage
-    return net
-
-
 def maybe_compile(net, fast):
     """torch.compile(net) when asked. No freezing: with BatchNorm folded by freezing, torch 2.14 gets the
     512->512 ConvTranspose2d wrong, and per-image statistics cannot be folded anyway."""
     return torch.compile(net) if fast.compile else net
 
 
-def prepare_generator_for_inference(net_G, fast):
-    """Move G to the device, cast its weights once (autocast would re-cast 54 M weights on every call),
-    use channels_last and the group_norm kernel where chosen, compile if asked. Returns the model."""
+def prepare_generator_for_inference(net_G, fast, image_size=256):
+    """Make `net_G` (in place) an inference-only model on the fast path: on the device, weights cast once
+    (autocast would re-cast 54 M weights on every call), channels_last, the CPU kernels of fast_modules.py
+    and torch.compile where chosen. Keep the original for training or saving: a packed model holds weights
+    its state_dict lacks. The result remembers `fast` (`.fast_path`), which translate() reads."""
     net_G = net_G.to(fast.device, dtype=fast.inference_dtype)
     if fast.channels_last:
         net_G = net_G.to(memory_format=torch.channels_last)
     if fast.group_norm:
         use_group_norm(net_G)
-    return maybe_compile(net_G, fast)
+    if fast.prepack:
+        first_conv = next(m for m in net_G.modules() if isinstance(m, torch.nn.Conv2d))
+        example = torch.zeros(1, first_conv.in_channels, image_size, image_size)  # sizes are only a layout hint
+        pack_convolutions(net_G, prepare_input(example, fast))
+    net_G = maybe_compile(net_G, fast)
+    net_G.fast_path = fast
+    return net_G
 
 
 def prepare_input(x, fast, dtype=None, training=False):
@@ -277,6 +275,8 @@ def add_fast_path_arguments(parser):
     group.add_argument("--no-channels-last", action="store_true", help="keep NCHW tensors (default: channels_last)")
     group.add_argument("--no-allocator-tuning", action="store_true",
                        help="leave glibc malloc at its defaults (default: thresholds raised on Linux CPUs)")
+    group.add_argument("--no-prepack", action="store_true",
+                       help="CPU inference: let oneDNN reorder conv weights on every call (default: once)")
     group.add_argument("--compile", action="store_true",
                        help="torch.compile the networks (default: off; minutes of compiling first)")
     group.add_argument("--plain", action="store_true",
@@ -288,5 +288,5 @@ def fast_path_from_args(args, device):
     """choose_fast_path() from the flags of add_fast_path_arguments()."""
     return choose_fast_path(device, enabled=not args.plain, precision=args.precision,
                             channels_last=not args.no_channels_last, allocator=not args.no_allocator_tuning,
-                            compile=args.compile)
+                            prepack=not args.no_prepack, compile=args.compile)
 

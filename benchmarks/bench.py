@@ -3,7 +3,8 @@
     python benchmarks/bench.py --quick                  # about 3-5 minutes on 2 CPU cores
     python benchmarks/bench.py --json bench.json        # more repeats; writes every figure as JSON
     python benchmarks/bench.py --loss-curve             # also 50 training steps, fast vs fp32 loss curves
-    python benchmarks/bench.py --compile                # the fast path with torch.compile (minutes to compile)
+    python benchmarks/bench.py --compile inference      # the fast path with torch.compile (minutes to compile)
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/bench.py  # on a busy machine (see the Speed section of README.rst)
 
 Measures, at 256x256 with the full networks (ngf = ndf = 64): the machine's matmul peak (fp32, bf16),
 generator inference (batch 1 and 8, per-image statistics as the exercises use), one pix2pix training
@@ -25,6 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,14 +140,16 @@ def curve_pairs(count=8):
 
 def worker(conn, device_name, enabled, compile):
     """Serve commands from the parent: ('setup', task, batch), ('run',), ('output',), ('curve',), ('stop',)."""
-    fast = fast_paths.activate(fast_paths.choose_fast_path(device_name, enabled=enabled, compile=compile))
+    fast = fast_paths.activate(fast_paths.choose_fast_path(device_name, enabled=enabled, compile=compile != "none"))
     conn.send(fast.describe())
+    compiled = fast
     run = output = None
     while True:
         command = conn.recv()
         if command[0] == "stop":
             return
         if command[0] == "setup":
+            fast = replace(compiled, compile=compiled.compile and (compile == "all" or command[1] == "infer"))
             run, output = build_workload(command[1], command[2], fast)
             start = time.perf_counter()
             run()  # first pass: oneDNN primitive creation, autotuning, compiling, heap growth
@@ -288,7 +292,8 @@ def parse_args(argv):
     parser.add_argument("--quick", action="store_true", help="fewer repeats, smaller matmuls (under 5 minutes)")
     parser.add_argument("--json", type=Path, help="also write all figures to this JSON file")
     parser.add_argument("--loss-curve", action="store_true", help=f"also train {CURVE_STEPS} steps fast vs fp32")
-    parser.add_argument("--compile", action="store_true", help="the fast path uses torch.compile")
+    parser.add_argument("--compile", choices=("none", "inference", "all"), default="none",
+                        help="where the fast path uses torch.compile (all: training too, several minutes to compile)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     return parser.parse_args(argv)
 
@@ -298,7 +303,8 @@ def main(argv=None):
     device = choose_device(args.device)
     repeats = dict(infer1=5, infer8=3, train1=3, train4=3, data=5) if args.quick else \
         dict(infer1=15, infer8=7, train1=7, train4=7, data=15)
-    report = dict(machine=machine(), device=str(device), quick=args.quick, load_average_start=os.getloadavg())
+    report = dict(machine=machine(), device=str(device), quick=args.quick, compile=args.compile,
+                  omp_wait_policy=os.environ.get("OMP_WAIT_POLICY", "default"), load_average_start=os.getloadavg())
     print(json.dumps(report["machine"]))
     fwd_flops, iter_flops = counted_flops()
     report["flops"] = dict(generator_forward=fwd_flops, train_iteration_per_image=iter_flops)
