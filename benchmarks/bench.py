@@ -3,6 +3,7 @@
     python benchmarks/bench.py --quick                  # about 3-5 minutes on 2 CPU cores
     python benchmarks/bench.py --json bench.json        # more repeats; writes every figure as JSON
     python benchmarks/bench.py --loss-curve             # also 50 training steps, fast vs fp32 loss curves
+    python benchmarks/bench.py --smoke                  # seconds: tiny networks, checks that it all runs
     python benchmarks/bench.py --compile inference      # the fast path with torch.compile (minutes to compile)
     OMP_WAIT_POLICY=PASSIVE python benchmarks/bench.py  # on a busy machine (see the Speed section of README.rst)
 
@@ -85,22 +86,22 @@ def train_step(net_G, net_D, opt_G, opt_D, scaler, real_A, real_B, fast):
     return dict(G_GAN=loss_G_GAN.item(), G_L1=loss_G_L1.item(), D=loss_D.item())
 
 
-def build_training(fast, seed=0):
+def build_training(fast, ngf, seed=0):
     torch.manual_seed(seed)
     nets = [fast_paths.prepare_for_training(init_weights(net), fast)
-            for net in (UNetGenerator(), PatchGANDiscriminator())]
+            for net in (UNetGenerator(ngf=ngf), PatchGANDiscriminator(ndf=ngf))]
     opts = [torch.optim.Adam(net.parameters(), lr=LR, betas=BETAS, **fast.adam_options) for net in nets]
     nets = [fast_paths.maybe_compile(net, fast) for net in nets]
     return nets, opts, fast_paths.make_grad_scaler(fast)
 
 
-def build_workload(task, batch, fast):
+def build_workload(task, batch, fast, ngf):
     """A function doing one timed unit of work, and one giving the output compared for accuracy."""
     if task == "infer":
         torch.manual_seed(0)
-        net_G = init_weights(UNetGenerator(norm_layer=PerImageBatchNorm2d)).eval()
+        net_G = init_weights(UNetGenerator(ngf=ngf, norm_layer=PerImageBatchNorm2d)).eval()
         checkpoint = ROOT / "checkpoints" / "facades_generator.pth"
-        if checkpoint.is_file():  # the real weights if downloaded: the accuracy check then means more
+        if checkpoint.is_file() and ngf == 64:  # the real weights if downloaded: the accuracy check then means more
             from facades_generator import create_facades_generator
             net_G = create_facades_generator(checkpoint)
         net_G = fast_paths.prepare_generator_for_inference(net_G, fast)
@@ -112,7 +113,7 @@ def build_workload(task, batch, fast):
             sync(fast.device)
             return out
         return run, lambda: run().float().cpu().contiguous()
-    (net_G, net_D), (opt_G, opt_D), scaler = build_training(fast)
+    (net_G, net_D), (opt_G, opt_D), scaler = build_training(fast, ngf)
     g = torch.Generator().manual_seed(1)
     real_A, real_B = (fast_paths.prepare_input(torch.rand(batch, 3, SIZE, SIZE, generator=g) * 2 - 1, fast,
                                                training=True) for _ in range(2))
@@ -138,7 +139,7 @@ def curve_pairs(count=8):
     return pairs
 
 
-def worker(conn, device_name, enabled, compile):
+def worker(conn, device_name, enabled, compile, ngf):
     """Serve commands from the parent: ('setup', task, batch), ('run',), ('output',), ('curve',), ('stop',)."""
     fast = fast_paths.activate(fast_paths.choose_fast_path(device_name, enabled=enabled, compile=compile != "none"))
     conn.send(fast.describe())
@@ -150,7 +151,7 @@ def worker(conn, device_name, enabled, compile):
             return
         if command[0] == "setup":
             fast = replace(compiled, compile=compiled.compile and (compile == "all" or command[1] == "infer"))
-            run, output = build_workload(command[1], command[2], fast)
+            run, output = build_workload(command[1], command[2], fast, ngf)
             start = time.perf_counter()
             run()  # first pass: oneDNN primitive creation, autotuning, compiling, heap growth
             conn.send(time.perf_counter() - start)
@@ -162,7 +163,7 @@ def worker(conn, device_name, enabled, compile):
         elif command[0] == "output":
             conn.send(output())
         elif command[0] == "curve":
-            (net_G, net_D), (opt_G, opt_D), scaler = build_training(fast, seed=0)
+            (net_G, net_D), (opt_G, opt_D), scaler = build_training(fast, ngf, seed=0)
             pairs = [tuple(fast_paths.prepare_input(t, fast, training=True) for t in p) for p in curve_pairs()]
             conn.send([train_step(net_G, net_D, opt_G, opt_D, scaler, *pairs[i % len(pairs)], fast)
                        for i in range(CURVE_STEPS)])
@@ -171,12 +172,13 @@ def worker(conn, device_name, enabled, compile):
 class Pair:
     """The plain and the fast worker processes, driven one timed run at a time."""
 
-    def __init__(self, device, compile):
+    def __init__(self, device, compile, ngf):
         context = mp.get_context("spawn")  # a fresh interpreter each: nothing inherited from this one
         self.conns, self.procs, self.describe = {}, [], {}
         for name, enabled in (("plain", False), ("fast", True)):
             parent, child = context.Pipe()
-            proc = context.Process(target=worker, args=(child, str(device), enabled, compile), daemon=True)
+            proc = context.Process(target=worker, args=(child, str(device), enabled, compile, ngf),
+                                   daemon=True)
             proc.start()
             self.conns[name], self.describe[name] = parent, parent.recv()
             self.procs.append(proc)
@@ -217,13 +219,13 @@ def matmul_gflops(dtype, n, repeats):
     return 2 * n ** 3 / statistics.median(times) / 1e9
 
 
-def counted_flops():
+def counted_flops(ngf):
     """FLOPs of one G forward and of one training iteration per image, counted on the meta device."""
     with torch.device("meta"):
-        net_G = UNetGenerator(norm_layer=PerImageBatchNorm2d)
+        net_G = UNetGenerator(ngf=ngf, norm_layer=PerImageBatchNorm2d)
         with FlopCounterMode(display=False) as forward:
             net_G(torch.empty(1, 3, SIZE, SIZE))
-        net_G, net_D = UNetGenerator(), PatchGANDiscriminator()
+        net_G, net_D = UNetGenerator(ngf=ngf), PatchGANDiscriminator(ndf=ngf)
         opt_G, opt_D = (torch.optim.Adam(net.parameters(), lr=LR, betas=BETAS) for net in (net_G, net_D))
         real = torch.empty(1, 3, SIZE, SIZE)
         with FlopCounterMode(display=False) as iteration:  # the shape of train_step(); BCE vs mean: same FLOPs
@@ -290,6 +292,8 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repeats, smaller matmuls (under 5 minutes)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="seconds: ngf = ndf = 8 and one repeat; checks the benchmark runs, its figures mean nothing")
     parser.add_argument("--json", type=Path, help="also write all figures to this JSON file")
     parser.add_argument("--loss-curve", action="store_true", help=f"also train {CURVE_STEPS} steps fast vs fp32")
     parser.add_argument("--compile", choices=("none", "inference", "all"), default="none",
@@ -301,20 +305,23 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     device = choose_device(args.device)
-    repeats = dict(infer1=5, infer8=3, train1=3, train4=3, data=5) if args.quick else \
+    ngf = 8 if args.smoke else 64  # the paper's width; --smoke only checks that everything runs
+    repeats = dict(infer1=1, infer8=1, train1=1, train4=1, data=1) if args.smoke else \
+        dict(infer1=5, infer8=3, train1=3, train4=3, data=5) if args.quick else \
         dict(infer1=15, infer8=7, train1=7, train4=7, data=15)
-    report = dict(machine=machine(), device=str(device), quick=args.quick, compile=args.compile,
+    report = dict(machine=machine(), device=str(device), quick=args.quick, smoke=args.smoke, ngf=ngf,
+                  compile=args.compile,
                   omp_wait_policy=os.environ.get("OMP_WAIT_POLICY", "default"), load_average_start=os.getloadavg())
     print(json.dumps(report["machine"]))
-    fwd_flops, iter_flops = counted_flops()
+    fwd_flops, iter_flops = counted_flops(ngf)
     report["flops"] = dict(generator_forward=fwd_flops, train_iteration_per_image=iter_flops)
-    n = 1024 if args.quick else 2048
+    n = 256 if args.smoke else 1024 if args.quick else 2048
     report["peak_gflops"] = dict(fp32=matmul_gflops(torch.float32, n, 5 if args.quick else 10))
     native = report["machine"]["native_bf16"]
-    report["peak_gflops"]["bf16"] = matmul_gflops(torch.bfloat16, n if native else 512, 3)
-    report["peak_gflops"]["bf16_note"] = "native" if native else "not native: emulated (n=512)"
+    report["peak_gflops"]["bf16"] = matmul_gflops(torch.bfloat16, n if native else min(n, 512), 3)
+    report["peak_gflops"]["bf16_note"] = "native" if native else f"not native: emulated (n={min(n, 512)})"
     print(f"matmul peak: {report['peak_gflops']}")
-    pair = Pair(device, args.compile)
+    pair = Pair(device, args.compile, ngf)
     print(pair.describe["fast"])
     peak = report["peak_gflops"]["bf16" if native else "fp32"]
     for key, task, batch, flops in (("infer1", "infer", 1, fwd_flops), ("infer8", "infer", 8, fwd_flops),
@@ -344,11 +351,27 @@ def main(argv=None):
     report["load_average_end"] = os.getloadavg()
     print(f"inference_speedup {report['inference_speedup']:.2f}x, train_speedup {report['train_speedup']:.2f}x, "
           f"accuracy {'ok' if report['accuracy_ok'] else 'FAILED'}; load average {report['load_average_end']}")
+    print(table(report))
     if args.json:
         with atomic_path(args.json) as tmp:
             tmp.write_text(json.dumps(report, indent=2, default=str))
         print(f"wrote {args.json}")
     return report
+
+
+def table(report):
+    """The figures as an reStructuredText table, the form README.rst shows them in."""
+    rows = [("workload", "plain fp32 eager", "fast path", "fast/plain", "fast GFLOP/s", "of peak")]
+    for key, label in (("infer1", "G inference, batch 1"), ("infer8", "G inference, batch 8"),
+                       ("train1", "training iteration, batch 1"), ("train4", "training iteration, batch 4")):
+        r = report[key]
+        rows.append((label, f"{r['plain']['median_s']:.3f} s", f"{r['fast']['median_s']:.3f} s ({r['fast']['images_per_s']:.1f}"
+                     " img/s)", f"{r['speedup']:.2f}x", f"{r['fast']['gflops']:.0f}", f"{100 * r['fast']['fraction_of_peak']:.0f}%"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    rule = "  ".join("=" * w for w in widths)
+    lines = [rule, "  ".join(c.ljust(w) for c, w in zip(rows[0], widths)), rule]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows[1:]] + [rule]
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def compare_curves(curves):
