@@ -20,6 +20,7 @@ from PIL import Image
 
 from facades_generator import (DEFAULT_CHECKPOINT, IMAGE_SIZE, PALETTE, create_facades_generator, label_files, load_label,
                                snap_to_palette, translate)
+from fast_paths import add_fast_path_arguments, fast_path_from_args
 from lesson_utils import DEVICE_CHOICES, LessonError, choose_device, fail, image_to_tensor, save_labelled_grid
 
 SAMPLE_LABELS = Path(__file__).resolve().parent / "sample_facades" / "base"
@@ -43,6 +44,7 @@ def parse_args(argv):
                         help="the grid to write (default: exercise1_output.png)")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
                         help="auto = cuda, then mps, then cpu (default: auto)")
+    add_fast_path_arguments(parser)
     args = parser.parse_args(argv)
     if args.num_labels < 1:
         parser.error("--num-labels must be at least 1")
@@ -97,10 +99,12 @@ def main(argv=None):
         device = choose_device(args.device)
     except LessonError as exc:
         fail(str(exc))
+    fast = fast_path_from_args(args, device)
     print(f"checkpoint: {args.checkpoint}")
     print(f"labels:     {', '.join(str(p) for p in args.labels)} ({args.num_labels} per folder)")
     print(f"output:     {args.output}")
     print(f"device:     {device}")
+    print(fast.describe())
 
     # 1. Read the labels: each becomes a (3, 256, 256) tensor of exact palette colours in [-1, 1].
     real_A, real_B, names, notes = [], [], [], []
@@ -124,7 +128,7 @@ def main(argv=None):
     #    label always gives the same facade (facades_generator.py explains the protocol).
     start = time.perf_counter()
     try:
-        net_G = create_facades_generator(args.checkpoint, device=device)
+        net_G = create_facades_generator(args.checkpoint, device=device, fast=fast)
     except LessonError as exc:
         fail(str(exc))
     load_seconds = time.perf_counter() - start

@@ -26,6 +26,7 @@ from PIL import Image, ImageFilter
 from facade_labels import FacadeDesign, draw_facade
 from facades_generator import (CLASS_NAMES, DEFAULT_CHECKPOINT, PALETTE, create_facades_generator, label_files,
                                label_to_image, load_label, snap_to_palette, translate)
+from fast_paths import add_fast_path_arguments, fast_path_from_args
 from lesson_utils import (DEVICE_CHOICES, LessonError, atomic_path, choose_device, fail, image_to_tensor,
                           save_labelled_grid)
 
@@ -150,12 +151,12 @@ def dropout_samples(net_dropout, batch, seed, samples=DROPOUT_SAMPLES):
     return translate(net_dropout, copies).unflatten(0, (len(batch), samples))
 
 
-def explore_consistency(net_G, labels, checkpoint, device, seed, out_dir):
+def explore_consistency(net_G, labels, checkpoint, fast, seed, out_dir):
     batch = torch.stack([label for _, label in labels])  # (n, 3, H, W)
     first, second = translate(net_G, batch), translate(net_G, batch)
     repeat_diff = (first - second).abs().max()
     print(f"consistency: default mode (dropout off), two runs: max |diff| = {repeat_diff:g}")
-    net_dropout = create_facades_generator(checkpoint, device, dropout=True)
+    net_dropout = create_facades_generator(checkpoint, fast.device, dropout=True, fast=fast)
     # Seeded per label, so a label's samples do not depend on the other labels beside it.
     samples = torch.cat([dropout_samples(net_dropout, label[None], seed) for label in batch])
     again = dropout_samples(net_dropout, batch[:1], seed)  # the first label once more, same seed
@@ -164,7 +165,7 @@ def explore_consistency(net_G, labels, checkpoint, device, seed, out_dir):
     print(f"  test-time dropout, {DROPOUT_SAMPLES} samples per label: mean per-pixel std {spread.mean():.2f} "
           f"levels (max {spread.max():.1f})")
     print(f"  the same --seed again: max |diff| = {(samples[:1] - again).abs().max():g}")
-    running = translate(create_facades_generator(checkpoint, device, stats="running"), batch)
+    running = translate(create_facades_generator(checkpoint, fast.device, stats="running", fast=fast), batch)
     gap = (first - running).abs().mean() * 127.5
     print(f"  per-image statistics vs stored running statistics (--eval): mean |diff| = {gap:.2f} levels")
     cells = [[label, a, b, *drawn[:3], std, r]
@@ -226,6 +227,7 @@ def parse_args(argv):
                              "and added to the windows figure (default: a 4-storey shop-front facade)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed for the random blocks, random colours and dropout samples (default: 0)")
+    add_fast_path_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -242,19 +244,21 @@ def main(argv=None):
         fail(f"no label images in {' '.join(map(str, args.labels))}; pass PNG or JPEG files or a folder of them.")
     try:
         device = choose_device(args.device)
+        fast = fast_path_from_args(args, device)
         print(f"experiments: {', '.join(experiments)} | checkpoint: {args.checkpoint} | device: {device} | "
               f"seed: {args.seed} | output dir: {args.output_dir}")
+        print(fast.describe())
         print(f"base design: {json.dumps(asdict(base))}")
         if len(paths) > MAX_LABELS:
             print(f"using the first {MAX_LABELS} of {len(paths)} labels")
         base_label = load_label(draw_facade(base))
         labels = [(path.name, load_label(path)) for path in paths[:MAX_LABELS]] or [("base design", base_label)]
         start = time.perf_counter()
-        net_G = create_facades_generator(args.checkpoint, device)
+        net_G = create_facades_generator(args.checkpoint, device, fast=fast)
         run = {"windows": lambda: explore_windows(net_G, own_design, args.output_dir),
                "partial": lambda: explore_partial(net_G, base_label, args.seed, args.output_dir),
                "colors": lambda: explore_colors(net_G, labels, args.seed, args.output_dir),
-               "consistency": lambda: explore_consistency(net_G, labels, args.checkpoint, device, args.seed,
+               "consistency": lambda: explore_consistency(net_G, labels, args.checkpoint, fast, args.seed,
                                                           args.output_dir)}
         for name in experiments:
             print(f"Wrote {run[name]()}")

@@ -35,6 +35,7 @@ from PIL import Image, UnidentifiedImageError
 from facade_labels import SAMPLES_DIR, draw_facade, random_design
 from facades_generator import (CLASS_COLORS, DEFAULT_CHECKPOINT, FACADE_CLASSES, IMAGE_SIZE,
                                create_facades_generator, label_to_image, load_label, translate)
+from fast_paths import add_fast_path_arguments, fast_path_from_args
 from lesson_utils import DEVICE_CHOICES, LessonError, choose_device, fail
 
 PAGE_DIR = Path(__file__).resolve().parent / "painter"
@@ -245,17 +246,17 @@ def is_loopback(host):
         return False
 
 
-def load_model(checkpoint, device):
+def load_model(checkpoint, fast):
     """Load G once, before serving. Returns (net_G, None), or (None, why) so the page can still explain."""
     try:
-        net_G = create_facades_generator(checkpoint, device=device)
+        net_G = create_facades_generator(checkpoint, device=fast.device, fast=fast)
     except LessonError as exc:
         return None, f"{exc} Then restart facade_painter.py."
     blank = load_label(Image.new("RGB", (IMAGE_SIZE, IMAGE_SIZE), CLASS_COLORS["background"])).unsqueeze(0)
     translate(net_G, blank)  # the first pass sets up kernels and memory: do it before a student waits
     start = time.perf_counter()
     translate(net_G, blank)
-    print(f"Loaded {checkpoint}; one facade takes {time.perf_counter() - start:.2f} s on {device}", flush=True)
+    print(f"Loaded {checkpoint}; one facade takes {time.perf_counter() - start:.2f} s on {fast.device}", flush=True)
     return net_G, None
 
 
@@ -268,19 +269,22 @@ def main(argv=None):
                         help="facades generator weights (default: checkpoints/facades_generator.pth)")
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
                         help="auto = cuda, then mps, then cpu (default: auto)")
+    add_fast_path_arguments(parser)
     args = parser.parse_args(argv)
 
     try:
         device = choose_device(args.device)
     except LessonError as exc:
         fail(str(exc))
+    fast = fast_path_from_args(args, device)
     print(f"Facade painter: host {args.host}, port {args.port}, checkpoint {args.checkpoint}, device {device}",
           flush=True)
     try:  # take the port before the slow model load, so a busy port fails at once
         server = PainterServer((args.host, args.port), None)
     except OSError as exc:
         fail(f"cannot listen on {args.host}:{args.port} ({exc.strerror}); choose another port with --port.")
-    server.net_G, server.unavailable_reason = load_model(args.checkpoint, device)
+    print(fast.describe(), flush=True)
+    server.net_G, server.unavailable_reason = load_model(args.checkpoint, fast)
     if server.net_G is None:
         print(f"warning: {server.unavailable_reason} The page loads, but cannot generate.", flush=True)
     if not is_loopback(args.host):

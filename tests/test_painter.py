@@ -34,6 +34,7 @@ from PIL import Image
 
 import facade_painter
 from facade_labels import SAMPLES_DIR, FacadeDesign, draw_facade
+from fast_paths import choose_fast_path
 from facades_generator import (CLASS_COLORS, FACADE_CLASSES, PALETTE, create_facades_generator, label_to_image,
                                load_label, translate)
 from lesson_utils import atomic_path
@@ -72,7 +73,7 @@ def server(net_G):
 
 @pytest.fixture(scope="module")
 def server_without_weights(tmp_path_factory):
-    net_G, reason = facade_painter.load_model(tmp_path_factory.mktemp("empty") / "missing.pth", torch.device("cpu"))
+    net_G, reason = facade_painter.load_model(tmp_path_factory.mktemp("empty") / "missing.pth", choose_fast_path("cpu"))
     assert net_G is None
     server = start_server(None, reason)
     yield server
