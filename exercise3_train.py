@@ -29,7 +29,10 @@ from torch.utils.data import DataLoader
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 from tqdm import tqdm
 
-from anime_pairs import NO_DATA_HINT, EpochSampler, PairedSketchDataset, split_pairs
+import distributed
+from anime_pairs import NO_DATA_HINT, PairedSketchDataset, split_pairs
+from fast_paths import (activate, add_fast_path_arguments, dataloader_options, fast_path_from_args, make_grad_scaler,
+                        maybe_compile, prepare_for_training, prepare_input, train_autocast)
 from lesson_utils import (DEVICE_CHOICES, LessonError, atomic_path, choose_device, fail, image_to_tensor,
                           save_image_atomic, save_labelled_grid, tensor_to_image)
 from pix2pix_models import (PatchGANDiscriminator, PerImageBatchNorm2d, UNetGenerator, count_parameters,
@@ -54,25 +57,30 @@ QUICK = dict(epochs=20, ngf=16, ndf=16, max_images=200)
 RUN_SETTINGS = tuple(DEFAULTS)  # what a checkpoint fixes; --epochs alone may change on --resume
 
 
-def train_step(net_G, net_D, opt_G, opt_D, real_A, real_B, lambda_L1):
-    """One pix2pix update, D then G (§3.3). Returns the loss parts and D's mean probabilities."""
-    fake_B = net_G(real_A)
+def train_step(net_G, net_D, opt_G, opt_D, real_A, real_B, lambda_L1, fast, scaler):
+    """One pix2pix update, D then G (§3.3). Returns the loss parts and D's mean probabilities.
+    Forward passes and losses run under the fast path's autocast; `scaler` scales fp16 losses (else a no-op)."""
+    with train_autocast(fast):
+        fake_B = net_G(real_A)
     net_D.requires_grad_(True)
     opt_D.zero_grad(set_to_none=True)
-    pred_real = net_D(real_A, real_B)  # (N, 1, 30, 30) logits, one per 70x70 patch
-    pred_fake = net_D(real_A, fake_B.detach())  # detach: D's loss must not train G
-    loss_D_real = F.binary_cross_entropy_with_logits(pred_real, torch.ones_like(pred_real))
-    loss_D_fake = F.binary_cross_entropy_with_logits(pred_fake, torch.zeros_like(pred_fake))
-    (0.5 * (loss_D_real + loss_D_fake)).backward()  # §3.3: halved, so D learns slower than G
-    opt_D.step()
+    with train_autocast(fast):
+        pred_real = net_D(real_A, real_B)  # (N, 1, 30, 30) logits, one per 70x70 patch
+        pred_fake = net_D(real_A, fake_B.detach())  # detach: D's loss must not train G
+        loss_D_real = F.binary_cross_entropy_with_logits(pred_real, torch.ones_like(pred_real))
+        loss_D_fake = F.binary_cross_entropy_with_logits(pred_fake, torch.zeros_like(pred_fake))
+    scaler.scale(0.5 * (loss_D_real + loss_D_fake)).backward()  # §3.3: halved, so D learns slower than G
+    scaler.step(opt_D)
 
     net_D.requires_grad_(False)  # G's loss needs gradients through D, not for D's weights
     opt_G.zero_grad(set_to_none=True)
-    pred = net_D(real_A, fake_B)
-    loss_G_GAN = F.binary_cross_entropy_with_logits(pred, torch.ones_like(pred))  # "D, call this real"
-    loss_G_L1 = F.l1_loss(fake_B, real_B)
-    (loss_G_GAN + lambda_L1 * loss_G_L1).backward()
-    opt_G.step()
+    with train_autocast(fast):
+        pred = net_D(real_A, fake_B)
+        loss_G_GAN = F.binary_cross_entropy_with_logits(pred, torch.ones_like(pred))  # "D, call this real"
+        loss_G_L1 = F.l1_loss(fake_B, real_B)
+    scaler.scale(loss_G_GAN + lambda_L1 * loss_G_L1).backward()
+    scaler.step(opt_G)
+    scaler.update()  # once per iteration, after both optimizers stepped
     parts = dict(G_GAN=loss_G_GAN, G_L1=loss_G_L1, D_real=loss_D_real, D_fake=loss_D_fake,
                  D_of_real=torch.sigmoid(pred_real).mean(), D_of_fake=torch.sigmoid(pred_fake).mean())
     return {k: v.item() for k, v in parts.items()}
@@ -226,7 +234,8 @@ def parse_args(argv):
     d, q = DEFAULTS, QUICK
     p.add_argument("--data", type=Path, default=Path("anime_processed"), help="preprocessed pairs (default: anime_processed/)")
     p.add_argument("--epochs", type=int, help=f"passes over the training pairs (default: {d['epochs']})")
-    p.add_argument("--batch-size", type=int, help=f"pairs per step (default: {d['batch_size']})")
+    p.add_argument("--batch-size", type=int, help=f"pairs per step; under torchrun per process, so the global "
+                   f"batch is N times this (default: {d['batch_size']})")
     p.add_argument("--lr", type=float, help=f"Adam learning rate (default: {d['lr']})")
     p.add_argument("--beta1", type=float, help=f"Adam beta1 (default: {d['beta1']})")
     p.add_argument("--lambda-l1", type=float, help=f"weight of the L1 term (default: {d['lambda_l1']})")
@@ -246,6 +255,9 @@ def parse_args(argv):
     p.add_argument("--resume", action="store_true", help=f"continue from --output-dir/{CHECKPOINT} with its settings")
     p.add_argument("--sketch", type=Path, help="colour this sketch with --weights and save NAME_colorized.png; no training")
     p.add_argument("--weights", type=Path, help=f"--sketch: generator to use (default: --output-dir/{WEIGHTS})")
+    p.add_argument("--no-sync-bn", action="store_true", help="under torchrun on GPUs: BatchNorm on each process's "
+                   "own batch instead of SyncBatchNorm over the global batch (default: SyncBatchNorm)")
+    add_fast_path_arguments(p)
     return p.parse_args(argv)
 
 
@@ -273,19 +285,24 @@ def colorize_sketch(args):
 
 def main(argv=None):
     args = parse_args(argv)
+    world = distributed.world_from_env()  # rank 0 of 1 unless started by torchrun
     try:
         if args.sketch:
             return colorize_sketch(args)
-        train(args)
+        train(args, world)
     except LessonError as exc:
         fail(str(exc))
     except KeyboardInterrupt:  # Ctrl+C before training started: nothing to save
         print("\nInterrupted before training started; nothing was written.")
         raise SystemExit(130) from None
+    finally:
+        distributed.finish(world, completed=False)  # leaves the process group after an error; else a no-op
 
 
-def train(args):
-    out_dir, device = args.output_dir, choose_device(args.device)
+def train(args, world):
+    out_dir, device = args.output_dir, distributed.start(world, choose_device(args.device))
+    fast = activate(fast_path_from_args(args, device))
+    say = print if world.main else (lambda *a, **k: None)  # rank 0 alone talks and writes files
     ckpt_path = out_dir / CHECKPOINT
     ckpt = load_checkpoint(ckpt_path) if args.resume else None
     s = resolve_settings(args, ckpt)
@@ -300,11 +317,11 @@ def train(args):
     workers = args.workers if args.workers is not None else (0 if device.type == "cpu" else 4)
     train_data = PairedSketchDataset(train_pairs, s["image_size"])
     val_data = PairedSketchDataset(val_pairs, s["image_size"])
-    sampler = EpochSampler(len(train_data), s["seed"])
+    sampler = distributed.ShardedEpochSampler(len(train_data), s["seed"], world)  # one process: all the pairs
     # Own generators: a DataLoader otherwise draws its worker seed from the global RNG, which dropout uses.
-    loader = DataLoader(train_data, batch_size=s["batch_size"], sampler=sampler, num_workers=workers,
-                        pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(s["seed"]))
-    val_loader = DataLoader(val_data, batch_size=s["batch_size"], num_workers=workers,
+    loader = DataLoader(train_data, batch_size=s["batch_size"], sampler=sampler, **dataloader_options(fast, workers),
+                        generator=torch.Generator().manual_seed(s["seed"]))
+    val_loader = DataLoader(val_data, batch_size=s["batch_size"], **dataloader_options(fast, workers),
                             generator=torch.Generator().manual_seed(s["seed"]))
     preview_A, preview_B = map(torch.stack, zip(*(val_data[i] for i in range(min(PREVIEW_IMAGES, len(val_data))))))
 
@@ -313,45 +330,64 @@ def train(args):
     net_D = PatchGANDiscriminator(in_channels=6, ndf=s["ndf"])
     torch.manual_seed(s["seed"]), random.seed(s["seed"]), np.random.seed(s["seed"])
     init_weights(net_G), init_weights(net_D)  # after the seed: the same --seed gives the same start
-    net_G, net_D, eval_G = net_G.to(device).train(), net_D.to(device).train(), eval_G.to(device)
-    opt_G = torch.optim.Adam(net_G.parameters(), lr=s["lr"], betas=(s["beta1"], 0.999))
-    opt_D = torch.optim.Adam(net_D.parameters(), lr=s["lr"], betas=(s["beta1"], 0.999))
+    if world.rank:  # the same start everywhere, but each rank its own dropout masks
+        torch.manual_seed(s["seed"] * 1_000_003 + world.rank)
+    net_G, net_D = prepare_for_training(net_G, fast).train(), prepare_for_training(net_D, fast).train()
+    eval_G = eval_G.to(device)
+    # What trains: DDP around each net under torchrun, compiled with --compile. net_G / net_D stay the plain
+    # modules, whose state_dicts the checkpoints hold (no "module." or "_orig_mod." prefixes).
+    sync_bn = not args.no_sync_bn
+    train_G, train_D = (maybe_compile(distributed.wrap(net, world, device, sync_bn), fast) for net in (net_G, net_D))
+    opt_G = torch.optim.Adam(net_G.parameters(), lr=s["lr"], betas=(s["beta1"], 0.999), **fast.adam_options)
+    opt_D = torch.optim.Adam(net_D.parameters(), lr=s["lr"], betas=(s["beta1"], 0.999), **fast.adam_options)
+    scaler = make_grad_scaler(fast)  # loss scaling for fp16 on CUDA; passes straight through otherwise
     history, done = [], 0  # done: the last epoch whose checkpoint is on disk
     if ckpt is not None:
         for target, key in ((net_G, "net_G"), (net_D, "net_D"), (opt_G, "opt_G"), (opt_D, "opt_D")):
             target.load_state_dict(ckpt[key])
         history, done = ckpt["history"], ckpt["epoch"]
-        set_rng_states(ckpt["rng"])
+        rngs = ckpt.get("rng_ranks") or [ckpt["rng"]]  # one state per rank of the run that saved it
+        set_rng_states(rngs[world.rank] if len(rngs) == world.size else ckpt["rng"])
     elif ckpt_path.exists():
-        print(f"note: starting afresh; {ckpt_path} will be replaced (use --resume to continue it)")
+        say(f"note: starting afresh; {ckpt_path} will be replaced (use --resume to continue it)")
 
-    print("Exercise 3: pix2pix, sketch -> colour")
-    print(f"  device: {device}   data: {args.data} ({len(train_data)} training pairs, "
+    say("Exercise 3: pix2pix, sketch -> colour")
+    if world.distributed:
+        norm = "SyncBatchNorm over the global batch" if sync_bn and device.type == "cuda" else "each process's own batch"
+        say(f"  DistributedDataParallel: {world.size} processes, global batch {world.size * s['batch_size']}, "
+            f"BatchNorm statistics of {norm}")
+    say(f"  device: {device}   data: {args.data} ({len(train_data)} training pairs, "
           f"{len(val_data)} validation pairs from {val_from})   outputs: {out_dir}")
-    print(f"  epochs: {s['epochs']}   batch size: {s['batch_size']}   batches per epoch: {len(loader)}   "
-          f"image size: {s['image_size']}   workers: {workers}   seed: {s['seed']}")
-    print(f"  lr: {s['lr']}   beta1: {s['beta1']}   lambda_L1: {s['lambda_l1']}")
-    print(f"  net_G: U-Net, ngf {s['ngf']}, {count_parameters(net_G):,} parameters   "
-          f"net_D: PatchGAN, ndf {s['ndf']}, {count_parameters(net_D):,} parameters")
+    say(f"  epochs: {s['epochs']}   batch size: {s['batch_size']}   batches per epoch: {len(loader)}   "
+        f"image size: {s['image_size']}   workers: {workers}   seed: {s['seed']}")
+    say(f"  lr: {s['lr']}   beta1: {s['beta1']}   lambda_L1: {s['lambda_l1']}")
+    say(f"  net_G: U-Net, ngf {s['ngf']}, {count_parameters(net_G):,} parameters   "
+        f"net_D: PatchGAN, ndf {s['ndf']}, {count_parameters(net_D):,} parameters")
+    say(fast.describe())
     if done >= s["epochs"]:
-        print(f"The checkpoint is already at epoch {done}; pass a larger --epochs to train on.")
+        say(f"The checkpoint is already at epoch {done}; pass a larger --epochs to train on.")
     milestones = milestone_epochs(s["epochs"])
 
     try:
-        if not history:  # row 0: the untrained generator, the baseline the lesson compares against
+        if not history and world.main:  # row 0: the untrained generator, the baseline the lesson compares against
             history.append(dict(epoch=0, **validate(refresh_twin(eval_G, net_G), val_loader, device)))
-            print(f"epoch 0 (untrained G): val L1 {history[0]['val_L1']:.4f}", flush=True)
+            say(f"epoch 0 (untrained G): val L1 {history[0]['val_L1']:.4f}", flush=True)
         for epoch in range(done + 1, s["epochs"] + 1):
             started, sums = time.perf_counter(), {}
             sampler.set_epoch(epoch)
-            for real_A, real_B in tqdm(loader, desc=f"epoch {epoch}/{s['epochs']}", leave=False):
-                losses = train_step(net_G, net_D, opt_G, opt_D, real_A.to(device), real_B.to(device), s["lambda_l1"])
+            for real_A, real_B in tqdm(loader, desc=f"epoch {epoch}/{s['epochs']}", leave=False, disable=not world.main):
+                real_A, real_B = (prepare_input(x, fast, training=True) for x in (real_A, real_B))
+                losses = train_step(train_G, train_D, opt_G, opt_D, real_A, real_B, s["lambda_l1"], fast, scaler)
+                losses = distributed.mean_over_ranks(losses, world, device)  # so every rank sees a NaN together
                 check_finite(losses, epoch, ckpt_path)
                 sums = {k: sums.get(k, 0.0) + v for k, v in losses.items()}
+            rngs = distributed.gather(rng_states(), world)  # every rank's, for an exact --resume
+            if not world.main:
+                continue
             row = dict(epoch=epoch, **{k: v / len(loader) for k, v in sums.items()})
             row.update(validate(refresh_twin(eval_G, net_G), val_loader, device), seconds=round(time.perf_counter() - started, 2))
             history.append(row)
-            print(f"epoch {epoch}/{s['epochs']}  G: GAN {row['G_GAN']:.3f} + {s['lambda_l1']:g} x L1 {row['G_L1']:.4f}"
+            say(f"epoch {epoch}/{s['epochs']}  G: GAN {row['G_GAN']:.3f} + {s['lambda_l1']:g} x L1 {row['G_L1']:.4f}"
                   f"  D: real {row['D_real']:.3f} fake {row['D_fake']:.3f}  D(real) {row['D_of_real']:.2f}"
                   f" D(fake) {row['D_of_fake']:.2f}  val L1 {row['val_L1']:.4f} PSNR {row['val_PSNR']:.2f}"
                   f" SSIM {row['val_SSIM']:.3f}  {row['seconds']:.0f}s", flush=True)
@@ -367,11 +403,12 @@ def train(args):
             with atomic_path(ckpt_path) as tmp:
                 torch.save(dict(format_version=FORMAT_VERSION, epoch=epoch, settings=s, model_args=model_args,
                                 net_G=net_G.state_dict(), net_D=net_D.state_dict(), opt_G=opt_G.state_dict(),
-                                opt_D=opt_D.state_dict(), history=history, rng=rng_states()), tmp)
+                                opt_D=opt_D.state_dict(), history=history, rng=rngs[0], rng_ranks=rngs), tmp)
             done = epoch
     except KeyboardInterrupt:  # Ctrl+C: keep what was learnt, exit without a traceback
-        save_generator(net_G, model_args, s["image_size"], done, out_dir / WEIGHTS)
-        print(f"\nInterrupted: saved the current generator to {out_dir / WEIGHTS}; "
+        if world.main:
+            save_generator(net_G, model_args, s["image_size"], done, out_dir / WEIGHTS)
+        say(f"\nInterrupted: saved the current generator to {out_dir / WEIGHTS}; "
               f"`python exercise3_train.py --resume` continues after epoch {done}.", flush=True)
         raise SystemExit(130) from None
     except (torch.cuda.OutOfMemoryError, RuntimeError) as exc:
@@ -379,8 +416,12 @@ def train(args):
             raise
         raise LessonError(f"{device} ran out of memory at --batch-size {s['batch_size']}; "
                           f"try --batch-size {max(1, s['batch_size'] // 2)} (or a smaller --ngf)") from None
-    save_generator(net_G, model_args, s["image_size"], done, out_dir / WEIGHTS)
-    print(f"Done: {out_dir / WEIGHTS}, {out_dir / 'metrics.csv'}, {out_dir / 'exercise3_training_progress.png'}")
+    if world.distributed:  # DDP's promise, checked: every rank took the same steps
+        say(f"ranks agree on the weights: {distributed.parameters_agree((net_G, net_D), world)}")
+    if world.main:
+        save_generator(net_G, model_args, s["image_size"], done, out_dir / WEIGHTS)
+    say(f"Done: {out_dir / WEIGHTS}, {out_dir / 'metrics.csv'}, {out_dir / 'exercise3_training_progress.png'}")
+    distributed.finish(world, completed=True)
 
 
 if __name__ == "__main__":
