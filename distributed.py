@@ -107,13 +107,18 @@ def gather(obj, world):
     return objects
 
 
-def parameters_agree(nets, world):
-    """True if every rank holds bit for bit the same parameters (DDP's promise, checked at the end)."""
+def weights_digest(nets):
+    """SHA-256 of every parameter's bytes: equal digests mean bit-for-bit equal weights."""
     digest = hashlib.sha256()
     for net in nets:
         for p in net.parameters():
             digest.update(p.detach().cpu().numpy().tobytes())
-    return len(set(gather(digest.hexdigest(), world))) == 1
+    return digest.hexdigest()
+
+
+def parameters_agree(nets, world):
+    """True if every rank holds bit for bit the same parameters (DDP's promise, checked at the end)."""
+    return len(set(gather(weights_digest(nets), world))) == 1
 
 
 class ShardedEpochSampler(EpochSampler):
