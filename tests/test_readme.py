@@ -53,6 +53,8 @@ SMOKE_ARGS = {
     "python exercise2_explore.py --design": ["--experiment", "windows"],  # where the design shows; all four: a minute
     "python exercise3_train.py": ["--epochs", "1", "--max-images", "2", "--val-images", "1", "--batch-size", "2",
                                   "--ngf", "8", "--ndf", "8"],
+    "torchrun": ["--epochs", "1", "--max-images", "4", "--val-images", "1", "--batch-size", "2",
+                 "--ngf", "8", "--ndf", "8"],  # CPU processes with gloo (tests/test_ddp.py checks more)
     "python facade_painter.py": ["--port", "0"],
     "python make_figures.py": ["--output-dir", "figures_smoke"],
 }
@@ -270,6 +272,8 @@ def test_readme_step_runs(step, workspace):
             assert (workspace.root / script).is_file(), f"README line {step.line}: {script} does not exist"
         if argv[0] == "python":
             argv[0] = sys.executable
+        if argv[0] == "torchrun":  # the same program, whether or not the torchrun script is on PATH
+            argv[:1] = [sys.executable, "-m", "torch.distributed.run"]
         setup = SETUP.get(step.text)
         if setup:
             getattr(workspace, setup)()
