@@ -5,6 +5,7 @@
     python exercise3_train.py --quick                # a small preset, about 10 minutes on a 2-core CPU
     python exercise3_train.py --resume               # go on after Ctrl+C or a crash
     python exercise3_train.py --sketch my_sketch.png # colour your own sketch with generator_weights.pth
+    torchrun --standalone --nproc_per_node=2 exercise3_train.py  # 2 GPUs; --batch-size is per GPU
 
 Reads --data/{train,val}/{sketches,colors}/NAME.png (with no val/, a fixed 5% of train is held out).
 Writes into --output-dir: exercise3_epoch_{E}.png (fixed validation sketches | generated | target at
