@@ -44,61 +44,62 @@ def can_pack(dtype):
 
 
 class PackedConv(nn.Module):
-    """A Conv2d or ConvTranspose2d for inference whose weight oneDNN has reordered once, into its own
-    blocked layout. A plain call reorders the weight every time: measured 10-19 ms for a 512x512x4x4
-    weight on a 2x2 input, whose convolution then takes 0.3 ms. These are the ops torch.compile's
-    freezing uses. Inference only: the packed weight is neither trainable nor saved in the state_dict."""
+    """A Conv2d or ConvTranspose2d for inference that keeps its weight reordered into oneDNN's blocked layout.
+    A plain call reorders the weight every time: measured 10-19 ms for a 512x512x4x4 weight on a 2x2 input,
+    whose convolution then takes 0.3 ms. The best layout depends on the input size (a weight packed for
+    batch 1 made batch 8 slower than no packing), so one packed copy is kept per input shape, for the last
+    MAX_SHAPES shapes. These are the ops torch.compile's freezing uses. Same parameters and state_dict keys
+    as the module replaced; changing the weights (load_state_dict, .to) drops the packed copies."""
 
-    def __init__(self, conv, input_size):
+    MAX_SHAPES = 2  # e.g. batches of 8 and the last, shorter batch; each copy is as large as the weights
+
+    def __init__(self, conv):
         super().__init__()
         self.transposed = isinstance(conv, nn.ConvTranspose2d)
-        self.geometry = dict(padding=list(conv.padding), stride=list(conv.stride), dilation=list(conv.dilation),
-                             groups=conv.groups)
-        weight = conv.weight.detach()
-        with torch.no_grad():
-            if self.transposed:
-                packed = torch.ops.mkldnn._reorder_convolution_transpose_weight(
-                    weight, self.geometry["padding"], list(conv.output_padding), self.geometry["stride"],
-                    self.geometry["dilation"], conv.groups, input_size)
-            else:
-                packed = torch.ops.mkldnn._reorder_convolution_weight(
-                    weight, self.geometry["padding"], self.geometry["stride"], self.geometry["dilation"],
-                    conv.groups, input_size)
-        self.register_buffer("packed_weight", packed, persistent=False)
-        self.output_padding = list(conv.output_padding)
-        self.bias = conv.bias
+        self.weight, self.bias = conv.weight, conv.bias
+        self.padding, self.stride, self.dilation = list(conv.padding), list(conv.stride), list(conv.dilation)
+        self.output_padding, self.groups = list(conv.output_padding), conv.groups
         self.summary = repr(conv)
+        self._packed = {}  # input shape -> weight in the layout oneDNN chose for that shape
+
+    def packed_weight(self, shape):
+        if shape not in self._packed:
+            if len(self._packed) >= self.MAX_SHAPES:
+                self._packed.pop(next(iter(self._packed)))  # the oldest
+            weight, size = self.weight.detach(), list(shape)
+            if self.transposed:
+                self._packed[shape] = torch.ops.mkldnn._reorder_convolution_transpose_weight(
+                    weight, self.padding, self.output_padding, self.stride, self.dilation, self.groups, size)
+            else:
+                self._packed[shape] = torch.ops.mkldnn._reorder_convolution_weight(
+                    weight, self.padding, self.stride, self.dilation, self.groups, size)
+        return self._packed[shape]
 
     def forward(self, x):
-        g = self.geometry
+        weight = self.packed_weight(tuple(x.shape))
         if self.transposed:
             return torch.ops.mkldnn._convolution_transpose_pointwise(
-                x, self.packed_weight, self.bias, g["padding"], self.output_padding, g["stride"], g["dilation"],
-                g["groups"], "none", [], "")
+                x, weight, self.bias, self.padding, self.output_padding, self.stride, self.dilation, self.groups,
+                "none", [], "")
         return torch.ops.mkldnn._convolution_pointwise(
-            x, self.packed_weight, self.bias, g["padding"], g["stride"], g["dilation"], g["groups"], "none", [], "")
+            x, weight, self.bias, self.padding, self.stride, self.dilation, self.groups, "none", [], "")
+
+    def _apply(self, fn, *args, **kwargs):  # .to(), .float(), ...: the packed copies would be stale
+        self._packed.clear()
+        return super()._apply(fn, *args, **kwargs)
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        self._packed.clear()
+        return super()._load_from_state_dict(*args, **kwargs)
 
     def extra_repr(self):
         return f"packed {self.summary}"
 
 
-def pack_convolutions(net, example):
-    """Replace every Conv2d / ConvTranspose2d of `net` by a PackedConv, in place. `example` is an input
-    batch in the dtype and layout the network will see; one forward pass records each layer's input size."""
-    sizes = {}
-
-    def record(module, args):  # a pre-hook that returned a value would replace the input: return None
-        sizes[module] = list(args[0].shape)
-
-    hooks = [m.register_forward_pre_hook(record) for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
-    try:
-        with torch.inference_mode():
-            net(example)
-    finally:
-        for hook in hooks:
-            hook.remove()
+def pack_convolutions(net):
+    """Replace every Conv2d / ConvTranspose2d of `net` by a PackedConv, in place (state_dict unchanged)."""
     for parent in list(net.modules()):
         for name, child in list(parent.named_children()):
-            if child in sizes:
-                setattr(parent, name, PackedConv(child, sizes[child]))
+            if type(child) in (nn.Conv2d, nn.ConvTranspose2d):
+                setattr(parent, name, PackedConv(child))
     return net

@@ -224,20 +224,18 @@ def maybe_compile(net, fast, inference=False):
     return torch.compile(net, options={"freezing": inference and not foldable and not net.training})
 
 
-def prepare_generator_for_inference(net_G, fast, image_size=256):
+def prepare_generator_for_inference(net_G, fast):
     """Make `net_G` (in place) an inference-only model on the fast path: on the device, weights cast once
     (autocast would re-cast 54 M weights on every call), channels_last, the CPU kernels of fast_modules.py
-    and torch.compile where chosen. Keep the original for training or saving: a packed model holds weights
-    its state_dict lacks. The result remembers `fast` (`.fast_path`), which translate() reads."""
+    and torch.compile where chosen. Its state_dict keeps the official keys (in the inference dtype). The
+    result remembers `fast` (`.fast_path`), which translate() reads."""
     net_G = net_G.to(fast.device, dtype=fast.inference_dtype)
     if fast.channels_last:
         net_G = net_G.to(memory_format=torch.channels_last)
     if fast.group_norm:
         use_group_norm(net_G)
     if fast.prepack:
-        first_conv = next(m for m in net_G.modules() if isinstance(m, torch.nn.Conv2d))
-        example = torch.zeros(1, first_conv.in_channels, image_size, image_size)  # sizes are only a layout hint
-        pack_convolutions(net_G, prepare_input(example, fast))
+        pack_convolutions(net_G)
     net_G = maybe_compile(net_G, fast, inference=True)
     net_G.fast_path = fast
     return net_G

@@ -112,9 +112,15 @@ def test_packed_convolutions_equal_the_modules_they_replace(channels_last):
         net, x = net.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
         expected = net(x)
-        pack_convolutions(net, x[:1])  # packed for batch 1, used at batch 3: the size is only a hint
-        assert all(isinstance(m, PackedConv) for m in net)
-        assert (net(x) - expected).abs().max().item() < 1e-5
+        keys = list(net.state_dict())
+        pack_convolutions(net)
+        assert all(isinstance(m, PackedConv) for m in net) and list(net.state_dict()) == keys
+        for batch in (1, 3, 2, 3):  # a packed copy per input shape, at most MAX_SHAPES kept
+            assert (net(x[:batch]) - expected[:batch]).abs().max().item() < 1e-5
+        assert len(net[0]._packed) == PackedConv.MAX_SHAPES
+        net.load_state_dict({k: v * 2 if k == "0.weight" else v for k, v in net.state_dict().items()})
+        assert not net[0]._packed  # new weights: the packed copies are gone, the next call repacks
+        assert (net[0](x) - 2 * torch.nn.functional.conv2d(x, net[0].weight / 2, stride=2, padding=1)).abs().max() < 1e-4
 
 
 def test_no_prepack_leaves_the_convolutions_alone():
