@@ -41,7 +41,7 @@ def split_pairs(data_dir):
     if (data_dir / "val").is_dir():
         return train, find_pairs(data_dir / "val"), f"{data_dir / 'val'}"
     held = {i for i, (s, _) in enumerate(train) if zlib.crc32(s.stem.encode()) % 100 < HOLDOUT_PERCENT}
-    if not held and len(train) > 1:  # a tiny set may have no such name: hold out the lowest one
+    if not held and len(train) > 1:  # a tiny set may have no such name: hold out the lowest (until it grows)
         held = {min(range(len(train)), key=lambda i: zlib.crc32(train[i][0].stem.encode()) % 100)}
     val = [p for i, p in enumerate(train) if i in held]
     return [p for i, p in enumerate(train) if i not in held], val, f"{HOLDOUT_PERCENT}% held out of train/"
