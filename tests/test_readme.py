@@ -52,6 +52,7 @@ SMOKE_ARGS = {
                                   "--ngf", "8", "--ndf", "8"],
     "python facade_painter.py": ["--port", "0"],
     "python make_figures.py": ["--output-dir", "figures_smoke"],
+    "python benchmarks/bench.py": ["--smoke"],  # seconds of measuring instead of minutes; figures meaningless
 }
 # Steps that need something made first, as a student would have it (exact command -> workspace method).
 SETUP = {
@@ -61,6 +62,10 @@ SETUP = {
 # Flags of other programs that the README names (they are not ours to check).
 FOREIGN_FLAGS = {"--eval": "the official repository's test.py", "--data-binary": "curl",
                  "--nproc_per_node": "torchrun", "--nproc-per-node": "torchrun", "--standalone": "torchrun"}
+# PyTorch's CPU threads spin while they wait; on a machine whose cores are busy with other jobs
+# that makes the small smoke runs many times slower (see the README's Speed section). Sleeping
+# waiters change nothing but the time. OpenMP reads this when it loads, so the runner gets it too.
+QUIET_THREADS = {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
 # Not copied into the workspace: what a fresh clone lacks (downloads, datasets, outputs, caches).
 SKIP_COPY = shutil.ignore_patterns(".git", "checkpoints", "anime_sketch_dataset", "anime_processed", "_build",
                                    "__pycache__", ".pytest_cache", ".venv", "venv", "facades", "data", "cmp",
@@ -150,7 +155,7 @@ class Workspace:
 
     def run(self, argv, env=None, timeout=TIMEOUT_S):
         """Run a command in the workspace; `python X.py ...` goes through the warm runner."""
-        env = {"MPLBACKEND": "Agg", **(env or {})}
+        env = {**QUIET_THREADS, "MPLBACKEND": "Agg", **(env or {})}
         if argv[0] == sys.executable and len(argv) > 1 and argv[1].endswith(".py") and hasattr(os, "fork"):
             return self._run_warm(argv[1:], env, timeout)
         return subprocess.run(argv, cwd=self.root, env={**os.environ, **env}, capture_output=True, text=True,
@@ -160,7 +165,7 @@ class Workspace:
         if self.runner is None:
             self.runner = subprocess.Popen([sys.executable, str(ROOT / "tests" / "readme_runner.py")],
                                            cwd=self.root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                           env={**os.environ, "MPLBACKEND": "Agg"})
+                                           env={**os.environ, **QUIET_THREADS, "MPLBACKEND": "Agg"})
         out, err = self.root.parent / "step.out", self.root.parent / "step.err"
         job = dict(argv=argv, cwd=str(self.root), env=env, stdout=str(out), stderr=str(err))
         self.runner.stdin.write(json.dumps(job) + "\n")
@@ -192,7 +197,7 @@ class Workspace:
 
     def start_painter(self, argv):
         self.painter = subprocess.Popen(argv, cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        text=True, env={**os.environ, "MPLBACKEND": "Agg"})
+                                        text=True, env={**os.environ, **QUIET_THREADS, "MPLBACKEND": "Agg"})
         lines, deadline = [], time.monotonic() + TIMEOUT_S
         while time.monotonic() < deadline:
             line = self.painter.stdout.readline()
