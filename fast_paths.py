@@ -228,7 +228,8 @@ def prepare_generator_for_inference(net_G, fast):
     """Make `net_G` (in place) an inference-only model on the fast path: on the device, weights cast once
     (autocast would re-cast 54 M weights on every call), channels_last, the CPU kernels of fast_modules.py
     and torch.compile where chosen. Its state_dict keeps the official keys (in the inference dtype). The
-    result remembers `fast` (`.fast_path`), which translate() reads."""
+    result remembers `fast` (`.fast_path`), which translate() reads. Also applies activate(fast)."""
+    activate(fast)
     net_G = net_G.to(fast.device, dtype=fast.inference_dtype)
     if fast.channels_last:
         net_G = net_G.to(memory_format=torch.channels_last)
