@@ -18,17 +18,9 @@ import exercise1_observe
 import lesson_utils
 from facades_generator import create_facades_generator, load_label, translate
 from lesson_utils import image_to_tensor
-from tests.official_reference import random_official_state_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_facades" / "base"
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    path = tmp_path_factory.mktemp("weights") / "random_official_layout.pth"  # ~218 MB, a few seconds
-    torch.save(random_official_state_dict(), path)
-    return path
 
 
 @pytest.fixture(scope="module")

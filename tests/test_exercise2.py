@@ -19,16 +19,8 @@ from exercise2_explore import (CIRCULATING_PALETTE, MASK_VALUE, WINDOW_DESIGNS, 
 from facade_labels import SAMPLES_DIR, draw_facade
 from facades_generator import (CLASS_NAMES, DOWNLOAD_HINT, PALETTE, create_facades_generator, load_label,
                                snap_to_palette)
-from tests.official_reference import random_official_state_dict
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    path = tmp_path_factory.mktemp("weights") / "random_official_layout.pth"  # ~218 MB, a few seconds
-    torch.save(random_official_state_dict(), path)
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 import facade_painter
@@ -38,18 +37,10 @@ from fast_paths import choose_fast_path
 from facades_generator import (CLASS_COLORS, FACADE_CLASSES, PALETTE, create_facades_generator, label_to_image,
                                load_label, translate)
 from lesson_utils import atomic_path
-from tests.official_reference import random_official_state_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    path = tmp_path_factory.mktemp("painter") / "random_official_layout.pth"
-    torch.save(random_official_state_dict(), path)  # full ngf=64: the loader accepts only the real layout
-    return path
 
 
 @pytest.fixture(scope="module")
