@@ -154,6 +154,8 @@ def curve_pairs(count=8):
 
 def worker(conn, device_name, enabled, compile, ngf):
     """Serve commands from the parent: ('setup', task, batch), ('run',), ('output',), ('curve',), ('stop',)."""
+    if ngf < 64:  # --smoke: tiny networks are all small ops, which a busy machine's thread hand-offs dominate
+        torch.set_num_threads(1)
     fast = fast_paths.activate(fast_paths.choose_fast_path(device_name, enabled=enabled, compile=compile != "none"))
     conn.send(fast.describe())
     compiled = fast
@@ -176,11 +178,11 @@ def worker(conn, device_name, enabled, compile, ngf):
             conn.send((seconds, faults_after - faults, peak_rss))
         elif command[0] == "output":
             conn.send(output())
-        elif command[0] == "curve":
+        elif command[0] == "curve":  # ("curve", steps)
             (net_G, net_D), (opt_G, opt_D), scaler = build_training(fast, ngf, seed=0)
             pairs = [tuple(fast_paths.prepare_input(t, fast, training=True) for t in p) for p in curve_pairs()]
             conn.send([train_step(net_G, net_D, opt_G, opt_D, scaler, *pairs[i % len(pairs)], fast)
-                       for i in range(CURVE_STEPS)])
+                       for i in range(command[1])])
 
 
 class Pair:
@@ -352,9 +354,10 @@ def main(argv=None):
               f"{result['plain']['page_faults']} -> {result['fast']['page_faults']}"
               + (f"; max|diff| {result['max_abs_diff']:.2e}" if task == "infer" else ""), flush=True)
     if args.loss_curve:
-        curves = {name: pair.ask(name, "curve") for name in ("plain", "fast")}
+        steps = 2 * CURVE_SMOOTH if args.smoke else CURVE_STEPS
+        curves = {name: pair.ask(name, "curve", steps) for name in ("plain", "fast")}
         report["loss_curve"] = compare_curves(curves)
-        print(f"loss curve ({CURVE_STEPS} steps): {report['loss_curve']['max_relative_deviation']}")
+        print(f"loss curve ({steps} steps): {report['loss_curve']['max_relative_deviation']}")
     pair.close()
     # Measured again at the end, and the better kept: a busy machine lowers a peak, it never raises it.
     report["peak_gflops"]["fp32"] = max(report["peak_gflops"]["fp32"], matmul_gflops(torch.float32, n, 5))
@@ -394,7 +397,7 @@ def table(report):
 
 def compare_curves(curves):
     """Max relative deviation of the moving-averaged fast curve from the fp32 one, per loss part."""
-    out = dict(max_relative_deviation={}, steps=CURVE_STEPS, window=CURVE_SMOOTH, curves=curves)
+    out = dict(max_relative_deviation={}, steps=len(curves["plain"]), window=CURVE_SMOOTH, curves=curves)
     for part in curves["plain"][0]:
         smooth = {}
         for name, steps in curves.items():
