@@ -37,11 +37,11 @@ import torch.nn.functional as F  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 import fast_paths  # noqa: E402
+from exercise3_train import BETA1, LAMBDA_L1, LR, train_step  # noqa: E402
 from lesson_utils import atomic_path, choose_device  # noqa: E402
 from pix2pix_models import PatchGANDiscriminator, PerImageBatchNorm2d, UNetGenerator, init_weights  # noqa: E402
 
 SIZE = 256  # the paper's resolution; unet_256 needs it
-LR, BETAS, LAMBDA_L1 = 2e-4, (0.5, 0.999), 100  # the paper's recipe (§3.3, §4.2), as in exercise3_train.py
 MAX_ABS_DIFF = 0.05  # accuracy bar for the fast path's G output on [-1, 1]
 CURVE_STEPS, CURVE_SMOOTH, CURVE_TOLERANCE = 50, 10, 0.05  # loss-curve check: steps, moving average, 5%
 
@@ -76,34 +76,17 @@ def sample_labels(batch):
     return torch.stack([load_label(paths[i % len(paths)]) for i in range(batch)])
 
 
-def train_step(net_G, net_D, opt_G, opt_D, scaler, real_A, real_B, fast):
-    """One pix2pix update, D then G, as exercise3_train.py does, with the fast path's autocast and scaler."""
-    with fast_paths.train_autocast(fast):
-        fake_B = net_G(real_A)
-        pred_real, pred_fake = net_D(real_A, real_B), net_D(real_A, fake_B.detach())
-        loss_D = 0.5 * (F.binary_cross_entropy_with_logits(pred_real, torch.ones_like(pred_real))
-                        + F.binary_cross_entropy_with_logits(pred_fake, torch.zeros_like(pred_fake)))
-    opt_D.zero_grad(set_to_none=True)
-    scaler.scale(loss_D).backward()
-    scaler.step(opt_D)
-    net_D.requires_grad_(False)
-    with fast_paths.train_autocast(fast):
-        pred = net_D(real_A, fake_B)
-        loss_G_GAN = F.binary_cross_entropy_with_logits(pred, torch.ones_like(pred))
-        loss_G_L1 = F.l1_loss(fake_B.float(), real_B)
-    opt_G.zero_grad(set_to_none=True)
-    scaler.scale(loss_G_GAN + LAMBDA_L1 * loss_G_L1).backward()
-    scaler.step(opt_G)
-    scaler.update()
-    net_D.requires_grad_(True)
-    return dict(G_GAN=loss_G_GAN.item(), G_L1=loss_G_L1.item(), D=loss_D.item())
+def bench_step(net_G, net_D, opt_G, opt_D, scaler, real_A, real_B, fast):
+    """Exercise 3's own training step (D then G); D's two halves are reported as one loss, D."""
+    parts = train_step(net_G, net_D, opt_G, opt_D, real_A, real_B, LAMBDA_L1, fast, scaler)
+    return dict(G_GAN=parts["G_GAN"], G_L1=parts["G_L1"], D=0.5 * (parts["D_real"] + parts["D_fake"]))
 
 
 def build_training(fast, ngf, seed=0):
     torch.manual_seed(seed)
     nets = [fast_paths.prepare_for_training(init_weights(net), fast)
             for net in (UNetGenerator(ngf=ngf), PatchGANDiscriminator(ndf=ngf))]
-    opts = [torch.optim.Adam(net.parameters(), lr=LR, betas=BETAS, **fast.adam_options) for net in nets]
+    opts = [torch.optim.Adam(net.parameters(), lr=LR, betas=(BETA1, 0.999), **fast.adam_options) for net in nets]
     nets = [fast_paths.maybe_compile(net, fast) for net in nets]
     return nets, opts, fast_paths.make_grad_scaler(fast)
 
@@ -132,7 +115,7 @@ def build_workload(task, batch, fast, ngf):
                                                training=True) for _ in range(2))
 
     def step():
-        losses = train_step(net_G, net_D, opt_G, opt_D, scaler, real_A, real_B, fast)
+        losses = bench_step(net_G, net_D, opt_G, opt_D, scaler, real_A, real_B, fast)
         sync(fast.device)
         return losses
     return step, None
@@ -181,7 +164,7 @@ def worker(conn, device_name, enabled, compile, ngf):
         elif command[0] == "curve":  # ("curve", steps)
             (net_G, net_D), (opt_G, opt_D), scaler = build_training(fast, ngf, seed=0)
             pairs = [tuple(fast_paths.prepare_input(t, fast, training=True) for t in p) for p in curve_pairs()]
-            conn.send([train_step(net_G, net_D, opt_G, opt_D, scaler, *pairs[i % len(pairs)], fast)
+            conn.send([bench_step(net_G, net_D, opt_G, opt_D, scaler, *pairs[i % len(pairs)], fast)
                        for i in range(command[1])])
 
 
@@ -243,7 +226,7 @@ def counted_flops(ngf):
         with FlopCounterMode(display=False) as forward:
             net_G(torch.empty(1, 3, SIZE, SIZE))
         net_G, net_D = UNetGenerator(ngf=ngf), PatchGANDiscriminator(ndf=ngf)
-        opt_G, opt_D = (torch.optim.Adam(net.parameters(), lr=LR, betas=BETAS) for net in (net_G, net_D))
+        opt_G, opt_D = (torch.optim.Adam(net.parameters(), lr=LR, betas=(BETA1, 0.999)) for net in (net_G, net_D))
         real = torch.empty(1, 3, SIZE, SIZE)
         with FlopCounterMode(display=False) as iteration:  # the shape of train_step(); BCE vs mean: same FLOPs
             fake_B = net_G(real)
