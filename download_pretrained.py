@@ -26,29 +26,28 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import requests
-import torch
 from PIL import Image
 from requests.adapters import HTTPAdapter
 from tqdm import tqdm
 from urllib3.exceptions import NameResolutionError
 from urllib3.util.retry import Retry
 
-from facades_generator import DEFAULT_CHECKPOINT, IMAGE_SIZE, PALETTE
-from lesson_utils import LessonError, atomic_path, fail, save_image_atomic
-from pix2pix_models import UNetGenerator, load_official_generator_weights
+from facades_generator import DEFAULT_CHECKPOINT, OFFICIAL_URL, PALETTE
+from helpers.checkpoints import read_weights
+from helpers.cli import ArgumentParser, LessonError, fail
+from helpers.files import ROOT, atomic_path
+from helpers.images import save_image
+from pix2pix_models import IMAGE_SIZE, UNetGenerator, load_official_generator_weights
 
-# The authors' own server (plain http; no checksum is published). Other URLs in circulation hold
-# Lua .t7 files or a different (ResNet) model of the same name.
-OFFICIAL_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/models-pytorch/facades_label2photo.pth"
 CMP_BASE_URL = "https://cmp.felk.cvut.cz/~tylecr1/facade/CMP_facade_DB_base.zip"
-SAMPLES_DIR = Path(__file__).resolve().parent / "sample_facades" / "cmp"
+CMP_LABELS_DIR = ROOT / "sample_facades" / "cmp"  # real CMP labels, converted to our palette (--samples)
 RETRY_STATUSES = (500, 502, 503, 504)  # server hiccups that may pass; a 404 will not change on retry
 BACKOFF_FACTOR = 1.0  # urllib3 waits 0, 2, 4, 8 ... s between tries (the tests set it to 0)
 CHUNK_BYTES = 1 << 20
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+    p = ArgumentParser(description=__doc__.split("\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--checkpoint-dir", type=Path, default=DEFAULT_CHECKPOINT.parent,
                    help=f"folder for {DEFAULT_CHECKPOINT.name} and its .sha256")
@@ -58,7 +57,7 @@ def parse_args(argv):
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait to connect or for data")
     p.add_argument("--samples", action="store_true", help="also fetch CMP_facade_DB_base.zip and convert labels")
     p.add_argument("--samples-url", default=CMP_BASE_URL, help="where to fetch the CMP archive")
-    p.add_argument("--samples-dir", type=Path, default=SAMPLES_DIR, help="folder for the archive and labels")
+    p.add_argument("--samples-dir", type=Path, default=CMP_LABELS_DIR, help="folder for the archive and labels")
     p.add_argument("--num-samples", type=int, default=8, help="how many CMP labels to convert")
     return p.parse_args(argv)
 
@@ -161,19 +160,14 @@ def check_not_html(path, url, url_flag):
 def check_weights(path, url):
     """Load with weights_only=True (a pickle may run code; this never does) and map every key and shape."""
     check_not_html(path, url, "--url")
-    fix = "it was deleted; use the official URL or a trusted mirror with --url."
-    try:
-        state_dict = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # weights_only refusal, truncated zip, random bytes...
-        why = ("it holds Python objects that could run code, so torch.load(weights_only=True) refused it"
-               if "weights only load failed" in str(exc).lower() else f"{type(exc).__name__} on loading")
-        raise LessonError(f"the file from {url} is not plain weights ({why}); {fix}") from None
+    fix = "it was deleted; use the official URL or a trusted mirror with --url"
+    state_dict = read_weights(path, fix=fix, subject=f"the file from {url}")  # weights_only: never runs code
     try:  # the same mapping create_facades_generator uses later, on the real unet_256
         if not isinstance(state_dict, dict):
             raise ValueError(f"it holds a {type(state_dict).__name__}, not a state_dict")
         load_official_generator_weights(UNetGenerator(in_channels=3, out_channels=3, ngf=64), state_dict)
     except ValueError as exc:
-        raise LessonError(f"the file from {url} is not the facades_label2photo generator ({exc}); {fix}") from None
+        raise LessonError(f"the file from {url} is not the facades_label2photo generator ({exc}); {fix}.") from None
 
 
 def check_cmp_zip(path, url):
@@ -265,7 +259,7 @@ def convert_cmp_labels(zip_path, out_dir, count):
                 skipped.append(name)  # not an index map of the 12 classes: better none than a wrong one
                 continue
             rgb = Image.fromarray(PALETTE[index - 1])  # (H, W) classes -> (H, W, 3) colours
-            save_image_atomic(rgb.resize((IMAGE_SIZE, IMAGE_SIZE), Image.NEAREST), out)  # no blended classes
+            save_image(rgb.resize((IMAGE_SIZE, IMAGE_SIZE), Image.NEAREST), out)  # no blended classes
             written.append(out)
     if skipped:
         print(f"skipped {len(skipped)} file(s) that are not 12-class index maps, e.g. {skipped[0]}")

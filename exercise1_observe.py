@@ -4,13 +4,13 @@
     python exercise1_observe.py         # 4 of the shipped labels in sample_facades/base/
     python exercise1_observe.py --labels my_label.png sample_facades/cmp/ --num-labels 6
 
-Writes exercise1_output.png (or --output): the label maps on the top row and the generated
-facades below them. A label taken from a pix2pix facades *pair* (a 512x256 image with the real
-photo on the LEFT and its label on the RIGHT, as in the facades dataset) also gets its real
-photo in a third row, so you can compare the generator with the truth.
+Writes exercise1_output.png (or --output): one column per label, the label on top and the generated
+facade below it. A label taken from a pix2pix facades *pair* (a 512x256 image with the real photo
+on the LEFT and its label on the RIGHT, as in the facades dataset) also gets its real photo in a
+third row, so you can compare the generator with the truth. The network is the official one in
+fp32, exactly; --fast runs a faster copy (reduced precision where the hardware has it).
 """
 
-import argparse
 import time
 from pathlib import Path
 
@@ -18,44 +18,35 @@ import numpy as np
 import torch
 from PIL import Image
 
-from facades_generator import (DEFAULT_CHECKPOINT, IMAGE_SIZE, PALETTE, create_facades_generator, label_files, load_label,
-                               snap_to_palette, translate)
-from fast_paths import add_fast_path_arguments, fast_path_from_args
-from lesson_utils import DEVICE_CHOICES, LessonError, choose_device, fail, image_to_tensor, save_labelled_grid
+from facades_generator import (DEFAULT_CHECKPOINT, SAMPLE_LABELS_DIR, create_facades_generator, label_files,
+                               label_rgb, load_label, palette_distance, translate)
+from helpers.cli import ArgumentParser, LessonError, add_device_argument, at_least, choose_device, fail, shown
+from helpers.figures import save_grid
+from helpers.images import image_to_tensor
+from pix2pix_models import IMAGE_SIZE
 
-SAMPLE_LABELS = Path(__file__).resolve().parent / "sample_facades" / "base"
 DEFAULT_NUM_LABELS = 4  # enough to compare facades, few enough to read the figure
-# Most pixels of a label lie within JPEG noise of a palette colour (even a heavily compressed
-# one: median under 17 at JPEG quality 30); a photo's are far from all (median 100-150 on photos tried).
+# A label map lies within JPEG noise of the palette (median distance under 17 even at JPEG quality 30);
+# a photo is far from it (median 100-150 on the photos tried): facades_generator.palette_distance.
 LABEL_MAX_PALETTE_DISTANCE = 25.0
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description="Translate facade labels into photos with the pretrained "
+    parser = ArgumentParser(description="Translate facade labels into photos with the pretrained "
                                                  "pix2pix generator and save them as one labelled grid.")
     parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
                         help="generator weights (default: checkpoints/facades_generator.pth)")
-    parser.add_argument("--labels", nargs="+", type=Path, default=[SAMPLE_LABELS],
+    parser.add_argument("--labels", nargs="+", type=Path, default=[SAMPLE_LABELS_DIR],
                         help="label files and/or folders of PNG/JPEG labels (default: sample_facades/base/)")
-    parser.add_argument("--num-labels", type=int, default=DEFAULT_NUM_LABELS,
+    parser.add_argument("--num-labels", type=at_least(1), default=DEFAULT_NUM_LABELS,
                         help=f"labels taken from each folder, spread over its sorted files; files named "
                              f"on their own are always used (default: {DEFAULT_NUM_LABELS})")
     parser.add_argument("--output", type=Path, default=Path("exercise1_output.png"),
                         help="the grid to write (default: exercise1_output.png)")
-    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
-                        help="auto = cuda, then mps, then cpu (default: auto)")
-    add_fast_path_arguments(parser)
-    args = parser.parse_args(argv)
-    if args.num_labels < 1:
-        parser.error("--num-labels must be at least 1")
-    return args
-
-
-def palette_distance(rgb):
-    """Median distance (RGB units) from the pixels of an (H, W, 3) uint8 array to their nearest palette
-    colour. The median ignores the smeared class boundaries of a JPEG label."""
-    nearest = PALETTE[snap_to_palette(rgb)].astype(np.float32)
-    return float(np.median(np.linalg.norm(rgb.astype(np.float32) - nearest, axis=2)))
+    add_device_argument(parser)
+    parser.add_argument("--fast", action="store_true",
+                        help="a faster copy of the network (bf16/fp16 where native, CPU kernels); default: exact fp32")
+    return parser.parse_args(argv)
 
 
 def split_facades_pair(image):
@@ -63,8 +54,7 @@ def split_facades_pair(image):
     width, height = image.size
     if width != 2 * height:
         return None
-    rgb = image.convert("RGB")
-    photo, label = rgb.crop((0, 0, height, height)), rgb.crop((height, 0, width, height))
+    photo, label = image.crop((0, 0, height, height)), image.crop((height, 0, width, height))
 
     def distance(half):  # 64x64 nearest-neighbour pixels are plenty to judge, and fast at any size
         return palette_distance(np.asarray(half.resize((64, 64), Image.NEAREST)))
@@ -76,19 +66,19 @@ def split_facades_pair(image):
 
 def read_label(path):
     """One file -> (label tensor, real photo tensor or None, short note). LessonError if unreadable."""
-    try:
-        with Image.open(path) as opened:
-            image = opened.copy()  # copy() reads all pixels, so a truncated file fails here
-    except FileNotFoundError:
-        raise LessonError(f"{path} does not exist") from None
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise LessonError(f"{path} is not a readable PNG or JPEG image ({exc})") from None
+    image = label_rgb(path)
     pair = split_facades_pair(image)
     if pair is not None:
         photo, label = pair
         # The model maps label -> photo, i.e. right half -> left half ("BtoA" in the official code).
+        print(f"{shown(path)}: a facades pair (photo | label); using its right half as the label")
         photo = image_to_tensor(photo.resize((IMAGE_SIZE, IMAGE_SIZE), Image.BICUBIC))
         return load_label(label), photo, "right half of a pair"
+    distance = palette_distance(np.asarray(image.resize((64, 64), Image.NEAREST)))
+    if distance > LABEL_MAX_PALETTE_DISTANCE:
+        print(f"warning: {shown(path)} does not look like a label map (its colours lie {distance:.0f} from the "
+              f"palette; labels lie under {LABEL_MAX_PALETTE_DISTANCE:.0f}): it is snapped to the 12 label colours "
+              "anyway. Pass a label drawn in the CMP palette (docs/palette.png).")
     note = "" if image.size == (IMAGE_SIZE, IMAGE_SIZE) else f"resized from {image.width}x{image.height}"
     return load_label(image), None, note
 
@@ -99,12 +89,10 @@ def main(argv=None):
         device = choose_device(args.device)
     except LessonError as exc:
         fail(str(exc))
-    fast = fast_path_from_args(args, device)
-    print(f"checkpoint: {args.checkpoint}")
-    print(f"labels:     {', '.join(str(p) for p in args.labels)} ({args.num_labels} per folder)")
-    print(f"output:     {args.output}")
-    print(f"device:     {device}")
-    print(fast.describe())
+    print(f"checkpoint: {shown(args.checkpoint)}")
+    print(f"labels:     {', '.join(shown(p) for p in args.labels)} ({args.num_labels} per folder)")
+    print(f"output:     {shown(args.output)}")
+    print(f"device:     {device}, {'--fast' if args.fast else 'exact fp32 (the official network)'}")
 
     # 1. Read the labels: each becomes a (3, 256, 256) tensor of exact palette colours in [-1, 1].
     real_A, real_B, names, notes = [], [], [], []
@@ -114,46 +102,45 @@ def main(argv=None):
         except LessonError as exc:
             print(f"skipping: {exc}")
             continue
-        if photo is not None:
-            print(f"{path}: a facades pair (photo | label); using its right half as the label")
         real_A.append(label)
         real_B.append(photo)
-        names.append(path.stem)
+        names.append(shown(path.stem))
         notes.append(note)
     if not real_A:
-        fail(f"no usable label images in {', '.join(str(p) for p in args.labels)}; pass PNG or JPEG "
+        fail(f"no usable label images in {', '.join(shown(p) for p in args.labels)}; pass PNG or JPEG "
              "labels with --labels, e.g. --labels sample_facades/base")
 
     # 2. Load the official generator: per-image BatchNorm statistics and no dropout, so the same
-    #    label always gives the same facade (facades_generator.py explains the protocol).
+    #    label always gives the same facade (create_facades_generator explains the protocol).
     start = time.perf_counter()
     try:
-        net_G = create_facades_generator(args.checkpoint, device=device, fast=fast)
+        net_G = create_facades_generator(args.checkpoint, device=device)
     except LessonError as exc:
         fail(str(exc))
+    if args.fast:
+        from speed import fast_generator  # opt-in speed (speed/, docs/speed.rst); prints what it switches on
+        net_G = fast_generator(net_G, device)
     load_seconds = time.perf_counter() - start
 
     # 3. Translate: translate() runs under torch.inference_mode (no autograd bookkeeping).
     start = time.perf_counter()
     fake_B = translate(net_G, torch.stack(real_A))  # (N, 3, 256, 256) in [-1, 1], back on the CPU
-    run_seconds = time.perf_counter() - start
     print(f"loaded the generator in {load_seconds:.1f} s; translated {len(real_A)} label(s) in "
-          f"{run_seconds:.2f} s on {device}")
+          f"{time.perf_counter() - start:.2f} s on {device}")
 
-    # 4. One figure: input | generated (| target when a pair gave us the real photo).
+    # 4. One figure, one column per label: input on top, generated below (then the target, if a pair gave one).
     rows, row_titles = [real_A, list(fake_B)], ["label (input)", "generated"]
     captions = [notes, [""] * len(real_A)]
     if any(photo is not None for photo in real_B):
-        blank = torch.ones(3, IMAGE_SIZE, IMAGE_SIZE)  # a white cell where a label has no photo
-        rows.append([blank if photo is None else photo for photo in real_B])
+        rows.append(real_B)  # None: an empty cell where a label has no photo
         row_titles.append("real photo (target)")
         captions.append(["no photo" if photo is None else "" for photo in real_B])
     try:
-        save_labelled_grid(args.output, rows, row_titles, col_titles=[name[:22] for name in names], captions=captions,
-                           title=f"Exercise 1: facade labels -> pix2pix ({args.checkpoint.name})")
+        save_grid(args.output, rows, row_titles, col_titles=[name[:22] for name in names], captions=captions,
+                  title=f"Exercise 1: facade labels -> pix2pix ({shown(args.checkpoint.name)})")
     except OSError as exc:  # a read-only folder, a full disk, a file where a folder should be
-        fail(f"could not write {args.output} ({exc.strerror or exc}); choose another --output.")
-    print(f"wrote {args.output.resolve()}")
+        fail(f"could not write {shown(args.output)} ({exc.strerror or exc}); choose another --output.")
+    print(f"wrote {shown(args.output.resolve())}")
 
 
 if __name__ == "__main__":

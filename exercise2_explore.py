@@ -5,15 +5,15 @@
     python exercise2_explore.py --labels my_facade.png         # your labels in the colours and consistency figures
     python exercise2_explore.py --design '{"floors": 6, "balconies": "all"}'   # your design as the base label
 
-Writes into --output-dir (default: this folder) and prints the numbers behind each figure:
+Writes into --output-dir (default: the current folder) and prints the numbers behind each figure:
     exercise2_windows.png      sparse, dense, asymmetric and large windows: labels over generated facades
     exercise2_partial.png      one label with parts hidden: what the model invents without context
     exercise2_colors.png       one label in five colour schemes; only the first is the palette it was trained on
     exercise2_consistency.png  the default mode twice, test-time dropout samples and their spread, running stats
-Needs the official weights: python download_pretrained.py
+Needs the official weights: python download_pretrained.py. The network is the official one in fp32, exactly;
+--fast runs faster copies (reduced precision where the hardware has it).
 """
 
-import argparse
 import json
 import time
 from dataclasses import asdict
@@ -23,15 +23,14 @@ import numpy as np
 import torch
 from PIL import Image, ImageFilter
 
-from facade_labels import FacadeDesign, draw_facade
 from facades_generator import (CLASS_NAMES, DEFAULT_CHECKPOINT, PALETTE, create_facades_generator, label_files,
-                               label_to_image, load_label, snap_to_palette, translate)
-from fast_paths import add_fast_path_arguments, fast_path_from_args
-from lesson_utils import (DEVICE_CHOICES, LessonError, atomic_path, choose_device, fail, image_to_tensor,
-                          save_labelled_grid)
+                               load_label, snap_to_palette, translate)
+from helpers.cli import ArgumentParser, LessonError, add_device_argument, choose_device, fail, shown
+from helpers.facade_labels import FacadeDesign, draw_facade
+from helpers.figures import Heat, save_grid
+from helpers.images import image_to_tensor, tensor_to_image
 
 EXPERIMENTS = ("windows", "partial", "colors", "consistency")
-MODULE_DIR = Path(__file__).resolve().parent
 DEFAULT_DESIGN = FacadeDesign(floors=4, windows_per_floor=4, balconies="alternate", shop_front=True,
                               blinds=0.3, seed=1)
 WINDOW_DESIGNS = {
@@ -40,9 +39,10 @@ WINDOW_DESIGNS = {
     "asymmetric": FacadeDesign(floors=4, windows_per_floor=4, irregular=0.9, seed=7),
     "large windows": FacadeDesign(floors=3, windows_per_floor=3, window_width=0.8, window_height=0.72),
 }
-# The palette that circulates with this lesson. It is wrong (the real one is facades_generator.PALETTE);
-# it names only these four classes, so the others keep their real colours here.
-CIRCULATING_PALETTE = {"facade": (128, 128, 128), "window": (255, 0, 0), "door": (255, 255, 0),
+# Colours a person might guess for a facade label (grey wall, red windows, yellow door, green balconies).
+# They are not the colours the model was trained on (facades_generator.PALETTE); the other classes keep
+# their real colours here.
+GUESSED_PALETTE = {"facade": (128, 128, 128), "window": (255, 0, 0), "door": (255, 255, 0),
                        "balcony": (0, 255, 0)}
 HUE_SHIFT = 85  # a third of the way round the colour wheel (PIL's hue channel runs 0..255)
 BLUR_RADIUS = 4  # pixels of Gaussian blur: turns every class border into a soft gradient
@@ -56,7 +56,7 @@ MAX_LABELS = 4  # rows of --labels shown in one figure
 
 def class_map(label):
     """(3, H, W) palette label in [-1, 1] -> (H, W) class indices 0..11."""
-    return snap_to_palette(np.asarray(label_to_image(label)))
+    return snap_to_palette(np.asarray(tensor_to_image(label)))
 
 
 def explore_windows(net_G, own_design, out_dir):
@@ -72,8 +72,8 @@ def explore_windows(net_G, own_design, out_dir):
               f"{light[classes == window].mean():.2f} vs wall {light[classes == wall].mean():.2f}")
     # Numbers go in the column titles: save_labelled_grid's captions would collide with the row below.
     col_titles = [f"{name}\n{d.window_count()} windows" for name, d in designs.items()]
-    return save_labelled_grid(out_dir / "exercise2_windows.png", [list(labels), list(fake_B)],
-                              ["label", "generated"], title="Exercise 2a: how the model handles window layouts",
+    return save_grid(out_dir / "exercise2_windows.png", [list(labels), list(fake_B)],
+                     ["label", "generated"], title="Exercise 2a: how the model handles window layouts",
                               col_titles=col_titles)
 
 
@@ -101,22 +101,22 @@ def explore_partial(net_G, label, seed, out_dir):
         print(f"  {name:<16} {mask.float().mean():5.1%} hidden; change inside {change[mask].mean():5.1f}, "
               f"outside {change[~mask].mean():5.1f}")
         col_titles.append(f"{name}\n{mask.float().mean():.0%} hidden")
-    return save_labelled_grid(out_dir / "exercise2_partial.png", [[label] + masked, list(fake_B)],
+    return save_grid(out_dir / "exercise2_partial.png", [[label] + masked, list(fake_B)],
                               ["label", "generated"], col_titles=col_titles,
                               title="Exercise 2b: what the model invents where the label is hidden (mid-grey)")
 
 
-def colour_schemes(classes, seed):
+def color_schemes(classes, seed):
     """The same class layout in five colour schemes, each an (H, W, 3) uint8 array."""
-    circulating = PALETTE.copy()
-    for name, rgb in CIRCULATING_PALETTE.items():
-        circulating[CLASS_NAMES.index(name)] = rgb
+    guessed = PALETTE.copy()
+    for name, rgb in GUESSED_PALETTE.items():
+        guessed[CLASS_NAMES.index(name)] = rgb
     hsv = np.asarray(Image.fromarray(PALETTE[None]).convert("HSV")).copy()
     hsv[..., 0] += HUE_SHIFT  # uint8: wraps around the colour wheel
     shifted = np.asarray(Image.fromarray(hsv, mode="HSV").convert("RGB"))[0]
     random = np.random.default_rng(seed).integers(0, 256, size=PALETTE.shape, dtype=np.uint8)
     soft = Image.fromarray(PALETTE[classes]).filter(ImageFilter.GaussianBlur(BLUR_RADIUS))
-    return {"real palette": PALETTE[classes], "circulating (wrong)": circulating[classes],
+    return {"real palette": PALETTE[classes], "guessed colours": guessed[classes],
             "hue shifted 120°": shifted[classes], "random colours": random[classes],
             "soft borders": np.asarray(soft)}
 
@@ -126,7 +126,7 @@ def explore_colors(net_G, labels, seed, out_dir):
     print("colors: mean distance to the nearest real palette colour (RGB 0..255), pixels nearest another class")
     for name, label in labels:
         classes = class_map(label)
-        schemes = colour_schemes(classes, seed)
+        schemes = color_schemes(classes, seed)
         # Tensors straight from the RGB arrays: load_label would snap every pixel back to the nearest
         # palette colour and hide exactly what this experiment shows.
         inputs = torch.stack([image_to_tensor(Image.fromarray(rgb)) for rgb in schemes.values()])
@@ -139,7 +139,7 @@ def explore_colors(net_G, labels, seed, out_dir):
                 col_titles.append(f"{scheme}\ndistance {distance:.0f}, {other:.0%} other class")
         rows += [list(inputs), list(translate(net_G, inputs))]
         row_titles += [name, "generated"]
-    return save_labelled_grid(out_dir / "exercise2_colors.png", rows, row_titles, col_titles=col_titles,
+    return save_grid(out_dir / "exercise2_colors.png", rows, row_titles, col_titles=col_titles,
                               title="Exercise 2c: the model only knows the colours it was trained on")
 
 
@@ -151,12 +151,12 @@ def dropout_samples(net_dropout, batch, seed, samples=DROPOUT_SAMPLES):
     return translate(net_dropout, copies).unflatten(0, (len(batch), samples))
 
 
-def explore_consistency(net_G, labels, checkpoint, fast, seed, out_dir):
+def explore_consistency(net_G, labels, make_generator, seed, out_dir):
     batch = torch.stack([label for _, label in labels])  # (n, 3, H, W)
     first, second = translate(net_G, batch), translate(net_G, batch)
     repeat_diff = (first - second).abs().max()
     print(f"consistency: default mode (dropout off), two runs: max |diff| = {repeat_diff:g}")
-    net_dropout = create_facades_generator(checkpoint, fast.device, dropout=True, fast=fast)
+    net_dropout = make_generator(dropout=True)
     # Seeded per label, so a label's samples do not depend on the other labels beside it.
     samples = torch.cat([dropout_samples(net_dropout, label[None], seed) for label in batch])
     again = dropout_samples(net_dropout, batch[:1], seed)  # the first label once more, same seed
@@ -165,69 +165,41 @@ def explore_consistency(net_G, labels, checkpoint, fast, seed, out_dir):
     print(f"  test-time dropout, {DROPOUT_SAMPLES} samples per label: mean per-pixel std {spread.mean():.2f} "
           f"levels (max {spread.max():.1f})")
     print(f"  the same --seed again: max |diff| = {(samples[:1] - again).abs().max():g}")
-    running = translate(create_facades_generator(checkpoint, fast.device, stats="running", fast=fast), batch)
+    running = translate(make_generator(stats="running"), batch)
     gap = (first - running).abs().mean() * 127.5
     print(f"  per-image statistics vs stored running statistics (--eval): mean |diff| = {gap:.2f} levels")
-    cells = [[label, a, b, *drawn[:3], std, r]
-             for label, a, b, drawn, std, r in zip(batch, first, second, samples, spread, running)]
-    titles = ["label", "default run 1", f"default run 2\nmax |diff| = {repeat_diff:g}", "dropout 1", "dropout 2",
-              "dropout 3", f"dropout std\nmean {spread.mean():.1f} levels",
-              f"running stats (--eval)\nmean |diff| {gap:.1f} levels"]
-    return save_consistency_figure(out_dir / "exercise2_consistency.png", cells, titles,
-                                   [name for name, _ in labels], float(spread.max()))
-
-
-def save_consistency_figure(path, cells, col_titles, row_titles, vmax):
-    """A grid like save_labelled_grid, plus one (H, W) std map per row drawn as a heat map with a colour bar."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    size = (2.2 * len(col_titles) + 1.2, 2.2 * len(cells) + 0.8)
-    fig, axes = plt.subplots(len(cells), len(col_titles), figsize=size, squeeze=False)
-    for r, row in enumerate(cells):
-        for c, cell in enumerate(row):
-            ax = axes[r][c]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.spines[:].set_visible(False)
-            if cell.dim() == 2:
-                heat = ax.imshow(cell.numpy(), cmap="magma", vmin=0, vmax=max(vmax, 1e-6))
-                fig.colorbar(heat, ax=ax, fraction=0.046, pad=0.03, label="std (0..255 levels)")
-            else:
-                ax.imshow(label_to_image(cell), interpolation="nearest")
-            if r == 0:
-                ax.set_title(col_titles[c], fontsize=10)
-        axes[r][0].set_ylabel(row_titles[r], fontsize=10)
-    fig.suptitle("Exercise 2d: deterministic with dropout off, varied with the paper's test-time dropout",
-                 fontsize=12)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
-    return Path(path)
+    # One column per way of running G; for each label its input on top and what G made of it below.
+    col_titles = ["default run 1", f"default run 2\nmax |diff| = {repeat_diff:g}", "dropout sample 1",
+                  "dropout sample 2", "dropout sample 3", f"dropout std\nmean {spread.mean():.1f} levels",
+                  f"running stats (--eval)\nmean |diff| {gap:.1f} levels"]
+    rows, row_titles = [], []
+    for (name, label), a, b, drawn, std, r in zip(labels, first, second, samples, spread, running):
+        heat = Heat(std, vmax=max(float(spread.max()), 1e-6), label="std (0..255 levels)")
+        rows += [[label] * len(col_titles), [a, b, *drawn[:3], heat, r]]
+        row_titles += [f"{name[:18]}\n(input)", "generated"]
+    return save_grid(out_dir / "exercise2_consistency.png", rows, row_titles, col_titles=col_titles,
+                     title="Exercise 2d: deterministic with dropout off, varied with the paper's test-time dropout")
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description="Four experiments with the pretrained facades model.")
+    parser = ArgumentParser(description="Four experiments with the pretrained facades model.")
     parser.add_argument("--experiment", choices=("all",) + EXPERIMENTS, default="all",
                         help="which experiment to run (default: all)")
     parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
                         help="generator weights (default: checkpoints/facades_generator.pth)")
-    parser.add_argument("--output-dir", type=Path, default=MODULE_DIR,
-                        help="where the figures go (default: the folder of this script)")
-    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
-                        help="auto = cuda, then mps, then cpu (default: auto)")
+    parser.add_argument("--output-dir", type=Path, default=Path("."),
+                        help="where the figures go (default: the current folder)")
+    add_device_argument(parser)
     parser.add_argument("--labels", nargs="+", type=Path, default=None,
                         help=f"your own label files or folders for the colours and consistency experiments "
                              f"(the first {MAX_LABELS}; default: the base design)")
     parser.add_argument("--design", default=None,
-                        help="a facade design as JSON (see facade_labels.FacadeDesign), used as the base label "
-                             "and added to the windows figure (default: a 4-storey shop-front facade)")
+                        help="a facade design as JSON (see FacadeDesign in helpers/facade_labels.py), used as the "
+                             "base label and added to the windows figure (default: a 4-storey shop-front facade)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed for the random blocks, random colours and dropout samples (default: 0)")
-    add_fast_path_arguments(parser)
+    parser.add_argument("--fast", action="store_true",
+                        help="faster copies of the network (bf16/fp16 where native, CPU kernels); default: exact fp32")
     return parser.parse_args(argv)
 
 
@@ -236,36 +208,42 @@ def main(argv=None):
     try:
         own_design = FacadeDesign.from_spec(args.design) if args.design else None
     except (ValueError, TypeError) as exc:  # JSONDecodeError is a ValueError
-        fail(f"--design is not a valid facade design ({exc}); see FacadeDesign in facade_labels.py.")
+        fail(f"--design is not a valid facade design ({exc}); see FacadeDesign in helpers/facade_labels.py.")
     experiments = EXPERIMENTS if args.experiment == "all" else (args.experiment,)
     base = own_design or DEFAULT_DESIGN
     paths = label_files(args.labels or [])
     if args.labels and not paths:
-        fail(f"no label images in {' '.join(map(str, args.labels))}; pass PNG or JPEG files or a folder of them.")
+        fail(f"no label images in {' '.join(map(shown, args.labels))}; pass PNG or JPEG files or a folder of them.")
     try:
         device = choose_device(args.device)
-        fast = fast_path_from_args(args, device)
-        print(f"experiments: {', '.join(experiments)} | checkpoint: {args.checkpoint} | device: {device} | "
-              f"seed: {args.seed} | output dir: {args.output_dir}")
-        print(fast.describe())
+        print(f"experiments: {', '.join(experiments)} | checkpoint: {shown(args.checkpoint)} | device: {device}, "
+              f"{'--fast' if args.fast else 'exact fp32'} | seed: {args.seed} | output dir: {shown(args.output_dir)}")
         print(f"base design: {json.dumps(asdict(base))}")
         if len(paths) > MAX_LABELS:
             print(f"using the first {MAX_LABELS} of {len(paths)} labels")
         base_label = load_label(draw_facade(base))
-        labels = [(path.name, load_label(path)) for path in paths[:MAX_LABELS]] or [("base design", base_label)]
+        labels = [(shown(path.name), load_label(path)) for path in paths[:MAX_LABELS]] or [("base design", base_label)]
         start = time.perf_counter()
-        net_G = create_facades_generator(args.checkpoint, device, fast=fast)
+
+        def make_generator(**protocol):  # the official network; --fast: a faster copy (speed/, docs/speed.rst)
+            net = create_facades_generator(args.checkpoint, device, **protocol)
+            if args.fast:
+                from speed import fast_generator
+                net = fast_generator(net, device)
+            return net
+
+        net_G = make_generator()
         run = {"windows": lambda: explore_windows(net_G, own_design, args.output_dir),
                "partial": lambda: explore_partial(net_G, base_label, args.seed, args.output_dir),
                "colors": lambda: explore_colors(net_G, labels, args.seed, args.output_dir),
-               "consistency": lambda: explore_consistency(net_G, labels, args.checkpoint, fast, args.seed,
-                                                          args.output_dir)}
+               "consistency": lambda: explore_consistency(net_G, labels, make_generator, args.seed, args.output_dir)}
         for name in experiments:
-            print(f"Wrote {run[name]()}")
+            print(f"Wrote {shown(run[name]())}")
     except LessonError as exc:
         fail(str(exc))
     except OSError as exc:  # the figures are the only files written
-        fail(f"could not write a figure into {args.output_dir} ({exc}); choose another --output-dir.")
+        fail(f"could not write a figure into {shown(args.output_dir)} ({exc.strerror or exc}); "
+             "choose another --output-dir.")
     print(f"done in {time.perf_counter() - start:.1f} s (loading the weights included)")
 
 

@@ -8,14 +8,13 @@ The page is static HTML/CSS/JS in painter/ and uses this small HTTP API:
 
     GET  /palette.json       the 12 CMP classes and their colours (facades_generator.FACADE_CLASSES)
     GET  /samples.json       names of the shipped labels; GET /samples/NAME.png serves one
-    GET  /random[?seed=N]    a random label PNG from facade_labels.random_design (JSON in X-Facade-Design)
+    GET  /random[?seed=N]    a random label PNG from helpers/facade_labels.py (its design as JSON in X-Facade-Design)
     GET  /status.json        whether the weights are loaded and, if not, how to get them
     POST /generate           a PNG label as the body -> the generated 256x256 facade as image/png
 
 Without weights the page still loads and says how to fetch them; /generate then answers 503.
 """
 
-import argparse
 import io
 import ipaddress
 import json
@@ -32,11 +31,12 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from facade_labels import SAMPLES_DIR, draw_facade, random_design
-from facades_generator import (CLASS_COLORS, DEFAULT_CHECKPOINT, FACADE_CLASSES, IMAGE_SIZE,
-                               create_facades_generator, label_to_image, load_label, translate)
-from fast_paths import add_fast_path_arguments, fast_path_from_args
-from lesson_utils import DEVICE_CHOICES, LessonError, choose_device, fail
+from facades_generator import (CLASS_COLORS, DEFAULT_CHECKPOINT, FACADE_CLASSES, SAMPLE_LABELS_DIR,
+                               create_facades_generator, load_label, translate)
+from helpers.cli import ArgumentParser, LessonError, add_device_argument, choose_device, fail
+from helpers.facade_labels import draw_facade, random_design
+from helpers.images import tensor_to_image
+from pix2pix_models import IMAGE_SIZE
 
 PAGE_DIR = Path(__file__).resolve().parent / "painter"
 STATIC_FILES = {  # URL path -> (file in painter/, content type); nothing else on disk is ever served
@@ -64,7 +64,7 @@ class RequestError(Exception):
 
 def sample_names():
     """The shipped labels the page may load, by file stem (sample_facades/base/NAME.png)."""
-    return sorted(path.stem for path in SAMPLES_DIR.glob("*.png"))
+    return sorted(path.stem for path in SAMPLE_LABELS_DIR.glob("*.png"))
 
 
 def png_bytes(image):
@@ -115,7 +115,7 @@ class PainterServer(ThreadingHTTPServer):
             start = time.perf_counter()
             fake_B = translate(self.net_G, label.unsqueeze(0))[0]  # translate runs under inference_mode
             seconds = time.perf_counter() - start
-        return png_bytes(label_to_image(fake_B)), seconds
+        return png_bytes(tensor_to_image(fake_B)), seconds
 
 
 class PainterHandler(BaseHTTPRequestHandler):
@@ -136,7 +136,7 @@ class PainterHandler(BaseHTTPRequestHandler):
         elif path == "/samples.json":
             self._send_json({"samples": sample_names()})
         elif path.startswith("/samples/") and path.endswith(".png") and path[len("/samples/"):-4] in sample_names():
-            self._send(HTTPStatus.OK, "image/png", (SAMPLES_DIR / path[len("/samples/"):]).read_bytes())
+            self._send(HTTPStatus.OK, "image/png", (SAMPLE_LABELS_DIR / path[len("/samples/"):]).read_bytes())
         elif path == "/random":
             self._send_random(parse_qs(url.query).get("seed", [None])[0])
         elif path == "/status.json":
@@ -246,45 +246,46 @@ def is_loopback(host):
         return False
 
 
-def load_model(checkpoint, fast):
+def load_model(checkpoint, device, fast):
     """Load G once, before serving. Returns (net_G, None), or (None, why) so the page can still explain."""
     try:
-        net_G = create_facades_generator(checkpoint, device=fast.device, fast=fast)
+        net_G = create_facades_generator(checkpoint, device=device)
     except LessonError as exc:
         return None, f"{exc} Then restart facade_painter.py."
+    if fast:
+        from speed import fast_generator  # opt-in speed (speed/, docs/speed.rst); prints what it switches on
+        net_G = fast_generator(net_G, device)
     blank = load_label(Image.new("RGB", (IMAGE_SIZE, IMAGE_SIZE), CLASS_COLORS["background"])).unsqueeze(0)
     translate(net_G, blank)  # the first pass sets up kernels and memory: do it before a student waits
     start = time.perf_counter()
     translate(net_G, blank)
-    print(f"Loaded {checkpoint}; one facade takes {time.perf_counter() - start:.2f} s on {fast.device}", flush=True)
+    print(f"Loaded {checkpoint}; one facade takes {time.perf_counter() - start:.2f} s on {device}", flush=True)
     return net_G, None
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="A web page to paint facade labels and generate facades.")
+    parser = ArgumentParser(description="A web page to paint facade labels and generate facades.")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default: 127.0.0.1, reachable from this computer only)")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on; 0 picks a free one (default: 8000)")
     parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
                         help="facades generator weights (default: checkpoints/facades_generator.pth)")
-    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
-                        help="auto = cuda, then mps, then cpu (default: auto)")
-    add_fast_path_arguments(parser)
+    add_device_argument(parser)
+    parser.add_argument("--fast", action="store_true",
+                        help="a faster copy of the network (bf16/fp16 where native, CPU kernels); default: exact fp32")
     args = parser.parse_args(argv)
 
     try:
         device = choose_device(args.device)
     except LessonError as exc:
         fail(str(exc))
-    fast = fast_path_from_args(args, device)
     print(f"Facade painter: host {args.host}, port {args.port}, checkpoint {args.checkpoint}, device {device}",
           flush=True)
     try:  # take the port before the slow model load, so a busy port fails at once
         server = PainterServer((args.host, args.port), None)
     except OSError as exc:
         fail(f"cannot listen on {args.host}:{args.port} ({exc.strerror}); choose another port with --port.")
-    print(fast.describe(), flush=True)
-    server.net_G, server.unavailable_reason = load_model(args.checkpoint, fast)
+    server.net_G, server.unavailable_reason = load_model(args.checkpoint, device, args.fast)
     if server.net_G is None:
         print(f"warning: {server.unavailable_reason} The page loads, but cannot generate.", flush=True)
     if not is_loopback(args.host):

@@ -17,8 +17,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+IMAGE_SIZE = 256  # "unet_256": 8 stride-2 convolutions take 256x256 down to 1x1, so the size must be 256
 LEAKY_SLOPE = 0.2  # §6.1.1 / official code: LeakyReLU(0.2) in the encoder and in D
-DROPOUT_P = 0.5  # §3.2: noise comes only from dropout, in the first three decoder blocks
+DROPOUT_P = 0.5  # §3.1: noise comes only from dropout, in the first three decoder blocks
 INIT_STD = 0.02  # official init_weights('normal', 0.02): conv ~ N(0, 0.02), BN weight ~ N(1, 0.02)
 
 

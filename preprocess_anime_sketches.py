@@ -17,10 +17,7 @@ import io
 import os
 import signal
 import sys
-import tempfile
 import time
-import warnings
-import zlib
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -28,37 +25,21 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from anime_demo_pairs import PAIR_SIZE, draw_demo_pair
+from helpers.anime_demo import PAIR_SIZE, draw_demo_pair
+from helpers.cli import ArgumentParser, LessonError, at_least, fail, shown
+from helpers.files import write_bytes_atomic
+from helpers.images import READ_ERRORS, open_image, to_rgb
 
 SPLITS = ("train", "val")
 KINDS = ("sketches", "colors")
 DEMO_MARKER = "DEMO_SET.txt"  # marks a folder written by --demo, so --demo never writes over real data
 DEMO_VAL_FRACTION = 0.1  # Kaggle holds out 20%; 10% leaves a small demo set more to train on
 ASPECT_TOLERANCE = 0.01  # a pair must be 2:1 (1024x512) within 1%
-SKETCH_MAX_COLOUR = 0.03  # mean (max - min channel) / 255 below this = greyscale, as a sketch is
+SKETCH_MAX_SPREAD = 0.03  # mean (max - min channel) / 255 below this = greyscale, as a sketch is
 SKETCH_MIN_WHITE = 0.5  # a line sketch is mostly white paper
-READ_ERRORS = (OSError, SyntaxError, ValueError, EOFError, zlib.error)  # how PIL reports a bad file
 HINT = ("download the Kaggle 'Anime Sketch Colorization Pair' dataset and unzip it into {root}/ (so that "
         "{root}/data/train/ holds the PNGs), or run `python preprocess_anime_sketches.py --demo 200` "
         "for a synthetic set")
-
-
-def fail(message, code=2):
-    """lesson_utils.fail, restated: importing lesson_utils would pull in torch, which this script avoids."""
-    print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(code)
-
-
-def write_atomic(data, path):
-    """Write bytes to a hidden temp file beside `path`, then rename: a crash never leaves half a file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def png_bytes(image):
@@ -98,46 +79,27 @@ def is_done(path, size, not_before):
         return False
 
 
-def to_rgb(image):
-    """(RGB image, note or None): 16-bit scaled to 8-bit, transparency laid on white, the rest converted."""
-    mode = image.mode
-    if mode == "RGB":
-        return image, None
-    if mode.startswith("I"):  # 16-bit greyscale: PIL's convert() would clip at 255 instead of scaling
-        grey = np.clip(np.round(np.asarray(image, dtype=np.float64) / 257.0), 0, 255).astype(np.uint8)
-        return Image.fromarray(grey).convert("RGB"), f"16-bit {mode} scaled to 8-bit RGB"
-    if "A" in mode or "a" in mode or "transparency" in image.info:
-        rgba = image.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB"), f"{mode} converted to RGB on white"
-    return image.convert("RGB"), f"{mode} converted to RGB"
-
-
 def process_pair(job):
     """Split one pair into colour (left half) and sketch (right half). Returns (status, file, note)."""
     src, out_split, size = job
-    colour_out, sketch_out = (out_split / kind / f"{src.stem}.png" for kind in ("colors", "sketches"))
-    if all(is_done(path, size, src.stat().st_mtime) for path in (colour_out, sketch_out)):
+    color_out, sketch_out = (out_split / kind / f"{src.stem}.png" for kind in ("colors", "sketches"))
+    if all(is_done(path, size, src.stat().st_mtime) for path in (color_out, sketch_out)):
         return "done", src, None
     try:
-        with warnings.catch_warnings():  # above MAX_IMAGE_PIXELS PIL only warns; no pair is that big
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(src) as image:
-                width, height = image.size
-                if abs(width - 2 * height) > ASPECT_TOLERANCE * width:
-                    return "skipped", src, f"{width}x{height} is not a 2:1 pair like %dx%d" % PAIR_SIZE
-                image.load()
-                rgb, note = to_rgb(image)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        return "skipped", src, f"too large for a pair, refused as a possible decompression bomb ({error})"
-    except READ_ERRORS as error:
-        return "skipped", src, f"not a readable image (corrupt, truncated or not an image: {error})"
+        image = open_image(src, "pair", "it is left out")
+    except LessonError as error:
+        return "skipped", src, str(error)
+    width, height = image.size
+    if abs(width - 2 * height) > ASPECT_TOLERANCE * width:
+        return "skipped", src, f"{width}x{height} is not a 2:1 pair like %dx%d" % PAIR_SIZE
+    rgb = to_rgb(image)  # 16-bit grey scaled to 8 bits, transparency on white paper
+    note = None if image.mode == "RGB" else f"{image.mode} converted to RGB"
     half = width // 2
     # Lanczos: the sharpest of PIL's downscaling filters; thin sketch lines stay continuous and dark.
-    colour = rgb.crop((0, 0, half, height)).resize((size, size), Image.Resampling.LANCZOS)
+    color = rgb.crop((0, 0, half, height)).resize((size, size), Image.Resampling.LANCZOS)
     sketch = rgb.crop((width - half, 0, width, height)).resize((size, size), Image.Resampling.LANCZOS)
-    write_atomic(png_bytes(colour), colour_out)
-    write_atomic(png_bytes(sketch), sketch_out)
+    write_bytes_atomic(png_bytes(color), color_out)
+    write_bytes_atomic(png_bytes(sketch), sketch_out)
     return ("converted" if note else "written"), src, note
 
 
@@ -189,18 +151,18 @@ def verify(output, size, workers):
         jobs = [(folders[kind] / name, size) for name in pairs for kind in KINDS]
         looks = list(run_jobs(look_of, jobs, workers, f"Verifying {split}", leave=False))
         problems += [f"{path}: {look[0]}" for (path, _), look in zip(jobs, looks) if look[0]][:10]
-        sketch_colour, sketch_white = np.median([look[1:] for look in looks[0::2]], axis=0)
-        colour_colour, colour_white = np.median([look[1:] for look in looks[1::2]], axis=0)
-        print(f"  {split}: {len(pairs)} pairs; colourfulness sketches {sketch_colour:.3f}, colors "
-              f"{colour_colour:.3f}; white sketches {sketch_white:.0%}, colors {colour_white:.0%}")
-        sketch_like = sketch_colour < SKETCH_MAX_COLOUR and sketch_white > SKETCH_MIN_WHITE
-        colour_like = colour_colour >= SKETCH_MAX_COLOUR
-        if not sketch_like and not colour_like and colour_white > SKETCH_MIN_WHITE:
+        sketch_spread, sketch_white = np.median([look[1:] for look in looks[0::2]], axis=0)
+        color_spread, color_white = np.median([look[1:] for look in looks[1::2]], axis=0)
+        print(f"  {split}: {len(pairs)} pairs; colourfulness sketches {sketch_spread:.3f}, colors "
+              f"{color_spread:.3f}; white sketches {sketch_white:.0%}, colors {color_white:.0%}")
+        sketch_like = sketch_spread < SKETCH_MAX_SPREAD and sketch_white > SKETCH_MIN_WHITE
+        color_like = color_spread >= SKETCH_MAX_SPREAD
+        if not sketch_like and not color_like and color_white > SKETCH_MIN_WHITE:
             problems.append(f"{output / split}: sketches/ and colors/ look swapped (colourful sketches, "
                             f"greyscale colours); delete {output}/ and run this script again (it takes the "
                             "colour from the LEFT half, as in the Kaggle pairs), or, if your own pairs have "
                             "the sketch on the left, swap the names of the two folders")
-        elif not (sketch_like and colour_like):
+        elif not (sketch_like and color_like):
             problems.append(f"{output / split}: expected greyscale, mostly white sketches/ and coloured "
                             "colors/; check that --input holds sketch/colour pairs")
     print(f"Sketch images: {totals['sketches']}\nColor images: {totals['colors']}")
@@ -221,7 +183,7 @@ def demo_job(job):
     seed, index, path = job
     data = png_bytes(draw_demo_pair(seed, index))
     if not (path.exists() and path.read_bytes() == data):  # an unchanged file keeps its mtime: no redo
-        write_atomic(data, path)
+        write_bytes_atomic(data, path)
 
 
 def write_demo_set(root, output, count, seed, workers):
@@ -242,7 +204,7 @@ def write_demo_set(root, output, count, seed, workers):
             for i in range(count)]
     for split in SPLITS:
         (root / split).mkdir(parents=True, exist_ok=True)
-    write_atomic(f"Synthetic pairs written by `{stamp}`.\n".encode(), marker)
+    write_bytes_atomic(f"Synthetic pairs written by `{stamp}`.\n".encode(), marker)
     start = time.time()
     for _ in run_jobs(demo_job, jobs, workers, "Drawing demo pairs"):
         pass
@@ -251,23 +213,21 @@ def write_demo_set(root, output, count, seed, workers):
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    from pix2pix_models import IMAGE_SIZE  # here, not at the top: the worker processes need no torch
+
+    parser = ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--input", type=Path, default=Path("anime_sketch_dataset"),
                         help="holds data/train (+ data/val) as unzipped from Kaggle, or train/ (+ val/)")
     parser.add_argument("--output", type=Path, default=Path("anime_processed"),
                         help="receives {train,val}/{sketches,colors}/NAME.png")
-    parser.add_argument("--size", type=int, default=256, help="side of the square outputs (pix2pix: 256)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count(), help="parallel processes (all cores)")
+    parser.add_argument("--size", type=at_least(8), default=IMAGE_SIZE, help="side of the square outputs (pix2pix: 256)")
+    parser.add_argument("--workers", type=at_least(1), default=os.cpu_count(), help="parallel processes (all cores)")
     parser.add_argument("--verify", action="store_true",
                         help="only check --output: complete pairs, sizes, which folder holds the sketches")
-    parser.add_argument("--demo", type=int, metavar="N", help="first write N synthetic pairs in the Kaggle "
+    parser.add_argument("--demo", type=at_least(1), metavar="N", help="first write N synthetic pairs in the Kaggle "
                         "format into --input (an empty or demo folder), then preprocess them")
     parser.add_argument("--seed", type=int, default=0, help="--demo: the same seed writes the same bytes")
-    args = parser.parse_args(argv)
-    if args.size < 8 or args.workers < 1 or (args.demo is not None and args.demo < 1):
-        parser.error("--size must be at least 8, --workers and --demo at least 1")
-    return args
+    return parser.parse_args(argv)
 
 
 def main(argv=None):

@@ -1,9 +1,9 @@
-"""Sphinx configuration: builds README.rst, the whole lesson, as one HTML page.
+"""Sphinx configuration: builds README.rst, the lesson, as the first page, and the pages in docs/ beside it.
 
     python -m sphinx -W -b html -c docs . _build/html     # then open _build/html/README.html
 
-The source folder is the repository root (so the README's image paths work unchanged) and this
-folder only holds the configuration; tests/test_docs.py runs the same build and fails on any warning.
+The source folder is the repository root (so the README's image paths work unchanged); tests/test_docs.py
+runs the same build and fails on any warning.
 """
 
 project = "Pix2Pix Applications"
@@ -14,9 +14,9 @@ extensions = ["sphinx_design"]  # the README's dropdowns (reflection discussions
 
 root_doc = "README"
 source_suffix = {".rst": "restructuredtext"}
-include_patterns = ["README.rst"]  # the lesson is one page; nothing else in the repository is a source
+include_patterns = ["README.rst", "docs/*.rst"]  # the lesson, and the maintainers' pages beside it
 exclude_patterns = ["_build", "tests", ".venv", "venv", "checkpoints", "anime_*", "sample_facades",
-                    "painter", "benchmarks", ".git", ".pytest_cache", "**/node_modules"]
+                    "painter", "speed", "helpers", ".git", ".pytest_cache", "**/node_modules"]
 
 html_theme = "alabaster"
 html_title = project

@@ -183,7 +183,7 @@
   async function loadRandom() {
     const response = await loadLabel("random");
     const design = response.headers.get("X-Facade-Design");
-    $("design-command").textContent = `python facade_labels.py --design '${design}'`;
+    $("design-command").textContent = `python exercise2_explore.py --design '${design}'`;
     $("design-line").hidden = false;
     setStatus("Loaded a random facade label.");
   }

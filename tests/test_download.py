@@ -240,9 +240,16 @@ def test_malicious_pickle_is_refused_and_never_runs(server, tmp_path, capsys):
     torch.save({"model.model.0.weight": Evil(marker)}, buffer)
     url = serve(server, "/evil.pth", Route(buffer.getvalue()))
     checkpoints = tmp_path / "checkpoints"
-    assert_fails(capsys, checkpoints, lambda: run(checkpoints, url), "weights_only", "--url")
+    assert_fails(capsys, checkpoints, lambda: run(checkpoints, url), "could run code", "not loaded", "--url")
     assert not marker.exists()  # ... and the downloader never ran it
     assert list(checkpoints.iterdir()) == []
+
+
+def test_random_bytes_are_a_damaged_file_not_a_threat(server, tmp_path, capsys):
+    url = serve(server, "/noise.pth", Route(np.random.default_rng(0).bytes(5000)))
+    err = assert_fails(capsys, tmp_path, lambda: run(tmp_path, url), "is not a PyTorch weights file", "--url")
+    assert "could run code" not in err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_other_network_is_refused(server, tmp_path, capsys):

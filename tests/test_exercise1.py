@@ -6,6 +6,7 @@ It must be full size (ngf=64): create_facades_generator only accepts the real ar
 """
 
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -15,9 +16,10 @@ import torch
 from PIL import Image
 
 import exercise1_observe
-import lesson_utils
+import helpers.figures
 from facades_generator import create_facades_generator, load_label, translate
-from lesson_utils import image_to_tensor
+from pix2pix_models import UNetGenerator
+from helpers.images import image_to_tensor
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_facades" / "base"
@@ -32,7 +34,7 @@ def loaded_net(checkpoint):
 def reuse_net(checkpoint, loaded_net, monkeypatch):
     """Skip re-reading the 218 MB file in tests about labels (the default-run test loads it for real)."""
     def create(path, device=None, **kwargs):
-        assert path == checkpoint and set(kwargs) <= {"fast"}  # the script asks for its fast path
+        assert path == checkpoint and not kwargs  # the official protocol, nothing else asked for
         return loaded_net.to(device)
 
     monkeypatch.setattr(exercise1_observe, "create_facades_generator", create)
@@ -45,9 +47,9 @@ def grid_spy(monkeypatch):
 
     def spy(path, rows, row_titles, **kwargs):
         calls.append(dict(path=path, rows=rows, row_titles=row_titles, **kwargs))
-        return lesson_utils.save_labelled_grid(path, rows, row_titles, **kwargs)
+        return helpers.figures.save_grid(path, rows, row_titles, **kwargs)
 
-    monkeypatch.setattr(exercise1_observe, "save_labelled_grid", spy)
+    monkeypatch.setattr(exercise1_observe, "save_grid", spy)
     return calls
 
 
@@ -75,7 +77,7 @@ def test_default_run_writes_the_grid_of_four_sample_translations(checkpoint, tmp
     output = tmp_path / "out" / "exercise1_output.png"
     out = run(["--checkpoint", checkpoint, "--output", output, "--device", "cpu"], capsys)
 
-    assert "device:     cpu" in out.out
+    assert "device:     cpu, exact fp32 (the official network)" in out.out
     assert f"wrote {output.resolve()}" in out.out
     with Image.open(output) as png:  # four columns of two rows: wide, and big enough to see faces
         assert png.format == "PNG" and 800 <= png.width <= 1400 and 400 <= png.height <= 700
@@ -87,14 +89,11 @@ def test_default_run_writes_the_grid_of_four_sample_translations(checkpoint, tmp
     assert grid["col_titles"] == [names[0], names[4], names[7], names[11]]
     for name, label in zip(grid["col_titles"], labels):  # exactly the files' labels, in order
         assert torch.equal(label, load_label(SAMPLES / f"{name}.png"))
-    # The bottom row is the loaded generator's output for the label above it (checked on the last
-    # column alone: with per-image statistics an image's output does not depend on its batch).
-    # The script runs the fast path (fast_paths.py), so compare with that model fed the same way, and
-    # with the exact fp32 model within the fast path's promised accuracy.
+    # The bottom row is the exact official network's output for the label above it (checked on the last
+    # column alone: with per-image statistics an image's output does not depend on its batch), and the
+    # network the script used is the plain fp32 UNetGenerator, nothing swapped in.
+    assert type(nets[0]) is UNetGenerator and {p.dtype for p in nets[0].parameters()} == {torch.float32}
     assert torch.allclose(fakes[-1:], translate(nets[0], labels[-1:]), atol=1e-4)
-    exact = create_facades_generator(checkpoint)
-    with torch.inference_mode():
-        assert (fakes[-1:] - exact(labels[-1:])).abs().max() < 0.05
     assert not torch.allclose(fakes[0], fakes[-1], atol=1e-2)  # different labels, different outputs
     assert fakes.shape == (4, 3, 256, 256) and fakes.abs().max() <= 1.0
 
@@ -164,7 +163,7 @@ def test_facades_pair_uses_its_right_half_and_shows_the_photo(checkpoint, reuse_
     assert torch.equal(wide_label, load_label(wide))  # squeezed to 256x256, not split
     with Image.open(tmp_path / "pair_0001.jpg") as decoded:
         assert torch.equal(photo, image_to_tensor(decoded.crop((0, 0, 256, 256))))
-    assert (blank == 1).all()
+    assert blank is None  # an empty cell: that label has no photo
     assert grid["captions"][0] == ["right half of a pair", "resized from 512x256"]
     assert output.is_file()
 
@@ -213,3 +212,30 @@ def test_readme_quick_start_runs_verbatim(checkpoint, tmp_path, monkeypatch):
     assert written, "the quick start should save its result as a PNG"
     with Image.open(tmp_path / written[-1]) as png:
         assert png.size == (256, 256) and png.mode == "RGB"
+
+
+def test_fast_flag_runs_a_faster_copy_close_to_the_exact_network(checkpoint, loaded_net, reuse_net, tmp_path, capsys,
+                                                                  grid_spy):
+    """--fast prints what it switched on and stays within its precision's accuracy of the exact network;
+    the exact network itself is left as it was (fp32, its own modules)."""
+    import speed
+
+    dtype = speed.inference_dtype("cpu")
+    out = run(["--labels", SAMPLES / "narrow_house.png", "--checkpoint", checkpoint, "--output",
+               tmp_path / "fast.png", "--device", "cpu", "--fast"], capsys)
+    assert "device:     cpu, --fast" in out.out and "fast inference on cpu: weights" in out.out
+    [grid] = grid_spy
+    label, fake = grid["rows"][0][0], grid["rows"][1][0]
+    exact = translate(loaded_net, label[None])[0]
+    assert (fake - exact).abs().max() < (1e-4 if dtype == torch.float32 else 0.05)  # bf16: 8 bits of mantissa
+    assert {p.dtype for p in loaded_net.parameters()} == {torch.float32} and type(loaded_net) is UNetGenerator
+
+
+def test_the_exercises_leave_process_wide_settings_alone():
+    """Without --fast nothing of the speed layer is even imported: no allocator, cuDNN or TF32 change."""
+    code = ("import sys, torch; import exercise1_observe, exercise2_explore, facade_painter, facades_generator\n"
+            "before = torch.backends.cudnn.benchmark\n"
+            "exercise1_observe.parse_args([])\n"
+            "assert not [m for m in sys.modules if m == 'speed' or m.startswith('speed.')], 'speed imported'\n"
+            "assert torch.backends.cudnn.benchmark == before")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=120)

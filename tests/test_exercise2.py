@@ -14,10 +14,10 @@ import torch
 from PIL import Image
 
 import exercise2_explore
-from exercise2_explore import (CIRCULATING_PALETTE, MASK_VALUE, WINDOW_DESIGNS, colour_schemes,
+from exercise2_explore import (GUESSED_PALETTE, MASK_VALUE, WINDOW_DESIGNS, color_schemes,
                                dropout_samples, region_masks)
-from facade_labels import SAMPLES_DIR, draw_facade
-from facades_generator import (CLASS_NAMES, DOWNLOAD_HINT, PALETTE, create_facades_generator, load_label,
+from helpers.facade_labels import draw_facade
+from facades_generator import (CLASS_NAMES, DOWNLOAD_HINT, PALETTE, SAMPLE_LABELS_DIR, create_facades_generator, load_label,
                                snap_to_palette)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,12 +101,12 @@ def test_colors_experiment_feeds_the_unsnapped_colours(checkpoint, tmp_path, cap
     draw_facade(exercise2_explore.DEFAULT_DESIGN).save(own, quality=80)
     output = run("colors", checkpoint, tmp_path / "figures", capsys, "--labels", own)
     (batch,) = model_inputs
-    real, circulating = as_rgb(batch[0]), as_rgb(batch[1])
+    real, guessed = as_rgb(batch[0]), as_rgb(batch[1])
     assert np.isin(real.reshape(-1, 3) @ [65536, 256, 1], PALETTE.astype(np.int64) @ [65536, 256, 1]).all()
     walls = snap_to_palette(real) == CLASS_NAMES.index("facade")
-    assert (circulating[walls] == CIRCULATING_PALETTE["facade"]).all()  # grey, not snapped back to a class
+    assert (guessed[walls] == GUESSED_PALETTE["facade"]).all()  # grey, not snapped back to a class
     assert number_after(output, "facade.jpg: real palette         distance") == 0.0
-    assert number_after(output, "facade.jpg: circulating (wrong)  distance") > 20
+    assert number_after(output, "facade.jpg: guessed colours      distance") > 20
 
 
 def test_consistency_experiment(checkpoint, tmp_path, capsys, reuse_nets):
@@ -120,7 +120,7 @@ def test_consistency_experiment(checkpoint, tmp_path, capsys, reuse_nets):
 def test_dropout_varies_between_seeds_and_a_seed_reproduces_it(checkpoint, load_net):
     # (Samples of one seed differing is the consistency experiment's std > 0 above.)
     net_dropout = load_net(checkpoint, "cpu", dropout=True)
-    labels = load_label(SAMPLES_DIR / "townhouse_4_floors.png").unsqueeze(0)
+    labels = load_label(SAMPLE_LABELS_DIR / "townhouse_4_floors.png").unsqueeze(0)
     first, again, other = (dropout_samples(net_dropout, labels, seed, samples=1) for seed in (0, 0, 1))
     assert first.shape == (1, 1, 3, 256, 256)
     assert torch.equal(first, again) and not torch.equal(first, other)
@@ -147,13 +147,13 @@ def test_bad_inputs_exit_2_before_loading_anything(args, message, tmp_path, caps
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
-def test_circulating_palette_reads_as_other_classes():
+def test_guessed_palette_reads_as_other_classes():
     # The README's point: red "windows" are nearest the pillar colour, so the model sees pillars.
     nearest = {name: CLASS_NAMES[snap_to_palette(np.array([[rgb]], dtype=np.uint8))[0, 0]]
-               for name, rgb in CIRCULATING_PALETTE.items()}
+               for name, rgb in GUESSED_PALETTE.items()}
     assert nearest["window"] == "pillar" and all(nearest[name] != name for name in nearest)
     classes = snap_to_palette(np.asarray(draw_facade(exercise2_explore.DEFAULT_DESIGN)))
-    schemes = colour_schemes(classes, seed=0)
+    schemes = color_schemes(classes, seed=0)
     assert np.array_equal(schemes["real palette"], PALETTE[classes])
     for name in ("hue shifted 120°", "random colours"):
         assert (snap_to_palette(schemes[name]) != classes).mean() > 0.9

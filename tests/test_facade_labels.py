@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import facade_labels
-from facade_labels import (SAMPLE_DESIGNS, SAMPLES_DIR, FacadeDesign, draw_facade, palette_chart,
+from helpers import facade_labels
+from helpers.facade_labels import (SAMPLE_DESIGNS, FacadeDesign, draw_facade, palette_chart,
                            random_design)
-from facades_generator import CLASS_COLORS, PALETTE, label_files
+from facades_generator import CLASS_COLORS, PALETTE, SAMPLE_LABELS_DIR, label_files
 
 ROOT = Path(__file__).resolve().parent.parent
 RANDOM_DESIGNS = [random_design(np.random.default_rng(seed)) for seed in range(24)]
@@ -99,7 +99,7 @@ def test_same_design_same_label_and_seed_matters():
 
 @pytest.mark.parametrize("name", sorted(SAMPLE_DESIGNS))
 def test_shipped_samples_are_what_the_builder_draws(name):
-    with Image.open(SAMPLES_DIR / f"{name}.png") as shipped:
+    with Image.open(SAMPLE_LABELS_DIR / f"{name}.png") as shipped:
         assert shipped.size == (256, 256)
         assert np.array_equal(np.asarray(shipped.convert("RGB")), np.asarray(draw_facade(SAMPLE_DESIGNS[name])))
 

@@ -11,9 +11,10 @@ import pytest
 import torch
 from PIL import Image
 
-from facades_generator import (CLASS_COLORS, CLASS_NAMES, FACADE_CLASSES, PALETTE, label_to_image, load_label,
+from facades_generator import (CLASS_COLORS, CLASS_NAMES, FACADE_CLASSES, PALETTE, load_label,
                                snap_to_palette)
-from lesson_utils import LessonError
+from helpers.cli import LessonError
+from helpers.images import tensor_to_image
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_facades" / "base"
 SAMPLE = SAMPLES / "shop_street.png"  # 256x256, uses wall, windows, blinds, door, shop, moldings...
@@ -37,7 +38,7 @@ DESIGN_PALETTE = [
 
 def class_map(tensor):
     """(3, H, W) label tensor in [-1, 1] -> (H, W) class indices; asserts every pixel IS a palette colour."""
-    rgb = np.asarray(label_to_image(tensor))
+    rgb = np.asarray(tensor_to_image(tensor))
     indices = snap_to_palette(rgb)
     assert np.array_equal(PALETTE[indices], rgb), "some pixels are not exactly a palette colour"
     return indices
@@ -65,8 +66,8 @@ def test_sample_label_round_trips_exactly():
     rgb = sample_rgb()
     tensor = load_label(SAMPLE)
     check_label_tensor(tensor)
-    assert np.array_equal(np.asarray(label_to_image(tensor)), rgb)  # palette colours survive [-1, 1] exactly
-    assert torch.equal(load_label(label_to_image(tensor)), tensor)
+    assert np.array_equal(np.asarray(tensor_to_image(tensor)), rgb)  # palette colours survive [-1, 1] exactly
+    assert torch.equal(load_label(tensor_to_image(tensor)), tensor)
 
 
 @pytest.mark.parametrize("mode", ["RGB", "RGBA", "P", "L", "I;16", "JPEG"])

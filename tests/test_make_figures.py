@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-import make_figures
+from docs import make_figures
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURES = ("conditional_vs_unconditional.png", "unet.png", "patchgan.png")

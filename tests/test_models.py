@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 
 import facades_generator
-from lesson_utils import LessonError
+from helpers.cli import LessonError
 from pix2pix_models import (PatchGANDiscriminator, PerImageBatchNorm2d, UNetGenerator, count_parameters,
                             init_weights, load_official_generator_weights, official_generator_key_map)
 from tests.official_reference import NestedUnet256, random_official_state_dict
@@ -233,8 +233,13 @@ def test_loader_refuses_missing_and_foreign_files(tmp_path):
         facades_generator.create_facades_generator(tmp_path / "nope.pth")
     html = tmp_path / "page.pth"
     html.write_text("<html><body>Not found</body></html>")
-    with pytest.raises(LessonError, match="not a readable PyTorch weights file"):
+    with pytest.raises(LessonError, match="is not a PyTorch weights file"):
         facades_generator.create_facades_generator(html)
+    theirs = tmp_path / "generator_weights.pth"  # what Exercise 3 writes: a sketch colouriser, not the facades model
+    torch.save(dict(format_version=1, model_args=dict(in_channels=3, out_channels=3, ngf=8), image_size=256,
+                    epoch=1, state_dict=UNetGenerator(ngf=8).state_dict()), theirs)
+    with pytest.raises(LessonError, match=r"written by exercise3_train.py .*python colorize_sketch.py SKETCH --weights"):
+        facades_generator.create_facades_generator(theirs)
     small = tmp_path / "small.pth"
     torch.save(random_official_state_dict(ngf=8), small)
     with pytest.raises(LessonError, match="shape mismatch"):

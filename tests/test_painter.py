@@ -28,15 +28,16 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import torch
 import pytest
 from PIL import Image
 
 import facade_painter
-from facade_labels import SAMPLES_DIR, FacadeDesign, draw_facade
-from fast_paths import choose_fast_path
-from facades_generator import (CLASS_COLORS, FACADE_CLASSES, PALETTE, create_facades_generator, label_to_image,
+from helpers.facade_labels import FacadeDesign, draw_facade
+from facades_generator import (CLASS_COLORS, FACADE_CLASSES, PALETTE, create_facades_generator, SAMPLE_LABELS_DIR,
                                load_label, translate)
-from lesson_utils import atomic_path
+from helpers.files import atomic_path
+from helpers.images import tensor_to_image
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -64,7 +65,7 @@ def server(net_G):
 
 @pytest.fixture(scope="module")
 def server_without_weights(tmp_path_factory):
-    net_G, reason = facade_painter.load_model(tmp_path_factory.mktemp("empty") / "missing.pth", choose_fast_path("cpu"))
+    net_G, reason = facade_painter.load_model(tmp_path_factory.mktemp("empty") / "missing.pth", torch.device("cpu"), fast=False)
     assert net_G is None
     server = start_server(None, reason)
     yield server
@@ -120,11 +121,11 @@ def expected_facade(net_G, name="shop_street"):
 
 
 def model_facade(net_G, image):
-    return np.asarray(label_to_image(translate(net_G, load_label(image).unsqueeze(0))[0]))
+    return np.asarray(tensor_to_image(translate(net_G, load_label(image).unsqueeze(0))[0]))
 
 
 def sample(name="shop_street"):
-    return Image.open(SAMPLES_DIR / f"{name}.png").convert("RGB")
+    return Image.open(SAMPLE_LABELS_DIR / f"{name}.png").convert("RGB")
 
 
 def in_palette(pixels):
@@ -154,10 +155,10 @@ def test_palette_and_samples_come_from_the_python_modules(server):
     classes = json.loads(body)["classes"]
     assert [(c["name"], tuple(c["rgb"])) for c in classes] == list(FACADE_CLASSES)
     names = json.loads(request(server, "GET", "/samples.json")[2])["samples"]
-    assert names == sorted(p.stem for p in SAMPLES_DIR.glob("*.png")) and len(names) == 12
+    assert names == sorted(p.stem for p in SAMPLE_LABELS_DIR.glob("*.png")) and len(names) == 12
     for name in names[:3]:
         status, headers, body = request(server, "GET", f"/samples/{name}.png")
-        assert status == 200 and body == (SAMPLES_DIR / f"{name}.png").read_bytes()
+        assert status == 200 and body == (SAMPLE_LABELS_DIR / f"{name}.png").read_bytes()
     for path in ("/samples/../facades_generator.py", "/samples/nope.png", "/facade_painter.py", "/checkpoints/"):
         assert request(server, "GET", path)[0] == 404
 

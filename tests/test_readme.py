@@ -1,4 +1,5 @@
-"""Every command and Python snippet in README.rst runs, every flag it names exists, every figure is there.
+"""Every command and Python snippet in README.rst and the docs/ pages runs, every flag it names exists,
+every figure is there.
 
 The steps run in README order in one throw-away copy of the repository, like a student following
 the lesson: `python download_pretrained.py` really downloads (from a local HTTP server that serves a
@@ -30,6 +31,7 @@ from tests.official_reference import random_official_state_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.rst"
+PAGES = [README] + sorted((ROOT / "docs").glob("*.rst"))  # the lesson first, then the maintainers' pages
 TIMEOUT_S = 300
 
 # Set-up and test commands are not run here: installing packages needs the network, and the test
@@ -51,8 +53,8 @@ SMOKE_ARGS = {
     "python exercise3_train.py": ["--epochs", "1", "--max-images", "2", "--val-images", "1", "--batch-size", "2",
                                   "--ngf", "8", "--ndf", "8"],
     "python facade_painter.py": ["--port", "0"],
-    "python make_figures.py": ["--output-dir", "figures_smoke"],
-    "python benchmarks/bench.py": ["--smoke"],  # seconds of measuring instead of minutes; figures meaningless
+    "python docs/make_figures.py": ["--output-dir", "figures_smoke"],
+    "python speed/bench.py": ["--smoke"],  # seconds of measuring instead of minutes; figures meaningless
 }
 # Steps that need something made first, as a student would have it (exact command -> workspace method).
 SETUP = {
@@ -77,16 +79,18 @@ SKIP_COPY = shutil.ignore_patterns(".git", "checkpoints", "anime_sketch_dataset"
 
 @dataclass
 class Step:
-    line: int  # where it is in README.rst
+    line: int  # where it is in its page
     kind: str  # "bash" or "python"
     text: str  # the command line, or the whole snippet
     argv: list = field(default_factory=list)
     env: dict = field(default_factory=dict)
+    page: str = "README.rst"
 
     @property
     def id(self):
         words = self.text.split() if self.kind == "bash" else ["python-snippet"]
-        return f"L{self.line}-" + "-".join(w for w in words[:3] if not w.startswith("'"))[:60]
+        where = "" if self.page == "README.rst" else self.page.replace("/", "-").removesuffix(".rst") + "-"
+        return f"{where}L{self.line}-" + "-".join(w for w in words[:3] if not w.startswith("'"))[:60]
 
 
 def code_blocks(text):
@@ -113,11 +117,11 @@ def _dedent(body):
     return "\n".join(b[width:] for b in body).strip("\n")
 
 
-def readme_steps(text=None):
+def readme_steps(text=None, page="README.rst"):
     steps = []
-    for line, language, body in code_blocks(text or README.read_text(encoding="utf-8")):
+    for line, language, body in code_blocks(text or (ROOT / page).read_text(encoding="utf-8")):
         if language == "python":
-            steps.append(Step(line, "python", body))
+            steps.append(Step(line, "python", body, page=page))
         elif language == "bash":
             for offset, command in enumerate(body.replace("\\\n", " ").splitlines()):
                 words = shlex.split(command, comments=True)
@@ -127,7 +131,8 @@ def readme_steps(text=None):
                 while re.match(r"^[A-Z_][A-Z0-9_]*=", words[0]):
                     key, _, value = words.pop(0).partition("=")
                     env[key] = value
-                steps.append(Step(line + offset, "bash", " ".join(shlex.split(command, comments=True)), words, env))
+                steps.append(Step(line + offset, "bash", " ".join(shlex.split(command, comments=True)), words, env,
+                                  page))
     return steps
 
 
@@ -141,7 +146,7 @@ def script_of(argv):
     return next((Path(w) for w in argv if w.endswith(".py")), None)
 
 
-STEPS = readme_steps()
+STEPS = [step for page in PAGES for step in readme_steps(page=str(page.relative_to(ROOT)))]
 
 
 # ----------------------------------------------------------------------------- the workspace
@@ -186,7 +191,7 @@ class Workspace:
     def kaggle_layout_pairs(self):
         """A few pairs laid out like the Kaggle archive (data/train, data/val; colour left, sketch
         right), drawn by the project's demo generator: the real 17,769 are not ours to ship."""
-        from anime_demo_pairs import draw_demo_pair
+        from helpers.anime_demo import draw_demo_pair
 
         self.fresh_anime_folders()
         for split, indices in (("train", range(4)), ("val", range(4, 6))):
@@ -251,26 +256,26 @@ def _files_saved_by(step):
     return [step.argv[i + 1] for i, w in enumerate(step.argv[:-1]) if w in ("--output", "-o")]
 
 
-FIRST_LINE = {}  # command or snippet -> the README line where it first appears
+FIRST_LINE = {}  # command or snippet -> (page, line) where it first appears
 for _step in STEPS:
-    FIRST_LINE.setdefault(_step.text, _step.line)
+    FIRST_LINE.setdefault(_step.text, (_step.page, _step.line))
 
 
 @pytest.mark.parametrize("step", STEPS, ids=[s.id for s in STEPS])
 def test_readme_step_runs(step, workspace):
     if _matching(EXEMPT, step):
         return  # not run here: see EXEMPT for why (their flags are still checked below)
-    if FIRST_LINE[step.text] != step.line:
+    if FIRST_LINE[step.text] != (step.page, step.line):
         return  # the same command already ran where it first appears (e.g. "At a glance")
     if step.kind == "python":
-        snippet = workspace.root / f"readme_snippet_line{step.line}.py"
+        snippet = workspace.root / f"snippet_{Path(step.page).stem}_line{step.line}.py"
         snippet.write_text(step.text + "\n", encoding="utf-8")
         result = workspace.run([sys.executable, snippet.name])
     else:
         argv = list(step.argv)
         script = script_of(argv)
         if script is not None:
-            assert (workspace.root / script).is_file(), f"README line {step.line}: {script} does not exist"
+            assert (workspace.root / script).is_file(), f"{step.page} line {step.line}: {script} does not exist"
         if argv[0] == "python":
             argv[0] = sys.executable
         setup = SETUP.get(step.text)
@@ -286,7 +291,7 @@ def test_readme_step_runs(step, workspace):
             if shutil.which("curl") is None:
                 pytest.fail("curl is not installed; the README's painter API example needs it")
         result = workspace.run(argv, env=step.env)
-    report = f"README line {step.line}: {step.text}\n--- stdout\n{result.stdout[-3000:]}\n--- stderr\n{result.stderr[-3000:]}"
+    report = f"{step.page} line {step.line}: {step.text}\n--- stdout\n{result.stdout[-3000:]}\n--- stderr\n{result.stderr[-3000:]}"
     assert result.returncode == 0, report
     assert "Traceback" not in result.stderr, report
     for name in _files_saved_by(step):
@@ -298,7 +303,11 @@ def test_readme_step_runs(step, workspace):
 def help_text(workspace, script):
     """What `python SCRIPT --help` prints (run once per script, in the workspace)."""
     if script not in workspace.helps:
-        result = workspace.run([sys.executable, str(script), "--help"])
+        path = Path(script)
+        if (ROOT / path.parent / "__init__.py").is_file():  # a module of a package: run as `python -m package.module`
+            result = workspace.run([sys.executable, "-m", ".".join(path.with_suffix("").parts), "--help"])
+        else:
+            result = workspace.run([sys.executable, str(script), "--help"])
         assert result.returncode == 0, f"`python {script} --help` failed:\n{result.stderr[-2000:]}"
         workspace.helps[script] = result.stdout
     return workspace.helps[script]
@@ -329,13 +338,16 @@ def test_every_flag_on_a_readme_command_is_in_that_scripts_help(workspace):
         known = _flags(help_text(workspace, str(script)))
         for flag in _flags(" ".join(w.partition("=")[0] for w in step.argv if w.startswith("--"))):
             if flag not in FOREIGN_FLAGS:
-                assert flag in known, f"README line {step.line}: {script} has no {flag} (see its --help)"
+                assert flag in known, f"{step.page} line {step.line}: {script} has no {flag} (see its --help)"
 
 
 def test_every_flag_the_readme_mentions_belongs_to_a_script_of_its_section(workspace):
-    text = README.read_text(encoding="utf-8")
-    for name, section in readme_sections(text):
-        scripts = sorted({s for s in re.findall(r"[\w/]+\.py\b", section) if _is_script(s)})
+    sections = readme_sections(README.read_text(encoding="utf-8"))
+    sections += [(page.name, page.read_text(encoding="utf-8")) for page in PAGES[1:]]  # a docs page: one section
+    for name, section in sections:
+        named = re.findall(r"[\w/]+\.py\b", section)
+        named += [m.replace(".", "/") + ".py" for m in re.findall(r"python -m ([\w.]+)", section)]  # -m helpers.x
+        scripts = sorted({s for s in named if _is_script(s)})
         known = set().union(*(_flags(help_text(workspace, s)) for s in scripts)) if scripts else set()
         for flag in sorted(_flags(section) - set(FOREIGN_FLAGS)):
             assert flag in known, f"section {name!r} names {flag}, which none of {scripts} accepts"

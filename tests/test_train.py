@@ -17,10 +17,12 @@ import torch
 import torch.nn as nn
 from PIL import Image
 
+import colorize_sketch
 import exercise3_train as ex3
-from anime_pairs import HOLDOUT_PERCENT, PairedSketchDataset, find_pairs, split_pairs
-from lesson_utils import LessonError
-from pix2pix_models import UNetGenerator, init_weights
+from helpers.anime_data import HOLDOUT_PERCENT, PairedSketchDataset, find_pairs, split_pairs
+from helpers.cli import LessonError
+from helpers.checkpoints import load_generator
+from pix2pix_models import PerImageBatchNorm2d, UNetGenerator, init_weights
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--ngf", "8", "--ndf", "8", "--batch-size", "2", "--seed", "3"]
@@ -84,6 +86,12 @@ def exit_code_and_error(capsys, argv):
     return exc.value.code, capsys.readouterr().err
 
 
+def current_umask():
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def test_milestones_are_10_25_50_75_100_percent():
     assert ex3.milestone_epochs(100) == [10, 25, 50, 75, 100]
     assert ex3.milestone_epochs(7) == [1, 2, 4, 6, 7]
@@ -107,20 +115,22 @@ def test_smoke_run_writes_every_promised_file(data, trained, tmp_path):
             assert math.isfinite(float(row[key])), key
     assert 0 < float(rows[0]["val_SSIM"]) < 1 and float(rows[0]["val_L1"]) > 0
 
-    net_G = ex3.load_generator(out / "generator_weights.pth")  # one call rebuilds it
+    net_G, size = load_generator(out / "generator_weights.pth", colorize_sketch.build)  # one call rebuilds it
     saved = torch.load(out / "generator_weights.pth", weights_only=True)
     assert saved["model_args"] == {"in_channels": 3, "out_channels": 3, "ngf": 8} and saved["epoch"] == 2
     sketch = data / "val" / "sketches" / "v1.png"
-    assert ex3.colorize(net_G, sketch).size == (256, 256)
-    ex3.main(["--sketch", str(sketch), "--weights", str(out / "generator_weights.pth"), "--output-dir", str(tmp_path)])
-    assert Image.open(tmp_path / "v1_colorized.png").size == (256, 256)
+    assert colorize_sketch.colorize(net_G, Image.open(sketch), size).size == (256, 256) == (size, size)
+    colorize_sketch.main([str(sketch), "--weights", str(out / "generator_weights.pth"), "--output-dir", str(tmp_path)])
+    with Image.open(tmp_path / "v1_colorized.png") as coloured:
+        assert coloured.size == (256, 256) and oct(os.stat(tmp_path / "v1_colorized.png").st_mode & 0o777) == oct(
+            0o666 & ~current_umask())  # the user's umask, not mkstemp's private 0600
 
 
 def test_resume_repeats_the_run_exactly(data, trained_copy, tmp_path, monkeypatch):
-    for figure in ("save_progress_plot", "save_labelled_grid"):  # pictures only (the smoke test checks them)
+    for figure in ("save_progress_plot", "save_grid"):  # pictures only (the smoke test checks them)
         monkeypatch.setattr(ex3, figure, lambda *args, **kwargs: None)
     run(data, trained_copy, "--epochs", "4", "--resume", "--workers", "1")  # workers must not matter
-    run(data, tmp_path / "whole", "--epochs", "4")
+    run(data, tmp_path / "whole", "--epochs", "4")  # a fresh folder: no --restart needed
     split, whole = (torch.load(d / ex3.CHECKPOINT, weights_only=True) for d in (trained_copy, tmp_path / "whole"))
     assert split["epoch"] == whole["epoch"] == 4
     for key in ("net_G", "net_D"):
@@ -131,24 +141,89 @@ def test_resume_repeats_the_run_exactly(data, trained_copy, tmp_path, monkeypatc
             {k: v for k, v in b.items() if k != "seconds"}, rel=1e-5)
 
 
-@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT, as Ctrl+C does in a terminal")
-def test_ctrl_c_saves_the_generator_and_exits_cleanly(data, tmp_path):
-    out = tmp_path / "out"
+def start_training(data, out, *extra):
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, str(REPO / "exercise3_train.py"), "--data", str(data), "--output-dir",
-                             str(out), *TINY, "--epochs", "500"], cwd=REPO, env=env,
+    return subprocess.Popen([sys.executable, str(REPO / "exercise3_train.py"), "--data", str(data), "--output-dir",
+                             str(out), *TINY, "--epochs", "500", *extra], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             # a shell's background job may inherit SIGINT ignored; restore the default
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = time.monotonic() + 120
-    for line in proc.stdout:  # wait until a whole epoch has been trained
-        if line.startswith("epoch 1/500") or time.monotonic() > deadline:
+
+
+def interrupt_when(proc, ready, timeout=120):
+    """Send SIGINT (Ctrl+C) once ready(line) holds for a line of the output; return (stdout, stderr)."""
+    deadline, seen = time.monotonic() + timeout, []
+    for line in proc.stdout:
+        seen.append(line)
+        if ready(line) or time.monotonic() > deadline:
             break
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
+    return "".join(seen) + stdout, stderr
+
+
+@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT, as Ctrl+C does in a terminal")
+def test_ctrl_c_saves_the_generator_and_exits_cleanly(data, tmp_path):
+    out = tmp_path / "out"
+    proc = start_training(data, out)
+    # Wait until a whole epoch is trained and checkpointed (the epoch line comes just before the checkpoint).
+    stdout, stderr = interrupt_when(proc, lambda line: (out / ex3.CHECKPOINT).exists() and "epoch" in line)
     assert proc.returncode == 130, stderr
-    assert "Traceback" not in stderr and "Interrupted" in stdout
-    assert isinstance(ex3.load_generator(out / "generator_weights.pth"), UNetGenerator)
+    assert "Traceback" not in stderr and "Interrupted: saved the current generator" in stdout
+    assert isinstance(load_generator(out / "generator_weights.pth", colorize_sketch.build)[0], UNetGenerator)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT, as Ctrl+C does in a terminal")
+def test_ctrl_c_before_the_first_epoch_ends_keeps_the_earlier_run(trained, tmp_path):
+    """--restart into a trained folder, stopped at once: the earlier run's files are left exactly as they were."""
+    big = tmp_path / "big"
+    write_pairs(big, "train", [f"p{i:02d}" for i in range(40)])  # 20 steps: seconds for one epoch
+    write_pairs(big, "val", ["v1"], seed=1)
+    out = tmp_path / "out"
+    shutil.copytree(trained[0], out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    proc = start_training(big, out, "--restart")
+    stdout, stderr = interrupt_when(proc, lambda line: line.startswith("Exercise 3: pix2pix"))
+    assert proc.returncode == 130 and "Traceback" not in stderr, stderr
+    assert "nothing was saved" in stdout or "nothing was written" in stdout
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_a_fresh_run_never_replaces_another_runs_results(data, trained, capsys):
+    out = trained[0]
+    before = (out / ex3.WEIGHTS).read_bytes()
+    code, err = exit_code_and_error(capsys, ["--data", str(data), "--output-dir", str(out), *TINY, "--epochs", "1"])
+    assert code == 2 and "already holds a run" in err
+    for choice in ("--resume", "--output-dir", "--restart"):
+        assert choice in err
+    assert (out / ex3.WEIGHTS).read_bytes() == before
+
+
+@pytest.mark.parametrize("flag, value", [("--epochs", "0"), ("--epochs", "-3"), ("--batch-size", "0"),
+                                         ("--batch-size", "-4"), ("--lr", "-1"), ("--lr", "nan"), ("--ngf", "x")])
+def test_bad_numbers_are_one_sentence_before_any_work(data, tmp_path, capsys, flag, value):
+    code, err = exit_code_and_error(capsys, ["--data", str(data), "--output-dir", str(tmp_path / "o"), flag, value])
+    assert code == 2 and flag in err and "Traceback" not in err and len(err.strip().splitlines()) <= 2
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root can write into read-only folders")
+def test_read_only_output_dir_fails_before_training(data, tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        code, err = exit_code_and_error(capsys, ["--data", str(data), "--output-dir", str(locked), *TINY])
+    finally:
+        locked.chmod(0o700)
+    assert code == 2 and "cannot write into --output-dir" in err
+
+
+def test_impossible_output_dir_fails_before_training(data, tmp_path, capsys):
+    (tmp_path / "a_file").write_text("a file where a folder should be")
+    code, err = exit_code_and_error(capsys, ["--data", str(data), "--output-dir", str(tmp_path / "a_file" / "out"),
+                                             *TINY])
+    assert code == 2 and "cannot write into --output-dir" in err and "Traceback" not in err
 
 
 def test_no_dataset_says_how_to_make_one(tmp_path, capsys):
@@ -213,7 +288,7 @@ def test_validation_twin_gives_per_image_statistics_without_side_effects():
     for _ in range(3):  # give the running averages something to lose
         net_G(torch.randn(2, 3, 256, 256))
     before = {k: v.clone() for k, v in net_G.state_dict().items()}
-    twin = ex3.build_generator(dict(in_channels=3, out_channels=3, ngf=8), ex3.PerImageBatchNorm2d)
+    twin = ex3.build_generator(dict(in_channels=3, out_channels=3, ngf=8), PerImageBatchNorm2d)
     images = torch.randn(3, 3, 256, 256)
     with torch.no_grad():
         batch_out = ex3.refresh_twin(twin, net_G)(images)

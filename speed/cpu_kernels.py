@@ -1,6 +1,6 @@
-"""Drop-in modules that the CPU fast path (fast_paths.py) swaps into a generator prepared for inference.
+"""Drop-in modules that fast CPU inference (speed/inference.py) swaps into a copy of the generator.
 
-Both compute what the module they replace computes (tests/test_fast_paths.py checks it against the
+Both compute what the module they replace computes (tests/test_speed.py checks it against the
 plain fp32 network); they only reach oneDNN's kernels by a shorter way:
 
     GroupNormPerImage  per-image BatchNorm through group_norm's channels_last kernel

@@ -18,7 +18,7 @@ import torch.distributed as dist
 import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
 
-from anime_pairs import EpochSampler
+from helpers.anime_data import EpochSampler
 
 
 @dataclass(frozen=True)
@@ -82,11 +82,6 @@ def wrap(net, world, device, sync_bn):
     if sync_bn and device.type == "cuda":
         net = nn.SyncBatchNorm.convert_sync_batchnorm(net)  # in place for the children, same parameters
     return DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
-
-
-def unwrap(net):
-    """The module inside DDP: its state_dict has no 'module.' prefix, like a one-process model's."""
-    return net.module if isinstance(net, DistributedDataParallel) else net
 
 
 def mean_over_ranks(values, world, device):

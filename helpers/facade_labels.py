@@ -1,6 +1,6 @@
 """Draw CMP-style facade label maps from a few numbers: floors, windows, door, balconies, shop front.
 
-    from facade_labels import FacadeDesign, draw_facade
+    from helpers.facade_labels import FacadeDesign, draw_facade
     label = draw_facade(FacadeDesign(floors=5, windows_per_floor=3, balconies="all"))  # PIL image
     label.save("my_facade.png")
 
@@ -8,10 +8,9 @@ Every pixel is one of the 12 palette colours of facades_generator.FACADE_CLASSES
 the real CMP labels are: blue background margins, a bright-blue wall, floors of light-blue windows
 with sills and blinds, orange moldings between floors, a cornice on top, a door and often a
 dark-red shop front at street level. The shipped `sample_facades/base/` labels are drawn by this
-module: `python facade_labels.py` rewrites them (same files every time).
+module: `python -m helpers.facade_labels` rewrites them (same files every time).
 """
 
-import argparse
 import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -19,9 +18,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from facades_generator import CLASS_COLORS, FACADE_CLASSES, IMAGE_SIZE
+from facades_generator import CLASS_COLORS, FACADE_CLASSES, SAMPLE_LABELS_DIR
+from helpers.cli import ArgumentParser, fail
+from helpers.images import save_image
+from pix2pix_models import IMAGE_SIZE
 
-SAMPLES_DIR = Path(__file__).resolve().parent / "sample_facades" / "base"
 DOOR_POSITIONS = ("left", "center", "right", "none")
 BALCONY_STYLES = ("none", "alternate", "all", "continuous")
 
@@ -234,8 +235,8 @@ SAMPLE_DESIGNS = {
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Draw facade label maps in the CMP palette.")
-    parser.add_argument("--output-dir", type=Path, default=SAMPLES_DIR,
+    parser = ArgumentParser(description="Draw facade label maps in the CMP palette.")
+    parser.add_argument("--output-dir", type=Path, default=SAMPLE_LABELS_DIR,
                         help="where to write the sample labels (default: sample_facades/base/)")
     parser.add_argument("--design", default=None,
                         help='draw one design from JSON, e.g. \'{"floors": 3, "balconies": "all"}\', '
@@ -247,22 +248,20 @@ def main(argv=None):
                              "docs/palette.png)")
     args = parser.parse_args(argv)
 
-    from lesson_utils import fail, save_image_atomic
-
     if args.palette_chart is not None:
-        save_image_atomic(palette_chart(), args.palette_chart)
+        save_image(palette_chart(), args.palette_chart)
         print(f"Wrote the {len(FACADE_CLASSES)}-colour palette chart to {args.palette_chart}")
         return
     if args.design is not None:
         try:
             design = FacadeDesign.from_spec(args.design)
         except (ValueError, TypeError) as exc:  # JSONDecodeError is a ValueError
-            fail(f"--design is not a valid facade design ({exc}); see FacadeDesign in facade_labels.py.")
-        save_image_atomic(draw_facade(design), args.output)
+            fail(f"--design is not a valid facade design ({exc}); see FacadeDesign in helpers/facade_labels.py.")
+        save_image(draw_facade(design), args.output)
         print(f"Wrote {args.output} ({design.window_count()} windows): {json.dumps(asdict(design))}")
         return
     for name, design in SAMPLE_DESIGNS.items():
-        save_image_atomic(draw_facade(design), args.output_dir / f"{name}.png")
+        save_image(draw_facade(design), args.output_dir / f"{name}.png")
     print(f"Wrote {len(SAMPLE_DESIGNS)} labels to {args.output_dir}")
 
 

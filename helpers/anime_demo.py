@@ -1,6 +1,6 @@
 """Draw synthetic anime-style sketch/colour pairs in the Kaggle format, for running Exercise 3 offline.
 
-    from anime_demo_pairs import draw_demo_pair
+    from helpers.anime_demo import draw_demo_pair
     pair = draw_demo_pair(seed=0, index=7)  # 1024x512 RGB: colour on the LEFT, line sketch on the RIGHT
 
 `python preprocess_anime_sketches.py --demo 200` writes such pairs to disk and preprocesses them.
@@ -117,10 +117,10 @@ def _place(points, scale, angle, pivot, origin):
     return (p @ rot.T + pivot) * scale + origin
 
 
-def _draw_half(colour, scene, shapes, side):
+def _draw_half(colored, scene, shapes, side):
     """One 512x512 half: filled colours + outlines (colour) or the same outlines on white (sketch)."""
     horizon, line = scene["horizon"] * side, scene["line"]
-    if colour:  # sky gradient above the horizon, grass below; the sketch keeps only the horizon line
+    if colored:  # sky gradient above the horizon, grass below; the sketch keeps only the horizon line
         t = np.clip(np.arange(side) / horizon, 0, 1)[:, None]
         rows = np.where(t < 1, np.array(SKY_TOP) + (np.array(SKY_HORIZON) - SKY_TOP) * t, GRASS)
         column = Image.fromarray(rows[:, None, :].astype(np.uint8))
@@ -131,7 +131,7 @@ def _draw_half(colour, scene, shapes, side):
     draw.line([(0, horizon), (side, horizon)], fill=BLACK, width=line)
     if scene["sun"] is not None:
         x, y, r = (v * side for v in scene["sun"])
-        draw.ellipse([x - r, y - r, x + r, y + r], fill=SUN if colour else WHITE, outline=BLACK, width=line)
+        draw.ellipse([x - r, y - r, x + r, y + r], fill=SUN if colored else WHITE, outline=BLACK, width=line)
     for puffs in scene["clouds"]:  # outline every puff, then fill them all: one outline round the union
         for x, y, r in puffs:
             draw.ellipse([(x - r) * side, (y - r) * side, (x + r) * side, (y + r) * side], fill=BLACK)
@@ -141,7 +141,7 @@ def _draw_half(colour, scene, shapes, side):
     for points, fill, closed, _ in shapes:
         xy = (points * side).ravel().tolist()
         if closed:
-            ink = fill if colour or fill in (None, BLACK) else WHITE  # pupils stay black, as in line art
+            ink = fill if colored or fill in (None, BLACK) else WHITE  # pupils stay black, as in line art
             draw.polygon(xy, fill=ink)
             xy += xy[:2]
         # Rounded joints hide the notches at sharp corners; smooth curves (many points) do not need them.

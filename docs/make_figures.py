@@ -1,7 +1,7 @@
 """Draw the lesson's concept diagrams from the real networks (no weights needed).
 
-    python make_figures.py                        # rewrites the committed PNGs in docs/figures/
-    python make_figures.py --output-dir /tmp/fig  # somewhere else
+    python docs/make_figures.py                        # rewrites the committed PNGs in docs/figures/
+    python docs/make_figures.py --output-dir /tmp/fig  # somewhere else
 
 Writes:
     conditional_vs_unconditional.png   noise -> image vs label -> image, and what D is shown
@@ -16,9 +16,12 @@ The label drawn in the figures is a shipped sample (sample_facades/base/); photo
 """
 
 import argparse
+import sys
 from pathlib import Path
 
-import matplotlib
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the module's folder: `python docs/make_figures.py`
+
+import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")  # files only; works on headless machines and in CI
 import matplotlib.pyplot as plt
@@ -27,13 +30,13 @@ import torch
 from matplotlib.patches import FancyBboxPatch, Rectangle
 from PIL import Image
 
-from lesson_utils import atomic_path
-from pix2pix_models import PatchGANDiscriminator, UNetGenerator, init_weights
+from facades_generator import SAMPLE_LABELS_DIR  # noqa: E402
+from helpers.figures import save_figure  # noqa: E402
+from helpers.files import ROOT  # noqa: E402
+from pix2pix_models import IMAGE_SIZE, PatchGANDiscriminator, UNetGenerator, init_weights  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent
 FIGURES_DIR = ROOT / "docs" / "figures"
-SAMPLE_LABEL = ROOT / "sample_facades" / "base" / "townhouse_4_floors.png"
-IMAGE_SIZE = 256  # unet_256 and the 70x70 PatchGAN as trained in the paper
+SAMPLE_LABEL = SAMPLE_LABELS_DIR / "townhouse_4_floors.png"
 PROBE_LOGIT = (9, 12)  # the PatchGAN logit whose receptive field patchgan.png draws (row, col)
 ENC, DEC, NEUTRAL, ACCENT = "#cfe3f7", "#fde2c4", "#ececec", "#c0392b"
 
@@ -109,10 +112,7 @@ def _placeholder(ax, x, y, size, text):
 
 
 def _save(fig, path):
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, facecolor="white")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110, facecolor="white")
 
 
 # ------------------------------------------------------------------------------------ the figures

@@ -1,0 +1,93 @@
+"""What every script's command line shares: errors a student can act on, the --device flag, number checks.
+
+    try:
+        ...
+    except LessonError as exc:
+        fail(str(exc))   # "error: <one sentence>" on stderr, exit status 2, no traceback
+"""
+
+import argparse
+import sys
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+
+
+class LessonError(Exception):
+    """An expected problem (missing weights or data, a bad file) with a message that says what to do."""
+
+
+def fail(message, code=2):
+    """Print one actionable sentence to stderr and exit with `code`: no traceback for expected problems."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a bad flag gets fail()'s one line ("error: argument --epochs: must be at least 1, not 0;
+    see --help") instead of the whole usage block above it."""
+
+    def error(self, message):
+        fail(f"{message}; see `python {self.prog} --help`.")
+
+
+def shown(path):
+    """A path as text that can always be printed and drawn: a file name that is not valid UTF-8 (possible on
+    Linux) keeps its readable parts, and each undecodable byte becomes the replacement character."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def add_device_argument(parser):
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
+                        help="auto = cuda, then mps, then cpu (default: auto)")
+
+
+def choose_device(name="auto"):
+    """One rule for every script: `auto` = cuda, then mps, then cpu. Asking for a missing one fails clearly."""
+    import torch  # here, not at the top: preprocess_anime_sketches.py uses this module without torch
+
+    mps_ok = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "mps" if mps_ok else "cpu"
+    elif name == "cuda" and not torch.cuda.is_available():
+        raise LessonError("--device cuda was asked for but PyTorch sees no CUDA GPU; use --device auto or cpu.")
+    elif name == "mps" and not mps_ok:
+        raise LessonError("--device mps was asked for but Apple's MPS backend is not available; use --device auto or cpu.")
+    elif name not in DEVICE_CHOICES:
+        raise LessonError(f"unknown device {name!r}; choose one of {', '.join(DEVICE_CHOICES)}.")
+    return torch.device(name)
+
+
+def at_least(minimum, kind=int):
+    """An argparse type: a number of `kind` that is at least `minimum` (argparse reports a bad one in one line)."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
+        if not value >= minimum:  # also refuses nan
+            raise argparse.ArgumentTypeError(f"must be at least {minimum:g}, not {text}")
+        return value
+    return parse
+
+
+def multiple_of(step):
+    """An argparse type: a positive whole number that is a multiple of `step` (an image size, say)."""
+    def parse(text):
+        value = at_least(step)(text)
+        if value % step:
+            raise argparse.ArgumentTypeError(f"must be a multiple of {step}, not {text}")
+        return value
+    return parse
+
+
+def above(minimum, kind=float):
+    """An argparse type: a number of `kind` strictly greater than `minimum` (a learning rate, say)."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not value > minimum or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"must be a finite number above {minimum:g}, not {text}")
+        return value
+    return parse

@@ -1,0 +1,112 @@
+"""The figures the exercises save: labelled grids of images in the module's one layout, and plots.
+
+A grid has one column per example and one row per kind (input on top, generated below, then the
+target), the layout of the paper's own figures. A cell may also be a heat map (a `Heat`), drawn
+alone or over an image, with one colour bar per row.
+"""
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; works on headless machines and in CI
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+
+from helpers.files import atomic_path  # noqa: E402
+from helpers.images import tensor_to_image  # noqa: E402
+
+TITLE_INCHES_PER_CHAR = 0.1  # a 13 pt title needs about this much width per character
+
+
+@dataclass
+class Heat:
+    """A (H, W) map drawn with a colour map from `vmin` to `vmax`, over `under` (a (3, H', W') image) if given."""
+
+    values: torch.Tensor
+    vmin: float = 0.0
+    vmax: float = 1.0
+    label: str = ""  # the colour bar's label
+    under: torch.Tensor = None
+    cmap: str = "magma"
+
+
+def save_figure(fig, path, dpi=100, **savefig_options):
+    """Write a matplotlib figure as PNG atomically, then close it."""
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=dpi, **savefig_options)
+    finally:
+        plt.close(fig)
+    return Path(path)
+
+
+def _draw_cell(ax, cell):
+    """Draw one cell; returns the image artist of a heat map (for its colour bar), else None."""
+    if isinstance(cell, Heat):
+        values = cell.values.detach().float().cpu().numpy()
+        if cell.under is None:
+            return ax.imshow(values, cmap=cell.cmap, vmin=cell.vmin, vmax=cell.vmax, interpolation="nearest")
+        height, width = cell.under.shape[-2:]
+        ax.imshow(tensor_to_image(cell.under), interpolation="nearest")
+        return ax.imshow(values, cmap=cell.cmap, vmin=cell.vmin, vmax=cell.vmax, alpha=0.55,
+                         interpolation="nearest", extent=(-0.5, width - 0.5, height - 0.5, -0.5))
+    ax.imshow(tensor_to_image(cell), interpolation="nearest")
+    return None
+
+
+def save_grid(path, rows, row_titles, title=None, col_titles=None, captions=None, cell_inches=2.2):
+    """Save a titled grid: each row a list of cells (a (3, H, W) tensor in [-1, 1], a Heat, or None for an
+    empty cell), named by `row_titles`; `col_titles` name the examples; `captions` (rows of strings) go
+    under the images."""
+    n_rows, n_cols = len(rows), max(len(r) for r in rows)
+    has_heat = any(isinstance(cell, Heat) for row in rows for cell in row)
+    width = cell_inches * n_cols + 0.8 + (0.9 if has_heat else 0.0)
+    if title:  # a figure of one or two columns would clip a long title on both sides
+        width = max(width, TITLE_INCHES_PER_CHAR * max(len(line) for line in title.splitlines()) + 0.4)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(width, cell_inches * n_rows + 0.7), squeeze=False,
+                             layout="constrained")  # constrained: room for titles, captions and colour bars
+    for r, row in enumerate(rows):
+        heat = None
+        for c in range(n_cols):
+            ax = axes[r][c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.spines[:].set_visible(False)
+            cell = row[c] if c < len(row) else None
+            if cell is not None:
+                heat = _draw_cell(ax, cell) or heat
+            if c == 0:
+                ax.set_ylabel(row_titles[r], fontsize=11)
+            if r == 0 and col_titles and c < len(col_titles):
+                ax.set_title(col_titles[c], fontsize=10)
+            if captions and captions[r] and c < len(captions[r]) and captions[r][c]:
+                ax.set_xlabel(captions[r][c], fontsize=8)
+        if heat is not None:
+            label = next(cell.label for cell in row if isinstance(cell, Heat))
+            fig.colorbar(heat, ax=list(axes[r]), fraction=0.03, pad=0.01, label=label)
+    if title:
+        fig.suptitle(title, fontsize=13)
+    return save_figure(fig, path)
+
+
+def save_progress_plot(history, path):
+    """Exercise 3's loss curves (G's two parts, D's two parts) and validation L1, one panel each."""
+    rows = [h for h in history if h["epoch"] > 0]
+    x = [h["epoch"] for h in rows]
+    fig, (ax_g, ax_d, ax_v) = plt.subplots(1, 3, figsize=(15, 4), layout="constrained")
+    if rows and "G_GAN" in rows[0]:
+        ax_g.plot(x, [h["G_GAN"] for h in rows], label="G GAN part")
+    ax_g.plot(x, [h["G_L1"] for h in rows], label="G L1 part (before x lambda)")
+    if rows and "D_real" in rows[0]:
+        ax_d.plot(x, [h["D_real"] for h in rows], label="D on real pairs")
+        ax_d.plot(x, [h["D_fake"] for h in rows], label="D on generated pairs")
+        ax_d.axhline(math.log(2), color="grey", ls=":", label="log 2 = 0.69: D undecided")
+    ax_g.axhline(math.log(2), color="grey", ls=":", label="log 2 = 0.69: D undecided")
+    ax_v.plot([h["epoch"] for h in history], [h["val_L1"] for h in history], "o-", label="validation L1")
+    for ax, title in ((ax_g, "Generator loss"), (ax_d, "Discriminator loss"), (ax_v, "Validation L1 (lower is better)")):
+        ax.set(title=title, xlabel="epoch")
+        ax.legend()
+    return save_figure(fig, path)

@@ -1,0 +1,90 @@
+"""Images in and out: open any image file safely, convert any mode to RGB, tensor <-> image, save.
+
+One place for the error mapping, so every script says the same clear sentence about a missing,
+empty, damaged, non-image or absurdly large file instead of a traceback. torch is imported only by
+the two tensor functions, so preprocess_anime_sketches.py and its worker processes start fast.
+"""
+
+import warnings
+import zlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from helpers.cli import LessonError, shown
+from helpers.files import atomic_path
+
+# Pillow decodes a few kB of PNG into gigabytes if asked; it warns above MAX_IMAGE_PIXELS (89 million
+# pixels) and refuses at twice that. Any image above the first limit is refused here: a label, sketch
+# or Kaggle pair is at most a few million pixels.
+READ_ERRORS = (OSError, SyntaxError, ValueError, EOFError, zlib.error, Image.DecompressionBombError)
+
+
+def open_image(path, what="image", fix="pass another file"):
+    """Read a whole image file into memory -> PIL image. LessonError naming the file and `fix` if it cannot.
+
+    `what` names the file's role in the message ("label", "sketch"); the file is closed on return, and
+    a file cut short fails here rather than half-way through the work.
+    """
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as opened:
+                opened.load()
+                return opened.copy()
+    except FileNotFoundError:
+        problem = "does not exist"
+    except IsADirectoryError:
+        problem = "is a folder, not an image file"
+    except PermissionError:
+        problem = "cannot be read (permission denied)"
+    except UnidentifiedImageError:
+        problem = "is empty" if path.stat().st_size == 0 else "is not an image Pillow can read (PNG, JPEG, ...)"
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        problem = f"is too large to open safely (over {Image.MAX_IMAGE_PIXELS:,} pixels: a decompression bomb?)"
+    except READ_ERRORS as exc:
+        problem = f"is damaged or cut short ({exc})"
+    raise LessonError(f"{what} {shown(path)} {problem}; {fix}.")
+
+
+def to_rgb(image, background=(255, 255, 255)):
+    """Any PIL mode -> 8-bit RGB: transparency laid over `background`, 16-bit grey scaled (not clipped)."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        array = np.asarray(image, dtype=np.float64)
+        if array.max() > 255:  # a true 16-bit (or wider) range: keep the top 8 bits
+            array = array / 257.0 if array.max() <= 65535 else array * (255.0 / array.max())
+        return Image.fromarray(np.clip(array.round(), 0, 255).astype(np.uint8), mode="L").convert("RGB")
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, tuple(background) + (255,))
+        return Image.alpha_composite(canvas, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def image_to_tensor(image):
+    """PIL image -> (3, H, W) float tensor in [-1, 1] (the range G's Tanh produces)."""
+    import torch
+
+    array = np.asarray(image.convert("RGB"), dtype=np.float32)
+    return torch.from_numpy(array).permute(2, 0, 1) / 127.5 - 1.0
+
+
+def tensor_to_image(tensor):
+    """(3, H, W), (1, H, W) or (1, 3, H, W) tensor in [-1, 1] -> 8-bit RGB PIL image."""
+    t = tensor.detach().float().cpu().clamp(-1, 1)
+    if t.dim() == 4:
+        if t.shape[0] != 1:
+            raise ValueError(f"expected one image, got a batch of {t.shape[0]}")
+        t = t[0]
+    if t.shape[0] == 1:
+        t = t.expand(3, -1, -1)
+    array = ((t.permute(1, 2, 0).numpy() + 1.0) * 127.5).round().astype(np.uint8)
+    return Image.fromarray(array, mode="RGB")
+
+
+def save_image(image, path):
+    """Save a PIL image (format from the suffix, PNG if unknown) atomically, with the user's permissions."""
+    with atomic_path(path) as tmp:
+        image.save(tmp, format=Image.registered_extensions().get(Path(path).suffix.lower(), "PNG"))
