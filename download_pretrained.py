@@ -34,8 +34,8 @@ from urllib3.util.retry import Retry
 
 from facades_generator import DEFAULT_CHECKPOINT, OFFICIAL_URL, PALETTE
 from helpers.checkpoints import read_weights
-from helpers.cli import ArgumentParser, LessonError, fail
-from helpers.files import ROOT, atomic_path
+from helpers.cli import ArgumentParser, LessonError, fail, shown
+from helpers.files import ROOT, atomic_path, check_writable_folder, new_file_mode
 from helpers.images import save_image
 from pix2pix_models import IMAGE_SIZE, UNetGenerator, load_official_generator_weights
 
@@ -62,10 +62,25 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
+class SayingRetry(Retry):
+    """urllib3's Retry, which also says at once that a try failed and another follows: offline, the
+    retries would otherwise take half a minute of silence."""
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)  # raises when none are left
+        host = _pool.host if _pool is not None else "the server"
+        why = f"answered {response.status}" if response is not None and error is None else \
+            f"cannot be reached ({type(getattr(error, 'reason', None) or error).__name__})"
+        left = self.total  # tries still to come after this failed one
+        print(f"{host} {why}; trying again ({left} more {'try' if left == 1 else 'tries'}, next in "
+              f"{retry.get_backoff_time():.0f} s; Ctrl+C stops)", flush=True)
+        return retry
+
+
 def make_session(retries):
     """A requests Session that retries refused/failed connections and 5xx answers, with backoff."""
-    retry = Retry(total=retries, backoff_factor=BACKOFF_FACTOR, status_forcelist=RETRY_STATUSES,
-                  allowed_methods={"GET"}, raise_on_status=False)  # keep the last 5xx so the message can name it
+    retry = SayingRetry(total=retries, backoff_factor=BACKOFF_FACTOR, status_forcelist=RETRY_STATUSES,
+                        allowed_methods={"GET"}, raise_on_status=False)  # keep the last 5xx to name it
     session = requests.Session()
     for scheme in ("http://", "https://"):
         session.mount(scheme, HTTPAdapter(max_retries=retry))
@@ -178,18 +193,24 @@ def check_cmp_zip(path, url):
                           "inside); check --samples-url.")
 
 
-def fetch(session, url, final, check, args, url_flag):
-    """Download to `<final>.part`, check it, and only then rename it to `final` (one copy on disk)."""
+def fetch(session, url, final, check, args, url_flag, replaced=()):
+    """Download to `<final>.part` (resuming what an earlier run, --force or not, left there), check it, and
+    only then rename it to `final`; files in `replaced` (a stale .sha256) go at that moment, not before."""
     part = final.with_name(final.name + ".part")
-    if args.force:
-        part.unlink(missing_ok=True)
+    problem = check_writable_folder(final.parent)
+    if problem:
+        raise LessonError(f"cannot write into {shown(final.parent)} ({problem}); choose a folder you can write "
+                          f"to with {'--samples-dir' if url_flag == '--samples-url' else '--checkpoint-dir'}.")
     download(session, url, part, final, (args.timeout, args.timeout), args.retries, url_flag)
     try:
         check(part, url)
     except LessonError:
         part.unlink()  # bad content: resuming it would only append to garbage
         raise
+    for path in replaced:
+        path.unlink(missing_ok=True)
     os.replace(part, final)  # atomic: the final name only ever holds a checked file
+    os.chmod(final, new_file_mode())  # a plain file's permissions, readable by the class
 
 
 def sha256_of(path):
@@ -228,12 +249,16 @@ def ensure_weights(session, args):
                               "away or run `python download_pretrained.py --force`.") from None
         print(f"{final} was already here (copied by hand?) and passes the check; recording its SHA-256.")
     else:
-        sidecar.unlink(missing_ok=True)  # from here on an old sidecar would describe the wrong file
-        fetch(session, args.url, final, check_weights, args, "--url")
+        fetch(session, args.url, final, check_weights, args, "--url", replaced=[sidecar])
         digest = sha256_of(final)
-    with atomic_path(sidecar) as tmp:
-        tmp.write_text(f"{digest}  {final.name}\n")
-    print(f"saved {final} ({final.stat().st_size:,} bytes, SHA-256 {digest[:16]}...) and {sidecar.name}")
+    try:
+        with atomic_path(sidecar) as tmp:
+            tmp.write_text(f"{digest}  {final.name}\n")
+    except OSError as exc:  # a read-only folder that already holds good weights: they are still usable
+        print(f"note: cannot record the SHA-256 in {shown(sidecar)} ({exc.strerror or exc}); the weights passed "
+              "the check and are ready, and the next run checks them again.")
+    else:
+        print(f"saved {shown(final)} ({final.stat().st_size:,} bytes, SHA-256 {digest[:16]}...) and {sidecar.name}")
     return final
 
 

@@ -22,6 +22,7 @@ from facades_generator import (DEFAULT_CHECKPOINT, SAMPLE_LABELS_DIR, create_fac
                                label_rgb, load_label, palette_distance, translate)
 from helpers.cli import ArgumentParser, LessonError, add_device_argument, at_least, choose_device, fail, shown
 from helpers.figures import save_grid
+from helpers.files import check_writable_folder
 from helpers.images import image_to_tensor
 from pix2pix_models import IMAGE_SIZE
 
@@ -85,6 +86,9 @@ def read_label(path):
 
 def main(argv=None):
     args = parse_args(argv)
+    problem = check_writable_folder(args.output.parent)  # before any work, not after it
+    if problem:
+        fail(f"cannot write {shown(args.output)} ({problem}); choose another --output.")
     try:
         device = choose_device(args.device)
     except LessonError as exc:

@@ -28,6 +28,7 @@ from facades_generator import (CLASS_NAMES, DEFAULT_CHECKPOINT, PALETTE, create_
 from helpers.cli import ArgumentParser, LessonError, add_device_argument, choose_device, fail, shown
 from helpers.facade_labels import FacadeDesign, draw_facade
 from helpers.figures import Heat, save_grid
+from helpers.files import check_writable_folder
 from helpers.images import image_to_tensor, tensor_to_image
 
 EXPERIMENTS = ("windows", "partial", "colors", "consistency")
@@ -209,6 +210,9 @@ def main(argv=None):
         own_design = FacadeDesign.from_spec(args.design) if args.design else None
     except (ValueError, TypeError) as exc:  # JSONDecodeError is a ValueError
         fail(f"--design is not a valid facade design ({exc}); see FacadeDesign in helpers/facade_labels.py.")
+    problem = check_writable_folder(args.output_dir)  # before any work, not after it
+    if problem:
+        fail(f"cannot write into --output-dir {shown(args.output_dir)} ({problem}); choose another --output-dir.")
     experiments = EXPERIMENTS if args.experiment == "all" else (args.experiment,)
     base = own_design or DEFAULT_DESIGN
     paths = label_files(args.labels or [])

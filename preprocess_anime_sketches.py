@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from helpers.anime_demo import PAIR_SIZE, draw_demo_pair
 from helpers.cli import ArgumentParser, LessonError, at_least, fail, shown
-from helpers.files import write_bytes_atomic
+from helpers.files import check_writable_folder, write_bytes_atomic
 from helpers.images import READ_ERRORS, open_image, to_rgb
 
 SPLITS = ("train", "val")
@@ -35,8 +35,11 @@ KINDS = ("sketches", "colors")
 DEMO_MARKER = "DEMO_SET.txt"  # marks a folder written by --demo, so --demo never writes over real data
 DEMO_VAL_FRACTION = 0.1  # Kaggle holds out 20%; 10% leaves a small demo set more to train on
 ASPECT_TOLERANCE = 0.01  # a pair must be 2:1 (1024x512) within 1%
-SKETCH_MAX_SPREAD = 0.03  # mean (max - min channel) / 255 below this = greyscale, as a sketch is
-SKETCH_MIN_WHITE = 0.5  # a line sketch is mostly white paper
+# --verify tells sketches from colour images by comparing the two folders of a split, not by fixed bars:
+# measured on Kaggle pairs, sketches have a colour spread (mean of max - min channel, / 255) of 0.000 and
+# are 91-97% white paper; even pale colour images (spread 0.026-0.029) are only 10-22% white.
+MIN_SPREAD_GAP = 0.01  # sketches/ this much greyer than colors/ ...
+MIN_WHITE_GAP = 0.2  # ... or this much whiter (a share of the pixels) tells the folders apart
 HINT = ("download the Kaggle 'Anime Sketch Colorization Pair' dataset and unzip it into {root}/ (so that "
         "{root}/data/train/ holds the PNGs), or run `python preprocess_anime_sketches.py --demo 200` "
         "for a synthetic set")
@@ -79,10 +82,22 @@ def is_done(path, size, not_before):
         return False
 
 
+def output_names(files):
+    """{file: output name (no suffix)}: the file's stem, or stem_suffix where two files share a stem
+    (a.png and a.jpg both become a.png otherwise, and one pair would be lost). Fails on a clash left over."""
+    stems = [p.stem for p in files]
+    names = {p: p.stem if stems.count(p.stem) == 1 else f"{p.stem}_{p.suffix[1:].lower()}" for p in files}
+    clashes = sorted(name for name in set(names.values()) if list(names.values()).count(name) > 1)
+    if clashes:
+        both = [shown(p) for p in files if names[p] == clashes[0]]
+        fail(f"{' and '.join(both)} would both be written as {clashes[0]}.png; rename one of them and run again.")
+    return names
+
+
 def process_pair(job):
     """Split one pair into colour (left half) and sketch (right half). Returns (status, file, note)."""
-    src, out_split, size = job
-    color_out, sketch_out = (out_split / kind / f"{src.stem}.png" for kind in ("colors", "sketches"))
+    src, out_split, name, size = job
+    color_out, sketch_out = (out_split / kind / f"{name}.png" for kind in ("colors", "sketches"))
     if all(is_done(path, size, src.stat().st_mtime) for path in (color_out, sketch_out)):
         return "done", src, None
     try:
@@ -104,16 +119,15 @@ def process_pair(job):
 
 
 def look_of(job):
-    """(problem or None, colourfulness, white fraction) of one processed image."""
+    """(problem or None, colour spread, white fraction) of one processed image."""
     path, size = job
     try:
-        with Image.open(path) as image:
-            image.load()
-            if image.size != (size, size) or image.mode != "RGB":
-                return f"is {image.mode} {image.size[0]}x{image.size[1]}, expected RGB {size}x{size}", 0.0, 0.0
-            pixels = np.asarray(image.reduce(max(1, size // 64)), dtype=np.int16)  # 64 px are enough
-    except READ_ERRORS as error:
-        return f"cannot be read ({error})", 0.0, 0.0
+        image = open_image(path, "image", "run `python preprocess_anime_sketches.py` again")
+    except LessonError as error:
+        return str(error), 0.0, 0.0
+    if image.size != (size, size) or image.mode != "RGB":
+        return f"is {image.mode} {image.size[0]}x{image.size[1]}, expected RGB {size}x{size}", 0.0, 0.0
+    pixels = np.asarray(image.reduce(max(1, size // 64)), dtype=np.int16)  # 64 px are enough
     spread = (pixels.max(axis=2) - pixels.min(axis=2)).mean() / 255.0
     return None, float(spread), float((pixels.min(axis=2) > 200).mean())
 
@@ -153,18 +167,19 @@ def verify(output, size, workers):
         problems += [f"{path}: {look[0]}" for (path, _), look in zip(jobs, looks) if look[0]][:10]
         sketch_spread, sketch_white = np.median([look[1:] for look in looks[0::2]], axis=0)
         color_spread, color_white = np.median([look[1:] for look in looks[1::2]], axis=0)
-        print(f"  {split}: {len(pairs)} pairs; colourfulness sketches {sketch_spread:.3f}, colors "
+        print(f"  {split}: {len(pairs)} pairs; colour spread sketches {sketch_spread:.3f}, colors "
               f"{color_spread:.3f}; white sketches {sketch_white:.0%}, colors {color_white:.0%}")
-        sketch_like = sketch_spread < SKETCH_MAX_SPREAD and sketch_white > SKETCH_MIN_WHITE
-        color_like = color_spread >= SKETCH_MAX_SPREAD
-        if not sketch_like and not color_like and color_white > SKETCH_MIN_WHITE:
-            problems.append(f"{output / split}: sketches/ and colors/ look swapped (colourful sketches, "
-                            f"greyscale colours); delete {output}/ and run this script again (it takes the "
+        # Each sign that sketches/ holds the greyer, whiter images (or, backward, colors/ does) counts once.
+        forward = (color_spread - sketch_spread >= MIN_SPREAD_GAP) + (sketch_white - color_white >= MIN_WHITE_GAP)
+        backward = (sketch_spread - color_spread >= MIN_SPREAD_GAP) + (color_white - sketch_white >= MIN_WHITE_GAP)
+        if backward and not forward:
+            problems.append(f"{output / split}: sketches/ and colors/ look swapped (colors/ holds the greyer, "
+                            f"whiter images); delete {output}/ and run this script again (it takes the "
                             "colour from the LEFT half, as in the Kaggle pairs), or, if your own pairs have "
                             "the sketch on the left, swap the names of the two folders")
-        elif not (sketch_like and color_like):
-            problems.append(f"{output / split}: expected greyscale, mostly white sketches/ and coloured "
-                            "colors/; check that --input holds sketch/colour pairs")
+        elif not forward or backward:
+            problems.append(f"{output / split}: sketches/ and colors/ look alike (neither is clearly greyer and "
+                            "whiter); check that --input holds sketch/colour pairs")
     print(f"Sketch images: {totals['sketches']}\nColor images: {totals['colors']}")
     return problems
 
@@ -238,12 +253,16 @@ def main(argv=None):
         print(f"Verifying {args.output}/")
         report(verify(args.output, args.size, args.workers))
         return
+    for folder, flag in ((args.output, "--output"), (args.input if args.demo else None, "--input")):
+        problem = folder and check_writable_folder(folder)  # before any work, not after it
+        if problem:
+            fail(f"cannot write into {flag} {shown(folder)} ({problem}); choose another {flag}.")
     if args.demo is not None:
         write_demo_set(args.input, args.output, args.demo, args.seed, args.workers)
     splits = find_splits(args.input)
-    jobs = [(src, args.output / split, args.size)
-            for split, folder in splits.items() for src in list_files(folder)]
-    counts = ", ".join(f"{split}: {sum(out.name == split for _, out, _ in jobs)}" for split in splits)
+    jobs = [(src, args.output / split, name, args.size)
+            for split, folder in splits.items() for src, name in output_names(list_files(folder)).items()]
+    counts = ", ".join(f"{split}: {sum(out.name == split for _, out, _, _ in jobs)}" for split in splits)
     print(f"Found {len(jobs)} images to process in {splits['train'].parent}/ ({counts})")
     if "val" not in splits:
         print("No val/ split in the input: none is made here; exercise3_train.py holds out 5% of train.")
@@ -266,7 +285,7 @@ def main(argv=None):
           f"({tally['converted']} converted), {tally['done']} already done, {tally['skipped']} skipped")
     for split in splits:
         extra = ({p.stem for p in (args.output / split / "colors").glob("*.png")}
-                 - {src.stem for src, out, _ in jobs if out.name == split})
+                 - {name for _, out, name, _ in jobs if out.name == split})
         if extra:
             print(f"note: {args.output / split}/ also holds {len(extra)} pairs that are not in {args.input}/ "
                   f"(from an earlier run?); delete {args.output}/ to start clean.")

@@ -15,6 +15,14 @@ DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 class LessonError(Exception):
     """An expected problem (missing weights or data, a bad file) with a message that says what to do."""
 
+    def __init__(self, message=""):
+        # A DataLoader worker's exception comes back to the main process re-made from a text that holds the
+        # worker's whole traceback ("Caught LessonError in DataLoader worker process 0. Original Traceback
+        # ..."): keep only the sentence the worker raised.
+        if "Original Traceback" in message and "LessonError: " in message:
+            message = message.rsplit("LessonError: ", 1)[1].strip()
+        super().__init__(message)
+
 
 def fail(message, code=2):
     """Print one actionable sentence to stderr and exit with `code`: no traceback for expected problems."""

@@ -219,7 +219,7 @@ def data_path(repeats):
         for kind in ("colors", "sketches"):
             (out / kind).mkdir(parents=True)
         start = time.perf_counter()
-        statuses = [prep.process_pair((source, out, IMAGE_SIZE))[0] for source in sources]
+        statuses = [prep.process_pair((source, out, source.stem, IMAGE_SIZE))[0] for source in sources]
         seconds = time.perf_counter() - start
         result["preprocess_pairs_per_s_one_core"] = len(sources) / seconds
         result["preprocess_statuses"] = sorted(set(statuses))

@@ -275,8 +275,17 @@ def test_dns_error(tmp_path, capsys, monkeypatch):
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
     monkeypatch.setattr(socket, "getaddrinfo", no_dns)
-    assert_fails(capsys, tmp_path, lambda: run(tmp_path, "http://weights.example.invalid/w.pth"),
-                 "cannot resolve the host name weights.example.invalid", "check your network")
+    with pytest.raises(SystemExit):
+        run(tmp_path, "http://weights.example.invalid/w.pth")
+    captured = capsys.readouterr()
+    # Each failed try is said at once (offline, the retries would otherwise be 30 silent seconds) ...
+    retries = [line for line in captured.out.splitlines() if "trying again" in line]
+    assert len(retries) == 2 and retries[0].startswith("weights.example.invalid cannot be reached")
+    assert "(2 more tries" in retries[0] and "(1 more try," in retries[1] and "Ctrl+C" in retries[0]
+    # ... and the last sentence says what to do, the copy-by-hand route included.
+    err = captured.err.strip().splitlines()[-1]
+    assert "cannot resolve the host name weights.example.invalid" in err and "check your network" in err
+    assert "on a machine with internet" in err
 
 
 def failing_open(error):
@@ -320,6 +329,48 @@ def test_checkpoint_dir_that_cannot_be_created(server, tmp_path, capsys):
     target = tmp_path / "a_file" / "checkpoints"
     assert_fails(capsys, target, lambda: run(target, server.url + "/never.pth"), "--checkpoint-dir")
     assert requests_to(server, "/never.pth") == []
+
+
+def test_force_resumes_its_own_partial_download_and_keeps_the_good_files(server, weights, valid_checkpoints, tmp_path,
+                                                                          capsys):
+    data, _ = weights
+    for name in (NAME, NAME + ".sha256"):
+        (tmp_path / name).write_bytes((valid_checkpoints / name).read_bytes())
+    good = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    cut = 50 << 20
+    url = serve(server, "/force.pth", Route(data, cuts=[cut]))
+    with pytest.raises(SystemExit) as exc:
+        run(tmp_path, url, "--force", "--retries", "0")
+    assert exc.value.code == 2 and "run the same command again to resume" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name in good} == good  # nothing deleted
+    assert (tmp_path / (NAME + ".part")).stat().st_size == cut
+    run(tmp_path, url, "--force")  # the same command again: resumes, does not start over
+    assert requests_to(server, "/force.pth") == [None, f"bytes={cut}-"]
+    assert (tmp_path / NAME).read_bytes() == data and not (tmp_path / (NAME + ".part")).exists()
+    assert (tmp_path / (NAME + ".sha256")).read_text().split()[0] == hashlib.sha256(data).hexdigest()
+
+
+def test_read_only_folder_with_good_weights_is_fine(valid_checkpoints, tmp_path, capsys, monkeypatch):
+    """No .sha256 can be written (a read-only folder, as on a shared class machine): say so, and succeed."""
+    os.link(valid_checkpoints / NAME, tmp_path / NAME)
+
+    def read_only(path):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(download_pretrained, "atomic_path", read_only)
+    run(tmp_path, "http://127.0.0.1:9/unreachable.pth")
+    out = capsys.readouterr().out
+    assert "cannot record the SHA-256" in out and "ready" in out and "Permission denied" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == [NAME]
+
+
+def test_downloaded_files_get_the_users_permissions(server, weights, tmp_path, capsys):
+    url = serve(server, "/mode.pth", Route(weights[0]))
+    run(tmp_path, url)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    for name in (NAME, NAME + ".sha256"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~mask, name
 
 
 def test_sha256_mismatch_is_reported_not_downloaded(server, tmp_path, capsys):

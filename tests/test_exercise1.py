@@ -5,6 +5,7 @@ it exercises the real loading path and the real script, and its pictures are noi
 It must be full size (ngf=64): create_facades_generator only accepts the real architecture.
 """
 
+import os
 import re
 import subprocess
 import sys
@@ -105,6 +106,7 @@ def test_missing_weights_message(tmp_path, capsys):
     captured = capsys.readouterr()
     assert exit_info.value.code == 2
     assert "python download_pretrained.py" in captured.err and "facades_generator.pth" in captured.err
+    assert "offline" in captured.err and "copy it to checkpoints/facades_generator.pth" in captured.err
     assert "Traceback" not in captured.err + captured.out
     assert not output.exists()
 
@@ -174,7 +176,8 @@ def test_unwritable_output_is_one_sentence(checkpoint, reuse_net, tmp_path, caps
     with pytest.raises(SystemExit) as exit_info:
         run(["--labels", SAMPLES / "narrow_house.png", "--checkpoint", checkpoint, "--output", output], capsys)
     err = capsys.readouterr().err
-    assert exit_info.value.code == 2 and f"could not write {output}" in err and "Traceback" not in err
+    assert exit_info.value.code == 2 and f"cannot write {output}" in err and "Traceback" not in err
+    assert "loaded the generator" not in capsys.readouterr().out  # refused before any work
 
 
 def test_no_usable_labels_exit_2(tmp_path, capsys):
@@ -239,3 +242,42 @@ def test_the_exercises_leave_process_wide_settings_alone():
             "assert not [m for m in sys.modules if m == 'speed' or m.startswith('speed.')], 'speed imported'\n"
             "assert torch.backends.cudnn.benchmark == before")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=120)
+
+
+def non_utf8_path(folder, stem=b"fa\xe7ade"):
+    """A file name that is not valid UTF-8 (Latin-1 bytes, as an old archive may hold): legal on Linux."""
+    return folder / (os.fsdecode(stem) + ".png")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="only Linux file names may be arbitrary bytes")
+def test_a_label_whose_name_is_not_utf8_is_drawn_and_named(checkpoint, reuse_net, tmp_path, capsys, grid_spy):
+    label = non_utf8_path(tmp_path)
+    Image.open(SAMPLES / "narrow_house.png").save(label)
+    output = tmp_path / "grid.png"
+    out = run(["--labels", label, "--checkpoint", checkpoint, "--output", output, "--device", "cpu"], capsys)
+    assert output.is_file() and f"wrote {output.resolve()}" in out.out
+    assert grid_spy[0]["col_titles"] == ["fa\ufffdade"]  # the undecodable byte shown as U+FFFD
+
+
+def test_a_photo_given_as_a_label_is_warned_about_and_still_translated(checkpoint, reuse_net, tmp_path, capsys,
+                                                                        grid_spy):
+    Image.fromarray(photo_like()).save(tmp_path / "holiday_photo.jpg", quality=90)
+    out = run(["--labels", tmp_path / "holiday_photo.jpg", SAMPLES / "narrow_house.png", "--checkpoint", checkpoint,
+               "--output", tmp_path / "grid.png", "--device", "cpu"], capsys)
+    warnings = [line for line in out.out.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "holiday_photo.jpg does not look like a label map" in warnings[0]
+    assert len(grid_spy[0]["rows"][1]) == 2  # both still translated
+
+
+def test_a_single_label_gets_a_figure_whose_title_is_not_clipped(checkpoint, reuse_net, tmp_path, capsys):
+    output = tmp_path / "one.png"
+    run(["--labels", SAMPLES / "narrow_house.png", "--checkpoint", checkpoint, "--output", output, "--device", "cpu"],
+        capsys)
+    with Image.open(output) as png:
+        ink = np.asarray(png.convert("L"))[: png.height // 12] < 128  # the title's band: dark text pixels
+        mode = os.stat(output).st_mode & 0o777
+    columns = np.flatnonzero(ink.any(axis=0))
+    assert columns.size and columns.min() > 3 and columns.max() < ink.shape[1] - 4  # margin on both sides
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert mode == 0o666 & ~mask  # readable by the class, like any file the user makes

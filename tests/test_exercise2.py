@@ -5,7 +5,9 @@ the real loading path and the real script, and its pictures and numbers are nois
 It must be full size (ngf=64): create_facades_generator only accepts the real architecture.
 """
 
+import os
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -177,3 +179,21 @@ def test_readme_section_names_only_real_flags(capsys):
     assert commands, "the Exercise 2 section shows no command"
     for command in commands:
         assert set(re.findall(r"--[a-z-]+", command)) <= flags, command
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="only Linux file names may be arbitrary bytes")
+def test_a_label_whose_name_is_not_utf8_is_drawn_and_named(checkpoint, tmp_path, capsys, reuse_nets):
+    label = tmp_path / "in" / (os.fsdecode(b"fa\xe7ade") + ".png")
+    label.parent.mkdir()
+    draw_facade(exercise2_explore.DEFAULT_DESIGN).save(label)
+    output = run("colors", checkpoint, tmp_path / "out", capsys, "--labels", label)
+    assert "fa\ufffdade.png: real palette" in output
+
+
+def test_an_impossible_output_dir_is_refused_before_any_work(tmp_path, capsys):
+    (tmp_path / "a_file").write_text("a file where a folder should be")
+    with pytest.raises(SystemExit) as exit_info:
+        exercise2_explore.main(["--output-dir", str(tmp_path / "a_file" / "figures"), "--checkpoint",
+                                str(tmp_path / "none.pth")])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "cannot write into --output-dir" in err and "no pretrained weights" not in err

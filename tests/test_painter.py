@@ -33,6 +33,7 @@ import pytest
 from PIL import Image
 
 import facade_painter
+from painter import server as painter_server
 from helpers.facade_labels import FacadeDesign, draw_facade
 from facades_generator import (CLASS_COLORS, FACADE_CLASSES, PALETTE, create_facades_generator, SAMPLE_LABELS_DIR,
                                load_label, translate)
@@ -50,7 +51,7 @@ def net_G(checkpoint):
 
 
 def start_server(net_G, reason=None):
-    server = facade_painter.PainterServer(("127.0.0.1", 0), net_G, reason, quiet=True)
+    server = painter_server.PainterServer(("127.0.0.1", 0), net_G, reason, quiet=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
@@ -77,10 +78,12 @@ def base_url(server):
     return "http://%s:%d/" % server.server_address[:2]
 
 
-def request(server, method, path, body=None):
+def request(server, method, path, body=None, content_type="image/png"):
+    """A request as a browser on this computer sends it (http.client adds Host: 127.0.0.1:PORT)."""
     conn = http.client.HTTPConnection(*server.server_address[:2], timeout=120)
     try:
-        conn.request(method, path, body=body)
+        headers = {"Content-Type": content_type} if method == "POST" and content_type else {}
+        conn.request(method, path, body=body, headers=headers)
         response = conn.getresponse()
         return response.status, response.headers, response.read()
     finally:
@@ -211,7 +214,7 @@ def _bad_bodies():
         "no pixel data": (png_header_only(256, 256), 400),
         "too many pixels": (png_header_only(5000, 5000), 413),
         "past Pillow's bomb limit": (png_header_only(20000, 20000), 413),
-        "body over the limit": (b"\x89PNG" + bytes(facade_painter.MAX_BODY_BYTES), 413),
+        "body over the limit": (b"\x89PNG" + bytes(painter_server.MAX_BODY_BYTES), 413),
     }
 
 
@@ -224,12 +227,72 @@ def test_bad_bodies_get_a_short_4xx_and_the_server_stays_up(server, net_G):
     assert status == 200 and np.array_equal(decode_png(body), expected_facade(net_G))
 
 
+def host_line(server):
+    return b"Host: 127.0.0.1:%d\r\n" % server.server_address[1]
+
+
 def test_bad_headers_and_paths_get_4xx(server):
-    assert raw_request(server, b"POST /generate HTTP/1.1\r\nHost: x\r\n\r\n")[0] == 411
-    status, message = raw_request(server, b"POST /generate HTTP/1.1\r\nHost: x\r\nContent-Length: lots\r\n\r\n")
-    assert status == 400 and b"Content-Length" in message
+    assert raw_request(server, b"POST /generate HTTP/1.1\r\n" + host_line(server) + b"\r\n")[0] == 411
+    for length in (b"lots", "\u00b2".encode("latin-1"), "\u0663".encode("utf-8")):  # superscript 2, Arabic 3: digits
+        status, message = raw_request(server, b"POST /generate HTTP/1.1\r\n" + host_line(server) +
+                                      b"Content-Type: image/png\r\nContent-Length: " + length + b"\r\n\r\n")
+        assert status == 400 and b"Content-Length" in message, length
     assert request(server, "POST", "/elsewhere", b"x")[0] == 404
     assert request(server, "GET", "/status.json")[0] == 200
+
+
+@pytest.mark.parametrize("query", ["seed=%C2%B2", "seed=%D9%A3", "seed=-1", "seed=1e3", "seed=" + "9" * 40,
+                                   "seed=%00", "seed=%FF%FE"])
+def test_odd_random_seeds_get_400_and_one_sentence(server, query):
+    status, headers, message = request(server, "GET", "/random?" + query)
+    assert status == 400 and b"seed must be a whole number" in message and message.count(b"\n") == 0
+    assert request(server, "GET", "/random?seed=7")[0] == 200  # and the server is still up
+
+
+@pytest.mark.parametrize("host", [b"evil.example", b"evil.example:%d", b"127.0.0.1:1", b"localhost.evil.example:%d"])
+def test_requests_for_another_host_are_refused(server, host):
+    """DNS rebinding: a page on evil.example points its name at 127.0.0.1 and its script asks us; the browser
+    still sends Host: evil.example, which this server refuses for every path, GET and POST alike."""
+    host = host % server.server_address[1] if b"%d" in host else host
+    for head in (b"GET / HTTP/1.1\r\nHost: " + host + b"\r\n\r\n",
+                 b"POST /generate HTTP/1.1\r\nHost: " + host + b"\r\nContent-Type: image/png\r\n"
+                 b"Content-Length: 0\r\n\r\n"):
+        status, message = raw_request(server, head)
+        assert status == 403 and b"answers requests for http://127.0.0.1:" in message
+    status, message = raw_request(server, b"GET / HTTP/1.0\r\n\r\n")  # no Host at all
+    assert status == 400 and b"Host" in message
+    for ours in (b"127.0.0.1:%d", b"localhost:%d", b"LOCALHOST:%d"):
+        assert raw_request(server, b"GET /status.json HTTP/1.0\r\nHost: " + ours % server.server_address[1] +
+                           b"\r\n\r\n")[0] == 200
+
+
+def test_host_names_follow_the_address_listened_on():
+    loopback, everywhere, lan = (painter_server.accepted_host_names(h) for h in ("127.0.0.1", "0.0.0.0", "192.168.1.5"))
+    assert painter_server.host_matches("localhost:8000", loopback, 8000)
+    assert not painter_server.host_matches("192.168.1.5:8000", loopback, 8000)
+    assert painter_server.host_matches("[::1]:8000", loopback, 8000) and painter_server.host_matches("127.0.0.1", loopback, 8000)
+    assert painter_server.host_matches("192.168.1.5:8000", lan, 8000) and not painter_server.host_matches("example.org:8000", lan, 8000)
+    assert painter_server.host_matches("10.1.2.3:8000", everywhere, 8000)  # an IP literal cannot be rebound
+    assert not painter_server.host_matches("evil.example:8000", everywhere, 8000)
+
+
+@pytest.mark.parametrize("content_type", [None, "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+                                          "text/plain"])
+def test_uploads_a_cross_site_form_could_send_get_415(server, content_type):
+    """A form on another site may only send these three types (and needs no preflight to do it)."""
+    status, _, message = request(server, "POST", "/generate", png_bytes(sample()), content_type=content_type)
+    assert status == 415 and b"Content-Type: image/png" in message
+
+
+def test_webp_and_jpeg_labels_are_read(server, net_G):
+    for form, options in (("WEBP", dict(lossless=True)), ("JPEG", dict(quality=95))):
+        buffer = io.BytesIO()
+        sample().save(buffer, format=form, **options)
+        status, _, body = request(server, "POST", "/generate", buffer.getvalue(),
+                                  content_type=f"image/{form.lower()}")
+        assert status == 200 and decode_png(body).shape == (256, 256, 3), form
+        if form == "WEBP":  # lossless: the very label, so the very facade
+            assert np.array_equal(decode_png(body), expected_facade(net_G))
 
 
 def test_concurrent_requests_each_get_their_own_facade(server, net_G):
@@ -297,8 +360,8 @@ def test_busy_port_fails_with_a_message(tmp_path, capsys):
 
 
 def test_loopback_hosts_are_told_apart_from_public_ones():
-    assert all(map(facade_painter.is_loopback, ["127.0.0.1", "::1", "localhost", "127.0.0.2"]))
-    assert not any(map(facade_painter.is_loopback, ["0.0.0.0", "192.168.1.20", "::", "example.org"]))
+    assert all(map(painter_server.is_loopback, ["127.0.0.1", "::1", "localhost", "127.0.0.2"]))
+    assert not any(map(painter_server.is_loopback, ["0.0.0.0", "192.168.1.20", "::", "example.org"]))
 
 
 # ---- the page in a real browser ------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """preprocess_anime_sketches.py: both input layouts, orientation, bad inputs, resume, --verify, --demo."""
 
 import hashlib
+import re
 import struct
 import zlib
 
@@ -250,3 +251,76 @@ def test_demo_refuses_to_mix_two_demo_sets(tmp_path, capsys):
         prep.main(["--demo", "2", "--seed", "1", *args])
     assert exit_info.value.code == 2 and "holds another demo set" in capsys.readouterr().err
     assert tree_hashes(tmp_path / "in") == before
+
+
+def pale_pair(seed, height=48):
+    """A genuine but pale colour image (mean channel spread about 0.027, 15% white, like some Kaggle pairs)
+    beside its sketch."""
+    rng = np.random.default_rng(seed)
+    colour = np.full((height, height, 3), (236, 230, 229), np.uint8) + rng.integers(0, 3, (height, height, 1)).astype(np.uint8)
+    colour[: height * 15 // 100] = 255  # a strip of white background
+    sketch = np.full((height, height, 3), 255, np.uint8)
+    sketch[height // 3, :] = sketch[:, rng.integers(4, height - 4)] = 0
+    return Image.fromarray(np.concatenate([colour, sketch], axis=1))
+
+
+def test_verify_accepts_pale_colour_images_and_still_catches_a_swap(tmp_path, capsys):
+    src, out = tmp_path / "in", tmp_path / "out"
+    (src / "train").mkdir(parents=True)
+    for i in range(4):
+        pale_pair(i).save(src / "train" / f"pale{i}.png")
+    assert run(capsys, "--input", src, "--output", out).rstrip().endswith("Status: READY for training")
+    verified = run(capsys, "--output", out, "--verify")
+    spread = [float(x) for x in re.findall(r"colour spread sketches ([\d.]+), colors ([\d.]+)", verified)[0]]
+    assert spread[0] < 0.005 and 0.015 < spread[1] < 0.03  # greyscale sketches, pale colours
+    split = out / "train"
+    (split / "sketches").rename(split / "tmp")
+    (split / "colors").rename(split / "sketches")
+    (split / "tmp").rename(split / "colors")
+    with pytest.raises(SystemExit):
+        run(capsys, "--output", out, "--verify")
+    assert "look swapped" in capsys.readouterr().out
+
+
+def test_verify_refuses_two_folders_of_the_same_kind(tmp_path, capsys):
+    src, out = tmp_path / "in", tmp_path / "out"
+    write_pairs(src / "train", ["a", "b"])
+    run(capsys, "--input", src, "--output", out)
+    for name in ("a", "b"):  # sketches where the colours should be: nothing tells the folders apart
+        (out / "train" / "colors" / f"{name}.png").write_bytes((out / "train" / "sketches" / f"{name}.png").read_bytes())
+    with pytest.raises(SystemExit):
+        run(capsys, "--output", out, "--verify")
+    assert "look alike" in capsys.readouterr().out
+
+
+def test_two_inputs_with_one_name_keep_both_pairs(tmp_path, capsys):
+    src, out = tmp_path / "in", tmp_path / "out"
+    (src / "train").mkdir(parents=True)
+    make_pair(1).save(src / "train" / "a.png")
+    make_pair(2).save(src / "train" / "a.jpg", quality=95)
+    make_pair(3).save(src / "train" / "b.png")
+    text = run(capsys, "--input", src, "--output", out)
+    assert "3 written" in text and "already done" in text
+    assert sorted(p.name for p in (out / "train" / "colors").iterdir()) == ["a_jpg.png", "a_png.png", "b.png"]
+    assert "0 written" in run(capsys, "--input", src, "--output", out)  # a re-run finds both done
+
+
+def test_a_clash_left_after_renaming_is_named(tmp_path, capsys):
+    src = tmp_path / "in"
+    (src / "train").mkdir(parents=True)
+    for name in ("a.png", "a.jpg", "a_png.png"):  # a_png.png is also where a.png would go
+        make_pair(0).save(src / "train" / name)
+    with pytest.raises(SystemExit) as exit_info:
+        run(capsys, "--input", src, "--output", tmp_path / "out")
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "would both be written as a_png.png" in err and "rename one" in err
+
+
+def test_an_impossible_output_folder_is_refused_before_any_work(tmp_path, capsys):
+    src = tmp_path / "in"
+    write_pairs(src / "train", ["a"])
+    (tmp_path / "a_file").write_text("a file where a folder should be")
+    with pytest.raises(SystemExit) as exit_info:
+        run(capsys, "--input", src, "--output", tmp_path / "a_file" / "out")
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "cannot write into --output" in err and "Traceback" not in err

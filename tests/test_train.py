@@ -336,3 +336,53 @@ def test_quick_preset_and_help_say_what_they_change(capsys):
         assert f"--{key.replace('_', '-')} {value}" in help_text
     assert ex3.DEFAULTS["epochs"] == 100 and ex3.DEFAULTS["batch_size"] == 4 and ex3.DEFAULTS["lr"] == 2e-4
     assert ex3.DEFAULTS["beta1"] == 0.5 and ex3.DEFAULTS["lambda_l1"] == 100 and ex3.DEFAULTS["image_size"] == 256
+
+
+@pytest.mark.parametrize("workers", ["0", "1"])
+def test_a_data_file_broken_during_training_is_one_sentence(data, tmp_path, capsys, workers):
+    """A training image replaced by a decompression bomb (or anything unreadable) after the run started:
+    one sentence naming it, also when a DataLoader worker process met it."""
+    broken = tmp_path / "data"
+    shutil.copytree(data, broken)
+    bomb = broken / "train" / "colors" / "b.png"
+    Image.new("L", (12000, 12000)).save(bomb)  # 144 million pixels: over Pillow's safety limit
+    code, err = exit_code_and_error(capsys, ["--data", str(broken), "--output-dir", str(tmp_path / "out"), *TINY,
+                                             "--epochs", "1", "--workers", workers])
+    errors = [line for line in err.replace("\r", "\n").splitlines() if line.startswith("error:")]  # (tqdm's bar: \r)
+    assert code == 2 and "Traceback" not in err and len(errors) == 1
+    assert f"training image {bomb} is too large to open safely" in errors[0] and "--verify" in errors[0]
+
+
+@pytest.mark.parametrize("content, problem", [("empty", "is empty"), ("truncated", "is damaged or cut short"),
+                                              ("bomb", "is too large to open safely")])
+def test_colorize_refuses_bad_sketches_in_one_sentence(trained, tmp_path, capsys, content, problem):
+    sketch = tmp_path / "sketch.png"
+    if content == "bomb":
+        Image.new("L", (12000, 12000)).save(sketch)
+    elif content == "truncated":
+        Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(sketch)
+        sketch.write_bytes(sketch.read_bytes()[:3000])  # a download cut short
+    else:
+        sketch.write_bytes(b"")
+    with pytest.raises(SystemExit) as exc:
+        colorize_sketch.main([str(sketch), "--weights", str(trained[0] / ex3.WEIGHTS), "--output-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and f"sketch {sketch} {problem}" in err and "Traceback" not in err
+    assert not list(tmp_path.glob("*_colorized.png"))
+
+
+@pytest.mark.parametrize("content, problem", [(b"random bytes \x00\x01\x02" * 50, "is not a PyTorch weights file"),
+                                              (b"", "is empty or cut short")])
+def test_colorize_refuses_a_file_that_is_not_weights(data, tmp_path, capsys, content, problem):
+    weights = tmp_path / "notes.pth"
+    weights.write_bytes(content)
+    with pytest.raises(SystemExit) as exc:
+        colorize_sketch.main([str(data / "val" / "sketches" / "v1.png"), "--weights", str(weights)])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and problem in err and "weights_only" not in err and "Traceback" not in err
+
+
+def test_colorize_names_exercise3s_other_file(trained, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        colorize_sketch.main([str(tmp_path / "x.png"), "--weights", str(trained[0] / ex3.CHECKPOINT)])
+    assert "pass generator_weights.pth from the same folder" in capsys.readouterr().err
