@@ -237,7 +237,9 @@ def check_losses(module, path):
     student_G, student_D = copy.deepcopy(net_G), copy.deepcopy(net_D)  # train_step moves BN buffers
     result = student_code(path, losses, student_G, student_D, real_A, real_B, LAMBDA)
     if not (isinstance(result, tuple) and len(result) == 2 and all(torch.is_tensor(r) for r in result)):
-        raise Wrong(f"pix2pix_losses returns {type(result).__name__}; it should return (loss_D, loss_G), two tensors.")
+        kinds = ", ".join(type(r).__name__ for r in result) if isinstance(result, tuple) else None
+        raise Wrong(f"pix2pix_losses returns {f'a tuple of {kinds}' if kinds else f'a {type(result).__name__}'}; "
+                    "it should return (loss_D, loss_G), two tensors that carry gradients.")
     for name, loss in zip(("loss_D", "loss_G"), result):
         if loss.numel() != 1:
             raise Wrong(f"{name} has shape {shape(loss)}; a loss is one number, the mean over patches and pixels.")
@@ -311,7 +313,7 @@ CHALLENGES = {"unet_forward.py": ("1. The U-Net's forward pass", check_unet),
 def verdict(path, check):
     """'solved', 'not yet written' or one sentence on what is wrong with the challenge file at `path`."""
     if not path.is_file():
-        return f"{shown(where(path))} is missing; `git checkout {shown(where(path))}` brings the stub back."
+        return f"{shown(where(path))} is missing; `git checkout -- {shown(where(path))}` brings the stub back."
     try:
         check(load(path), path)
     except Wrong as wrong:
