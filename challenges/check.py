@@ -1,12 +1,10 @@
 """Check the three challenges: "solved", "not yet written", or one sentence on what is still wrong.
 
-    python challenges/check.py               # your files: challenges/unet_forward.py, pix2pix_losses.py,
-                                             # receptive_field.py
+    python challenges/check.py               # your files: unet_forward.py, pix2pix_losses.py, receptive_field.py
     python challenges/check.py --solutions   # the reference solutions in challenges/solutions/
 
 Prints one line per challenge and a count. Exit status: 0 when all three are solved, 1 otherwise.
-Seconds on a CPU: narrow networks (ngf = ndf = 8: the same blocks and official key layout as the paper's
-64) with random weights, so it checks your code, not a trained model.
+Seconds on a CPU: narrow networks (ngf = ndf = 8: the paper's blocks and official keys) with random weights.
   1. U-Net: official-layout weights go into your MyUNetGenerator and into pix2pix_models.UNetGenerator;
      forward hooks record what each block reads, and the first block that reads something else is named.
   2. Losses: your loss_D and loss_G against exercise3_train.train_step on the same fixed batch.
@@ -63,24 +61,18 @@ class Wrong(Exception):
     """What is still wrong with a challenge, in one sentence (or "not yet written")."""
 
 
-def sentence(text):
-    text = text.strip()
-    return text if text.endswith((".", "?", "!")) else text + "."
-
-
 def explain(exc, path):
     """One sentence on an exception from the student's file: its type, the line there, its message."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() == path]
     if isinstance(exc, NotImplementedError) and frames and frames[-1] == traceback.extract_tb(exc.__traceback__)[-1]:
         return "not yet written"  # raised by the student's file itself: the stub's `raise` is still there
     if isinstance(exc, SyntaxError):
-        return sentence(f"SyntaxError at line {exc.lineno} of {shown(where(path))}: {exc.msg}")
-    message = (str(exc).strip().splitlines() or ["(no message)"])[0]
-    if not frames:
-        return sentence(f"{type(exc).__name__} in {shown(where(path))}: {message}")
-    line = frames[-1]
-    return sentence(f"{type(exc).__name__} at line {line.lineno} of {shown(where(path))} "
-                    f"(`{line.line.strip()}`): {message}")
+        return f"SyntaxError at line {exc.lineno} of {shown(where(path))}: {exc.msg.rstrip('.')}."
+    message = (str(exc).strip().splitlines() or ["(no message)"])[0].rstrip(".")
+    place = f"in {shown(where(path))}"
+    if frames:
+        place = f"at line {frames[-1].lineno} of {shown(where(path))} (`{frames[-1].line.strip()}`)"
+    return f"{type(exc).__name__} {place}: {message}."
 
 
 def where(path):
@@ -113,7 +105,6 @@ def close(got, want):
     return torch.is_tensor(got) and got.shape == want.shape and torch.allclose(got, want, rtol=RTOL, atol=1e-6)
 
 
-# ---------------------------------------------------------------------------------------------
 # Challenge 1: the U-Net's forward pass
 
 def official_layout_weights(ngf, seed):
@@ -215,7 +206,6 @@ def check_unet(module, path):
                     "unchanged.")
 
 
-# ---------------------------------------------------------------------------------------------
 # Challenge 2: the losses
 
 def reference_losses(net_G, net_D, real_A, real_B):
@@ -261,22 +251,19 @@ def check_losses(module, path):
                                            f"({LAMBDA}): use the argument.",
                  LAMBDA * g_l1: "loss_G has no GAN part: add the BCE of D's logits on (real_A, fake_B) against 1.",
                  g_gan: "loss_G has no L1 part: add lambda_L1 * L1(fake_B, real_B)."}
-    generic = {"loss_D": f"loss_D is {loss_D.item():.4f} where train_step's is {0.5 * (d_real + d_fake):.4f} "
-                         f"= 0.5 * ({d_real:.4f} on real pairs + {d_fake:.4f} on generated ones).",
-               "loss_G": f"loss_G is {loss_G.item():.4f} where train_step's is {g_gan + LAMBDA * g_l1:.4f} "
-                         f"= {g_gan:.4f} (GAN) + {LAMBDA} * {g_l1:.4f} (L1)."}
-    for name, loss, verdicts in (("loss_D", loss_D, verdict_D), ("loss_G", loss_G, verdict_G)):
-        known = [v for value, v in verdicts.items() if math.isclose(loss.item(), value, rel_tol=RTOL)]
-        if not known:
-            raise Wrong(generic[name])
-        if known[0] is not None:
-            raise Wrong(known[0])
+    parts_D = f"0.5 * ({d_real:.4f} on real pairs + {d_fake:.4f} on generated ones)"
+    parts_G = f"{g_gan:.4f} (GAN) + {LAMBDA} * {g_l1:.4f} (L1)"
+    for name, loss, known, parts in (("loss_D", loss_D, verdict_D, parts_D), ("loss_G", loss_G, verdict_G, parts_G)):
+        found = [why for value, why in known.items() if math.isclose(loss.item(), value, rel_tol=RTOL)]
+        if not found:  # the first key of `known` is the right value
+            raise Wrong(f"{name} is {loss.item():.4f} where train_step's is {next(iter(known)):.4f} = {parts}.")
+        if found[0] is not None:
+            raise Wrong(found[0])
     into_G = torch.autograd.grad(loss_G, list(student_G.parameters()), allow_unused=True)
     if all(grad is None for grad in into_G):
         raise Wrong("loss_G sends no gradient into net_G: G's loss must use fake_B itself, not fake_B.detach().")
 
 
-# ---------------------------------------------------------------------------------------------
 # Challenge 3: the receptive field
 
 def number(result):
@@ -303,8 +290,6 @@ def check_receptive_field(module, path):
                         "it from each layer's kernel size and stride, not from a number typed in.")
 
 
-# ---------------------------------------------------------------------------------------------
-
 CHALLENGES = {"unet_forward.py": ("1. The U-Net's forward pass", check_unet),
               "pix2pix_losses.py": ("2. The pix2pix losses", check_losses),
               "receptive_field.py": ("3. The PatchGAN's receptive field", check_receptive_field)}
@@ -312,6 +297,7 @@ CHALLENGES = {"unet_forward.py": ("1. The U-Net's forward pass", check_unet),
 
 def verdict(path, check):
     """'solved', 'not yet written' or one sentence on what is wrong with the challenge file at `path`."""
+    path = Path(path).resolve()  # as tracebacks name it
     if not path.is_file():
         return f"{shown(where(path))} is missing; `git checkout -- {shown(where(path))}` brings the stub back."
     try:

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from challenges import check
 
@@ -16,13 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "challenges" / "solutions"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Test processes may share two cores; one thread each avoids oversubscription."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # small networks: one thread (tests/conftest.py says why)
 
 
 def variant(tmp_path, name, old, new):
