@@ -10,7 +10,7 @@ Writes into --output-dir (default: the current folder) and prints the numbers be
     exercise2_partial.png      one label with parts hidden: what the model invents without context
     exercise2_colors.png       one label in five colour schemes; only the first is the palette it was trained on
     exercise2_consistency.png  the default mode twice, test-time dropout samples and their spread, running stats
-    exercise2_skips.png        the skip connections cut one level after another, innermost first, beside the full network
+    exercise2_skips.png        the full network, then its skip connections cut level by level, innermost first
 Needs the official weights: python download_pretrained.py. The network is the official one in fp32, exactly;
 --fast runs faster copies (reduced precision where the hardware has it).
 """
@@ -246,8 +246,8 @@ def parse_args(argv):
                              f"(the first {MAX_LABELS}; default: the base design)")
     parser.add_argument("--design", default=None,
                         help="a facade design as JSON (see FacadeDesign in helpers/facade_labels.py), used as the "
-                             "base label (partial and skips figures) and added to the windows figure (default: a 4-storey "
-                             "shop-front facade)")
+                             "base label (partial and skips figures) and added to the windows figure (default: a "
+                             "4-storey shop-front facade)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed for the random blocks, random colours and dropout samples (default: 0)")
     parser.add_argument("--fast", action="store_true",

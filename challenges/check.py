@@ -4,7 +4,7 @@
     python challenges/check.py --solutions   # the reference solutions in challenges/solutions/
 
 Prints one line per challenge and a count. Exit status: 0 when all three are solved, 1 otherwise.
-Seconds on a CPU: narrow networks (ngf = ndf = 8: the paper's blocks and official keys) with random weights.
+Narrow networks (ngf = ndf = 8: the paper's blocks and official keys), random weights: seconds on a CPU.
   1. U-Net: official-layout weights go into your MyUNetGenerator and into pix2pix_models.UNetGenerator;
      forward hooks record what each block reads, and the first block that reads something else is named.
   2. Losses: your loss_D and loss_G against exercise3_train.train_step on the same fixed batch.
@@ -41,14 +41,14 @@ READS = {"down1": "x", **{f"down{k}": f"d{k - 1}" for k in range(2, 9)}, "up1": 
          **{f"up{k}": f"cat([d{9 - k}, u{k - 1}])" for k in range(2, 8)}, "final": "cat([d1, u7])"}
 SKIP_AND_DECODER = {f"up{k}": (f"d{9 - k}", f"u{k - 1}") for k in range(2, 8)} | {"final": ("d1", "u7")}
 
-# The paper's discriminators (§4.4) as the official NLayerDiscriminator builds them, input side first:
-# n stride-2 convolutions, then two of stride 1 (the PixelGAN: three 1x1 convolutions). 70: ours.
+# The paper's other discriminators (§4.4) as the official code builds them: (kernel, stride, padding) per
+# convolution, input side first; n stride-2 convolutions, then two of stride 1 (PixelGAN: three 1x1).
 PAPER_PATCHES = {"1x1 PixelGAN": ([(1, 1, 0)] * 3, 1), "16x16 PatchGAN": ([(4, 2, 1)] + [(4, 1, 1)] * 2, 16),
                  "286x286 ImageGAN": ([(4, 2, 1)] * 5 + [(4, 1, 1)] * 2, 286)}
 # Wrong answers for our PatchGAN (kernels 4; strides 2, 2, 2, 1, 1; padding 1) and what each one did.
 FIELD_MISTAKES = {
     8: "8 is the product of the strides, the step between two neighbouring logits' patches, not their width",
-    16: "16 is 1 + the sum of (kernel - 1): each stride-2 layer also doubles the field of the layers after it",
+    16: "16 is 1 + the sum of (kernel - 1): each stride-2 layer also doubles the reach of every layer after it",
     24: "24 subtracts the padding (the output-size formula turned round): padding adds zeros at the border "
         "and leaves a patch as wide as it was",
     116: "116 adds the padding: padding adds zeros at the border and leaves a patch as wide as it was",

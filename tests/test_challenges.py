@@ -111,14 +111,16 @@ def test_unet_stub_and_a_missing_forward(tmp_path):
     ("loss_D = 0.5 * (F.", "loss_D = (F.",
      "loss_D is BCE(real) + BCE(fake), not halved: the paper divides D's objective by 2 (§3.3), so that D learns "
      "slower than G."),
-    ("lambda_L1 * F.l1_loss", "F.l1_loss", "loss_G is GAN + L1: the L1 part must be multiplied by lambda_L1 (§3.1, Eq. 4)."),
+    ("lambda_L1 * F.l1_loss", "F.l1_loss",
+     "loss_G is GAN + L1: the L1 part must be multiplied by lambda_L1 (§3.1, Eq. 4)."),
     ("lambda_L1 * F.l1_loss", "100 * F.l1_loss",
      "loss_G weights L1 by 100, not by the lambda_L1 it was given (10): use the argument."),
     ("net_D(real_A, fake_B.detach())", "net_D(real_A, fake_B)",
      "loss_D sends gradients into net_G: D must judge fake_B.detach(), or D's step would also train G."),
     ("fake_B = net_G(real_A)", "fake_B = net_G(real_A).detach()",
      "loss_G sends no gradient into net_G: G's loss must use fake_B itself, not fake_B.detach()."),
-    ("loss_G = loss_G_GAN + ", "loss_G = ", "loss_G has no GAN part: add the BCE of D's logits on (real_A, fake_B) against 1."),
+    ("loss_G = loss_G_GAN + ", "loss_G = ",
+     "loss_G has no GAN part: add the BCE of D's logits on (real_A, fake_B) against 1."),
     ("return loss_D, loss_G", "return loss_D.item(), loss_G.item()",
      "pix2pix_losses returns a tuple of float, float; it should return (loss_D, loss_G), two tensors that carry "
      "gradients."),
