@@ -1,7 +1,7 @@
-"""Exercise 2: ask the pretrained facades model four questions, one figure each.
+"""Exercise 2: ask the pretrained facades model five questions, one figure each.
 
-    python exercise2_explore.py                                # all four experiments
-    python exercise2_explore.py --experiment colors            # one: windows | partial | colors | consistency
+    python exercise2_explore.py                                # all five experiments
+    python exercise2_explore.py --experiment skips             # one: windows | partial | colors | consistency | skips
     python exercise2_explore.py --labels my_facade.png         # your labels in the colours and consistency figures
     python exercise2_explore.py --design '{"floors": 6, "balconies": "all"}'   # your design as the base label
 
@@ -10,12 +10,14 @@ Writes into --output-dir (default: the current folder) and prints the numbers be
     exercise2_partial.png      one label with parts hidden: what the model invents without context
     exercise2_colors.png       one label in five colour schemes; only the first is the palette it was trained on
     exercise2_consistency.png  the default mode twice, test-time dropout samples and their spread, running stats
+    exercise2_skips.png        the full network, then its skip connections cut level by level, innermost first
 Needs the official weights: python download_pretrained.py. The network is the official one in fp32, exactly;
 --fast runs faster copies (reduced precision where the hardware has it).
 """
 
 import json
 import time
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -30,8 +32,9 @@ from helpers.facade_labels import FacadeDesign, draw_facade
 from helpers.figures import Heat, save_grid
 from helpers.files import check_writable_folder
 from helpers.images import image_to_tensor, tensor_to_image
+from pix2pix_models import IMAGE_SIZE, UNetGenerator
 
-EXPERIMENTS = ("windows", "partial", "colors", "consistency")
+EXPERIMENTS = ("windows", "partial", "colors", "consistency", "skips")
 DEFAULT_DESIGN = FacadeDesign(floors=4, windows_per_floor=4, balconies="alternate", shop_front=True,
                               blinds=0.3, seed=1)
 WINDOW_DESIGNS = {
@@ -53,6 +56,9 @@ BLUR_RADIUS = 4  # pixels of Gaussian blur: turns every class border into a soft
 MASK_VALUE = 0.0
 DROPOUT_SAMPLES = 4  # facades drawn per label with test-time dropout on
 MAX_LABELS = 4  # rows of --labels shown in one figure
+# The seven skip connections, innermost first (the order the cuts accumulate in), and the decoder block
+# whose input each one is the first half of: up2 reads cat([d7, u1]), ..., final reads cat([d1, u7]).
+SKIP_READERS = {"d7": "up2", "d6": "up3", "d5": "up4", "d4": "up5", "d3": "up6", "d2": "up7", "d1": "final"}
 
 
 def class_map(label):
@@ -182,8 +188,53 @@ def explore_consistency(net_G, labels, make_generator, seed, out_dir):
                      title="Exercise 2d: deterministic with dropout off, varied with the paper's test-time dropout")
 
 
+def zero_encoder_half(block, inputs):
+    """Forward pre-hook of a decoder block: its input cat([d_k, u]) with the encoder features d_k zeroed."""
+    (x,) = inputs
+    half = x.shape[1] // 2  # in unet_256 the encoder and decoder halves are equally wide at every level
+    return (torch.cat([torch.zeros_like(x[:, :half]), x[:, half:]], dim=1),)
+
+
+@contextmanager
+def skips_cut(net_G, levels):
+    """Inside the block, net_G runs with the skip connections from `levels` (e.g. ("d7", "d6")) cut.
+
+    The cut is made where a skip arrives: the decoder block reading it gets zeros instead of the encoder
+    features, and zeros add nothing to its transposed convolution (it has no bias). The encoder path is
+    untouched, since d_k still feeds down_{k+1}: only what crosses over to the decoder is lost.
+    """
+    unet = next(m for m in net_G.modules() if isinstance(m, UNetGenerator))  # --fast wraps it in a FastGenerator
+    handles = [getattr(unet, SKIP_READERS[level]).register_forward_pre_hook(zero_encoder_half) for level in levels]
+    try:
+        yield net_G
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def explore_skips(net_G, label, out_dir):
+    skips = list(SKIP_READERS)
+    full = translate(net_G, label[None])[0]
+    outputs, col_titles = [full], ["full network"]
+    print("skips: cut cumulatively from the innermost outward; mean |change| of the output vs the full network "
+          "(0..255 levels)")
+    for n in range(1, len(skips) + 1):
+        with skips_cut(net_G, skips[:n]):
+            fake_B = translate(net_G, label[None])[0]
+        change = (fake_B - full).abs().mean() * 127.5
+        size = IMAGE_SIZE >> int(skips[n - 1][1:])  # d_k is 256 / 2^k pixels wide
+        cut = skips[0] if n == 1 else f"{skips[0]}..{skips[n - 1]}"
+        levels = "the 2x2 level" if n == 1 else f"the 2x2 to {size}x{size} levels"
+        print(f"  {cut:<6} cut ({levels}): change {change:5.1f}")
+        outputs.append(fake_B)
+        col_titles.append(f"{cut} cut\nchange {change:.1f} levels")
+    return save_grid(out_dir / "exercise2_skips.png", [[label] * len(outputs), outputs], ["label", "generated"],
+                     col_titles=col_titles, cell_inches=1.9,
+                     title="Exercise 2e: what the skip connections carry, cut from the innermost outward")
+
+
 def parse_args(argv):
-    parser = ArgumentParser(description="Four experiments with the pretrained facades model.")
+    parser = ArgumentParser(description="Five experiments with the pretrained facades model.")
     parser.add_argument("--experiment", choices=("all",) + EXPERIMENTS, default="all",
                         help="which experiment to run (default: all)")
     parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
@@ -196,7 +247,8 @@ def parse_args(argv):
                              f"(the first {MAX_LABELS}; default: the base design)")
     parser.add_argument("--design", default=None,
                         help="a facade design as JSON (see FacadeDesign in helpers/facade_labels.py), used as the "
-                             "base label and added to the windows figure (default: a 4-storey shop-front facade)")
+                             "base label (partial and skips figures) and added to the windows figure (default: a "
+                             "4-storey shop-front facade)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed for the random blocks, random colours and dropout samples (default: 0)")
     parser.add_argument("--fast", action="store_true",
@@ -240,7 +292,8 @@ def main(argv=None):
         run = {"windows": lambda: explore_windows(net_G, own_design, args.output_dir),
                "partial": lambda: explore_partial(net_G, base_label, args.seed, args.output_dir),
                "colors": lambda: explore_colors(net_G, labels, args.seed, args.output_dir),
-               "consistency": lambda: explore_consistency(net_G, labels, make_generator, args.seed, args.output_dir)}
+               "consistency": lambda: explore_consistency(net_G, labels, make_generator, args.seed, args.output_dir),
+               "skips": lambda: explore_skips(net_G, base_label, args.output_dir)}
         for name in experiments:
             print(f"Wrote {shown(run[name]())}")
     except LessonError as exc:

@@ -16,11 +16,12 @@ import torch
 from PIL import Image
 
 import exercise2_explore
-from exercise2_explore import (GUESSED_PALETTE, MASK_VALUE, WINDOW_DESIGNS, color_schemes,
-                               dropout_samples, region_masks)
+from exercise2_explore import (GUESSED_PALETTE, MASK_VALUE, SKIP_READERS, WINDOW_DESIGNS, color_schemes,
+                               dropout_samples, region_masks, skips_cut)
 from helpers.facade_labels import draw_facade
 from facades_generator import (CLASS_NAMES, DOWNLOAD_HINT, PALETTE, SAMPLE_LABELS_DIR, create_facades_generator, load_label,
-                               snap_to_palette)
+                               snap_to_palette, translate)
+from pix2pix_models import UNetGenerator
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -126,6 +127,57 @@ def test_dropout_varies_between_seeds_and_a_seed_reproduces_it(checkpoint, load_
     first, again, other = (dropout_samples(net_dropout, labels, seed, samples=1) for seed in (0, 0, 1))
     assert first.shape == (1, 1, 3, 256, 256)
     assert torch.equal(first, again) and not torch.equal(first, other)
+
+
+def test_skips_experiment(checkpoint, tmp_path, capsys, reuse_nets, model_inputs):
+    output = run("skips", checkpoint, tmp_path, capsys)
+    assert len(model_inputs) == 1 + len(SKIP_READERS)  # the full network, then one pass per cut
+    assert all(batch.shape == (1, 3, 256, 256) and torch.equal(batch, model_inputs[0]) for batch in model_inputs)
+    cuts = re.findall(r"^  (d7(?:\.\.d\d)?)\s+cut \(the 2x2 (?:level|to (\d+)x\d+ levels)\): change\s+([\d.]+)$",
+                      output, flags=re.M)
+    assert [cut for cut, _, _ in cuts] == ["d7", "d7..d6", "d7..d5", "d7..d4", "d7..d3", "d7..d2", "d7..d1"]
+    assert [size for _, size, _ in cuts] == ["", "4", "8", "16", "32", "64", "128"]
+    assert all(float(change) > 0 for _, _, change in cuts)  # random weights: that it changes, not by how much
+
+
+def test_cutting_skips_zeroes_only_what_crosses_to_the_decoder(checkpoint, load_net):
+    net_G = load_net(checkpoint, "cpu")
+    label = load_label(SAMPLE_LABELS_DIR / "townhouse_4_floors.png").unsqueeze(0)
+    plain = translate(net_G, label)
+    with skips_cut(net_G, ()):
+        assert torch.equal(translate(net_G, label), plain)  # no cut: exactly the plain network
+    seen = {}
+    with skips_cut(net_G, ("d7", "d1")):
+        # Registered after skips_cut's hooks, so these see what the blocks really read.
+        handles = [getattr(net_G, block).register_forward_pre_hook(
+            lambda module, args, block=block: seen.__setitem__(block, args[0].clone()))
+            for block in ("down2", "up2", "up3", "final")]
+        cut = translate(net_G, label)
+        for handle in handles:
+            handle.remove()
+    with torch.no_grad():
+        d1 = net_G.down1(label)
+    assert cut.shape == plain.shape == (1, 3, 256, 256) and not torch.equal(cut, plain)
+    assert torch.equal(seen["down2"], d1)  # the encoder path still carries d1
+    assert (seen["final"][:, :64] == 0).all() and (seen["final"][:, 64:] != 0).any()  # cat([d1, u7]): d1 zeroed
+    assert (seen["up2"][:, :512] == 0).all() and (seen["up3"][:, :512] != 0).any()  # d7 cut, d6 kept
+    assert not any(module._forward_pre_hooks for module in net_G.modules())  # the hooks are gone afterwards
+
+
+def test_skips_cut_finds_a_wrapped_unet_and_removes_its_hooks_on_errors():
+    class Wrapper(torch.nn.Module):  # as --fast wraps the network in a FastGenerator
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x):
+            return self.net(x)
+
+    wrapped = Wrapper(UNetGenerator(ngf=8).eval())
+    with pytest.raises(RuntimeError), skips_cut(wrapped, list(SKIP_READERS)):
+        assert len(wrapped.net.final._forward_pre_hooks) == 1
+        raise RuntimeError("a failure inside the block")
+    assert not any(module._forward_pre_hooks for module in wrapped.modules())
 
 
 def test_missing_weights_is_one_sentence_and_exit_2(tmp_path, capsys):

@@ -30,14 +30,7 @@ SLOW = os.environ.get("PIX2PIX_SLOW_TESTS") == "1"
 TOLERANCE = {torch.float32: 1e-4, torch.bfloat16: 0.05}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These small networks run hundreds of tiny ops; on a busy 2-core machine every OpenMP barrier of a
-    2-thread run waits for a descheduled thread (measured: 4 s instead of 0.1 s per step). One thread is enough."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # small networks: one thread (tests/conftest.py says why)
 
 
 def small_generator(seed=0, ngf=8, norm_layer=PerImageBatchNorm2d):

@@ -28,13 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 TINY = ["--ngf", "8", "--ndf", "8", "--batch-size", "2", "--seed", "3"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Test processes may share two cores; one thread each avoids oversubscription."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # small networks: one thread (tests/conftest.py says why)
 
 
 def write_pairs(root, split, names, size=64, seed=0, identical=False):
