@@ -52,14 +52,15 @@ def target_of(sketch_path, image_size):
 
 
 def save_comparison(path, paths, sketches, runs):
-    """One grid: a column per sketch; rows: the sketch, each run's colours (L1 to the target below), the target."""
-    size = runs[0][2]
+    """One grid: a column per sketch; rows: the sketch, each run's colours, the target. Under each colouring:
+    its mean L1 distance to the target on [-1, 1], the measure of the training loss and of val L1."""
+    size = runs[0][2]  # the first run's training size (256 for every run of exercise3_train.py)
     targets = [target_of(p, size) for p in paths]
     rows, titles, captions = [[image_to_tensor(prepare(s, size)) for s in sketches]], ["sketch"], [None]
     for name, net_G, image_size in runs:
         colours = [image_to_tensor(colorize(net_G, s, image_size).resize((size, size), Image.BICUBIC)) for s in sketches]
         rows.append(colours), titles.append(name)
-        captions.append([f"L1 {(c - t).abs().mean():.3f}" if t is not None else "" for c, t in zip(colours, targets)])
+        captions.append(["" if t is None else f"L1 to target {(c - t).abs().mean():.3f}" for c, t in zip(colours, targets)])
     if any(t is not None for t in targets):  # preprocessed pairs: their colour halves are the answers
         rows.append(targets), titles.append("target"), captions.append(None)
     save_grid(path, rows, titles, title="One row per generator (named by its folder)",
@@ -90,7 +91,7 @@ def main(argv=None):
         sketches = [open_image(path, "sketch", "pass a PNG or JPEG line drawing") for path in args.sketches]
         if args.grid:
             save_comparison(args.grid, args.sketches, sketches, runs)
-            print(f"Compared {len(runs)} generators on {len(sketches)} sketches -> {shown(args.grid)}")
+            print(f"Wrote {shown(args.grid)}: a row per generator ({len(runs)}), a column per sketch ({len(sketches)})")
             return
         for path, sketch in zip(args.sketches, sketches):
             for name, net_G, image_size in runs:

@@ -267,7 +267,7 @@ def train(args, world):
                           title=f"Epoch {epoch}/{s['epochs']}: validation L1 {row['val_L1']:.3f}")
                 if net_D is not None:  # the same images through D's eyes: one verdict per 70x70 patch (§3.2.2)
                     save_patchgan_maps(out_dir / f"exercise3_patchgan_{epoch}.png", net_D, judge_D, preview_A,
-                                       preview_B, fake, title=f"Epoch {epoch}/{s['epochs']}: D's verdict per patch")
+                                       preview_B, fake, title=f"Epoch {epoch}/{s['epochs']}: D's verdict per 70x70 patch (1 = real)")
             write_csv(history, out_dir / "metrics.csv")
             save_progress_plot(history, out_dir / "exercise3_training_progress.png")
             d_state = {} if net_D is None else dict(net_D=net_D.state_dict(), opt_D=opt_D.state_dict())

@@ -138,6 +138,6 @@ def save_patchgan_maps(path, net_D, judge_D, real_A, real_B, fake_B, title):
     for images in (real_B, fake_B):
         verdicts = patchgan_verdicts(net_D, judge_D, real_A, images)
         rows.append([Heat(v, 0.0, 1.0, "D: probability real", under=image) for v, image in zip(verdicts, images)])
-        captions.append([f"mean {v.mean():.2f}" for v in verdicts])
+        captions.append([f"mean P(real) {v.mean():.2f}" for v in verdicts])
     return save_grid(path, rows, ["sketch (input)", "D on the real pair", "D on the generated pair"], title=title,
                      col_titles=[f"val {i + 1}" for i in range(len(real_A))], captions=captions)
