@@ -109,7 +109,8 @@ def epoch_line(row, epochs, lambda_l1):
 
 
 def explain_out_of_memory(exc, device, batch_size):
-    """Raise a LessonError that suggests a smaller batch if `exc` says memory ran out; else return (re-raise it)."""
+    """Raise a LessonError that suggests a smaller batch if `exc` says memory ran out; else return, and the
+    caller re-raises `exc` with its traceback."""
     if "out of memory" in str(exc) or "can't allocate memory" in str(exc):
         raise LessonError(f"{device} ran out of memory at --batch-size {batch_size}; "
                           f"try --batch-size {max(1, batch_size // 2)} (or a smaller --ngf)") from None
