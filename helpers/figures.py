@@ -107,6 +107,7 @@ def save_progress_plot(history, path):
     elif rows:
         ax_d.text(0.5, 0.5, "no discriminator\n(--no-gan: L1 alone)", ha="center", va="center",
                   transform=ax_d.transAxes, fontsize=12, color="grey")
+        ax_d.set(xticks=[], yticks=[])  # no scale to read off an empty panel
     ax_g.plot(x, [h["G_L1"] for h in rows], label="G L1 part (before x lambda)")
     ax_v.plot([h["epoch"] for h in history], [h["val_L1"] for h in history], "o-", label="validation L1")
     for ax, title in ((ax_g, "Generator loss"), (ax_d, "Discriminator loss"), (ax_v, "Validation L1 (lower is better)")):
