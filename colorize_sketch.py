@@ -2,8 +2,8 @@
 
     python colorize_sketch.py my_sketch.png                               # uses ./generator_weights.pth
     python colorize_sketch.py a.png b.png --weights runs/quick/generator_weights.pth --output-dir colored/
-    python colorize_sketch.py anime_demo_processed/val/sketches/demo_0019[0-3].png --grid ablation.png \\
-        --weights full/generator_weights.pth gan_only/generator_weights.pth l1_only/generator_weights.pth
+    python colorize_sketch.py anime_processed/val/sketches/demo_0018[0-4].png --grid ablation.png \\
+        --weights l1_only/generator_weights.pth gan_only/generator_weights.pth full/generator_weights.pth
 
 Writes NAME_colorized.png for each sketch into --output-dir (default: the current folder), or, with
 several --weights, NAME_colorized_RUN.png, RUN being the folder that holds the weights. With --grid it
