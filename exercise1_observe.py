@@ -18,12 +18,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from facades_generator import (DEFAULT_CHECKPOINT, SAMPLE_LABELS_DIR, create_facades_generator, label_files,
+from facades_generator import (DEFAULT_CHECKPOINT, SAMPLE_LABELS_DIR, create_facades_generator,
                                label_rgb, load_label, palette_distance, translate)
 from helpers.cli import ArgumentParser, LessonError, add_device_argument, at_least, choose_device, fail, shown
 from helpers.figures import save_grid
 from helpers.files import check_writable_folder
-from helpers.images import image_to_tensor
+from helpers.images import image_files, image_to_tensor
 from pix2pix_models import IMAGE_SIZE
 
 DEFAULT_NUM_LABELS = 4  # enough to compare facades, few enough to read the figure
@@ -47,6 +47,9 @@ def parse_args(argv):
     add_device_argument(parser)
     parser.add_argument("--fast", action="store_true",
                         help="a faster copy of the network (bf16/fp16 where native, CPU kernels); default: exact fp32")
+    parser.add_argument("--dropout", action="store_true",
+                        help="keep dropout on at test time, as the paper (§3.1, §3.3) and the official test.py do: "
+                             "each run draws a different facade (default: off, so runs repeat)")
     return parser.parse_args(argv)
 
 
@@ -96,11 +99,12 @@ def main(argv=None):
     print(f"checkpoint: {shown(args.checkpoint)}")
     print(f"labels:     {', '.join(shown(p) for p in args.labels)} ({args.num_labels} per folder)")
     print(f"output:     {shown(args.output)}")
-    print(f"device:     {device}, {'--fast' if args.fast else 'exact fp32 (the official network)'}")
+    print(f"device:     {device}, {'--fast' if args.fast else 'exact fp32 (the official network)'}"
+          f"{', dropout on (--dropout)' if args.dropout else ''}")
 
     # 1. Read the labels: each becomes a (3, 256, 256) tensor of exact palette colours in [-1, 1].
     real_A, real_B, names, notes = [], [], [], []
-    for path in label_files(args.labels, args.num_labels):
+    for path in image_files(args.labels, args.num_labels):
         try:
             label, photo, note = read_label(path)
         except LessonError as exc:
@@ -118,7 +122,7 @@ def main(argv=None):
     #    label always gives the same facade (create_facades_generator explains the protocol).
     start = time.perf_counter()
     try:
-        net_G = create_facades_generator(args.checkpoint, device=device)
+        net_G = create_facades_generator(args.checkpoint, device=device, dropout=args.dropout)
     except LessonError as exc:
         fail(str(exc))
     if args.fast:

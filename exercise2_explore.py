@@ -25,13 +25,13 @@ import numpy as np
 import torch
 from PIL import Image, ImageFilter
 
-from facades_generator import (CLASS_NAMES, DEFAULT_CHECKPOINT, PALETTE, create_facades_generator, label_files,
+from facades_generator import (CLASS_NAMES, DEFAULT_CHECKPOINT, PALETTE, create_facades_generator,
                                load_label, snap_to_palette, translate)
 from helpers.cli import ArgumentParser, LessonError, add_device_argument, choose_device, fail, shown
 from helpers.facade_labels import FacadeDesign, draw_facade
 from helpers.figures import Heat, save_grid
 from helpers.files import check_writable_folder
-from helpers.images import image_to_tensor, tensor_to_image
+from helpers.images import image_files, image_to_tensor, tensor_to_image
 from pix2pix_models import IMAGE_SIZE, UNetGenerator
 
 EXPERIMENTS = ("windows", "partial", "colors", "consistency", "skips")
@@ -267,7 +267,7 @@ def main(argv=None):
         fail(f"cannot write into --output-dir {shown(args.output_dir)} ({problem}); choose another --output-dir.")
     experiments = EXPERIMENTS if args.experiment == "all" else (args.experiment,)
     base = own_design or DEFAULT_DESIGN
-    paths = label_files(args.labels or [])
+    paths = image_files(args.labels or [])
     if args.labels and not paths:
         fail(f"no label images in {' '.join(map(shown, args.labels))}; pass PNG or JPEG files or a folder of them.")
     try:

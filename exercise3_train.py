@@ -6,12 +6,15 @@
     python exercise3_train.py --resume               # go on after Ctrl+C or a crash
     torchrun --standalone --nproc_per_node=2 exercise3_train.py  # 2 GPUs; --batch-size is per GPU
     python colorize_sketch.py my_sketch.png          # then colour your own sketch with the result
+    python exercise3_train.py --quick --lambda-l1 0 --output-dir gan_only  # the paper's ablation (Fig. 4): GAN alone,
+    python exercise3_train.py --quick --no-gan --output-dir l1_only        # L1 alone (no D at all)
 
 Reads --data/{train,val}/{sketches,colors}/NAME.png (with no val/, a fixed 5% of train is held out).
 Writes into --output-dir (default: the current folder): exercise3_epoch_{E}.png (fixed validation
-sketches, generated, target, at 10/25/50/75/100% of the epochs), exercise3_training_progress.png
-(losses and validation L1), metrics.csv (one row per epoch; row 0 is the untrained G),
-exercise3_checkpoint.pth (all --resume needs, after every epoch) and generator_weights.pth.
+sketches, generated, target, at 10/25/50/75/100% of the epochs), exercise3_patchgan_{E}.png (at the
+same epochs, D's 30x30 verdicts on the real and on the generated pairs; not with --no-gan),
+exercise3_training_progress.png (losses and validation L1), metrics.csv (one row per epoch; row 0 is
+the untrained G), exercise3_checkpoint.pth (all --resume needs, after every epoch) and generator_weights.pth.
 Mixed precision is used where the hardware computes it natively; --fp32 trains the official way.
 """
 
@@ -33,10 +36,11 @@ from helpers.anime_data import NO_DATA_HINT, PairedSketchDataset, derived_seed, 
 from helpers.checkpoints import load_checkpoint, rng_states, save_checkpoint, save_generator, set_rng_states
 from helpers.cli import (ArgumentParser, LessonError, above, add_device_argument, at_least, choose_device, fail,
                          multiple_of, shown)
-from helpers.figures import save_grid, save_progress_plot
+from helpers.figures import save_grid, save_patchgan_maps, save_progress_plot
 from helpers.files import write_csv
-from helpers.training import check_finite, check_output_dir, resolve_settings, validate
-from pix2pix_models import IMAGE_SIZE, PatchGANDiscriminator, PerImageBatchNorm2d, UNetGenerator, count_parameters, init_weights
+from helpers.training import (check_finite, check_output_dir, describe_run, epoch_line, explain_out_of_memory,
+                              resolve_settings, validate)
+from pix2pix_models import IMAGE_SIZE, PatchGANDiscriminator, PerImageBatchNorm2d, UNetGenerator, init_weights
 
 LR = 2e-4  # §3.3: Adam, learning rate 0.0002
 BETA1 = 0.5  # §3.3: momentum 0.5 instead of Adam's 0.9, which makes GAN training oscillate
@@ -49,7 +53,7 @@ CHECKPOINT, WEIGHTS = "exercise3_checkpoint.pth", "generator_weights.pth"
 # 5.8 at 16 (work grows with width squared; D costs as much as G, so both shrink). Image size cannot
 # shrink: the U-Net halves it 8 times to 1x1, so 128 px fails.
 DEFAULTS = dict(epochs=100, batch_size=4, lr=LR, beta1=BETA1, lambda_l1=LAMBDA_L1, ngf=64, ndf=64,
-                image_size=IMAGE_SIZE, max_images=None, val_images=100, seed=0)
+                image_size=IMAGE_SIZE, max_images=None, val_images=100, seed=0, no_gan=False)
 QUICK = dict(epochs=20, ngf=16, ndf=16, max_images=200)
 
 
@@ -72,9 +76,17 @@ def training_speed(device, fp32):
 
 def train_step(net_G, net_D, opt_G, opt_D, real_A, real_B, lambda_L1, autocast, scaler):
     """One pix2pix update (§3.3): a gradient step on D, then one on G. Returns the loss parts and D's
-    mean verdicts. `autocast` and `scaler` come from training_speed() (no-ops in fp32)."""
-    # D learns to tell real pairs (sketch, colour) from generated ones, patch by patch.
+    mean verdicts. `autocast` and `scaler` come from training_speed() (no-ops in fp32).
+    With net_D None (--no-gan) G alone takes a step on lambda * L1: the paper's "L1" ablation (§4.2)."""
     opt_G.zero_grad(set_to_none=True)  # last step's gradients go first: 218 MB of them at ngf 64
+    if net_D is None:
+        with autocast:
+            loss_G_L1 = F.l1_loss(net_G(real_A), real_B)
+        scaler.scale(lambda_L1 * loss_G_L1).backward()
+        scaler.step(opt_G), scaler.update()
+        return dict(G_L1=loss_G_L1.item())
+
+    # D learns to tell real pairs (sketch, colour) from generated ones, patch by patch.
     opt_D.zero_grad(set_to_none=True)
     net_D.requires_grad_(True)
     with autocast:
@@ -109,11 +121,10 @@ def build_generator(model_args, norm_layer=nn.BatchNorm2d):
 def refresh_twin(eval_G, net_G):
     """Copy net_G's weights into eval_G, which previews and validation use, and return it in eval mode.
 
-    The paper tests with BatchNorm in training mode, i.e. each image normalised by its own statistics
-    at batch size 1. Running net_G itself in train mode would also move its running averages (a side
-    effect on the model being trained, and --resume would no longer repeat a run exactly). The twin is
-    built with PerImageBatchNorm2d, which never touches buffers; eval() turns dropout off so epochs compare.
-    """
+    The paper tests with BatchNorm in training mode, i.e. each image normalised by its own statistics at
+    batch size 1. Running net_G itself in train mode would also move its running averages (a side effect
+    on the model being trained, and --resume would no longer repeat a run exactly). The twin has
+    PerImageBatchNorm2d, which never touches buffers; eval() turns dropout off so epochs compare."""
     eval_G.load_state_dict(net_G.state_dict())
     return eval_G.eval()
 
@@ -131,7 +142,9 @@ def parse_args(argv):
                    f"global batch is N times this (default: {d['batch_size']})")
     p.add_argument("--lr", type=above(0), help=f"Adam learning rate (default: {d['lr']})")
     p.add_argument("--beta1", type=at_least(0.0, float), help=f"Adam beta1 (default: {d['beta1']})")
-    p.add_argument("--lambda-l1", type=at_least(0.0, float), help=f"weight of the L1 term (default: {d['lambda_l1']})")
+    p.add_argument("--lambda-l1", type=at_least(0.0, float), help=f"L1's weight; 0: GAN alone (default: {d['lambda_l1']})")
+    p.add_argument("--no-gan", action="store_true", default=None, help="L1 alone: no discriminator is built or "
+                   "trained, G's loss is lambda x L1 (default: off, the full objective)")
     p.add_argument("--max-images", type=at_least(1), help="use only the first N training pairs (default: all)")
     p.add_argument("--val-images", type=at_least(1), help=f"validate on the first N val pairs (default: {d['val_images']})")
     p.add_argument("--ngf", type=at_least(1), help=f"G's width, 64 in the paper; smaller is faster (default: {d['ngf']})")
@@ -177,6 +190,8 @@ def train(args, world):
     ckpt_path = out_dir / CHECKPOINT
     ckpt = load_checkpoint(ckpt_path) if args.resume else None
     s = resolve_settings(args, ckpt, DEFAULTS, QUICK)  # defaults < --quick < your flags; --resume: the checkpoint's
+    if s["no_gan"] and s["lambda_l1"] == 0:
+        raise LessonError("--no-gan with --lambda-l1 0 leaves the generator no loss to learn from; drop one of them")
     train_pairs, val_pairs, val_from = split_pairs(args.data)
     train_pairs, val_pairs = train_pairs[:s["max_images"]], val_pairs[:s["val_images"]]
     if not train_pairs or not val_pairs:
@@ -193,44 +208,34 @@ def train(args, world):
         say(*speed.tune_process(device), sep="\n")  # process-wide: allocator on CPUs, cuDNN autotuner and TF32 on GPUs
 
     model_args = dict(in_channels=3, out_channels=3, ngf=s["ngf"])
-    net_G, eval_G = build_generator(model_args), build_generator(model_args, PerImageBatchNorm2d)
-    net_D = PatchGANDiscriminator(in_channels=6, ndf=s["ndf"])
+    net_G, eval_G = build_generator(model_args), build_generator(model_args, PerImageBatchNorm2d).to(device)
+    net_D = judge_D = None  # --no-gan: no discriminator at all
+    if not s["no_gan"]:  # judge_D: D's twin that draws the PatchGAN maps, so net_D's BatchNorm averages stay put
+        net_D, judge_D = PatchGANDiscriminator(6, s["ndf"]), PatchGANDiscriminator(6, s["ndf"]).to(device)
+    nets = [net for net in (net_G, net_D) if net is not None]
     torch.manual_seed(s["seed"]), random.seed(s["seed"]), np.random.seed(s["seed"])
-    init_weights(net_G), init_weights(net_D)  # after the seed: the same --seed gives the same start
+    for net in nets:  # after the seed: the same --seed gives the same start
+        init_weights(net).to(device, memory_format=memory_format).train()
     if world.rank:  # the same start everywhere, but each rank its own dropout masks
         torch.manual_seed(derived_seed(s["seed"], world.rank))
-    net_G, net_D = (net.to(device, memory_format=memory_format).train() for net in (net_G, net_D))
-    eval_G = eval_G.to(device)
     # What trains: DDP around each net under torchrun (a no-op with one process), compiled on request.
     # net_G and net_D stay the plain modules whose state_dicts the checkpoints hold.
     train_G, train_D = (distributed.wrap(net, world, device, sync_bn=not args.no_sync_bn) for net in (net_G, net_D))
     if args.compile:
-        train_G, train_D = torch.compile(train_G), torch.compile(train_D)
-    opt_G = torch.optim.Adam(net_G.parameters(), lr=s["lr"], betas=(s["beta1"], 0.999), **adam)
-    opt_D = torch.optim.Adam(net_D.parameters(), lr=s["lr"], betas=(s["beta1"], 0.999), **adam)
+        train_G, train_D = (torch.compile(net) if net else None for net in (train_G, train_D))
+    opt_G, opt_D = (torch.optim.Adam(net.parameters(), lr=s["lr"], betas=(s["beta1"], 0.999), **adam) if net else None
+                    for net in (net_G, net_D))
     history, done = [], 0  # done: the last epoch whose checkpoint is on disk
     if ckpt is not None:
         for target, key in ((net_G, "net_G"), (net_D, "net_D"), (opt_G, "opt_G"), (opt_D, "opt_D")):
-            target.load_state_dict(ckpt[key])
+            if target is not None:  # --no-gan: no D to restore
+                target.load_state_dict(ckpt[key])
         history, done = ckpt["history"], ckpt["epoch"]
         rngs = ckpt.get("rng_ranks") or [ckpt["rng"]]  # one state per rank of the run that saved it
         set_rng_states(rngs[world.rank] if len(rngs) == world.size else ckpt["rng"])
 
-    say("Exercise 3: pix2pix, sketch -> colour")
-    if world.distributed:
-        norm = "SyncBatchNorm over the global batch" if not args.no_sync_bn and device.type == "cuda" else "each process's own batch"
-        say(f"  DistributedDataParallel: {world.size} processes, global batch {world.size * s['batch_size']}, "
-            f"BatchNorm statistics of {norm}")
-    say(f"  device: {device}   data: {shown(args.data)} ({len(train_data)} training pairs, "
-        f"{len(val_data)} validation pairs from {shown(val_from)})   outputs: {shown(out_dir)}")
-    say(f"  epochs: {s['epochs']}   batch size: {s['batch_size']}   batches per epoch: {len(loader)}   "
-        f"image size: {s['image_size']}   workers: {workers}   seed: {s['seed']}")
-    say(f"  lr: {s['lr']}   beta1: {s['beta1']}   lambda_L1: {s['lambda_l1']}   precision: "
-        f"{str(dtype).split('.')[-1]}{' (--fp32)' if args.fp32 else ''}")
-    say(f"  net_G: U-Net, ngf {s['ngf']}, {count_parameters(net_G):,} parameters   "
-        f"net_D: PatchGAN, ndf {s['ndf']}, {count_parameters(net_D):,} parameters")
-    if done >= s["epochs"]:
-        say(f"The checkpoint is already at epoch {done}; pass a larger --epochs to train on.")
+    describe_run(say, s, args, world, device, train_data, val_data, val_from, loader, workers, dtype,
+                 nets=(net_G, net_D), done=done)
     milestones, first_epoch = milestone_epochs(s["epochs"]), done + 1
 
     try:
@@ -253,21 +258,21 @@ def train(args, world):
             row = dict(epoch=epoch, **{k: v / len(loader) for k, v in sums.items()})
             row.update(validate(refresh_twin(eval_G, net_G), val_loader, device), seconds=round(time.perf_counter() - started, 2))
             history.append(row)
-            say(f"epoch {epoch}/{s['epochs']}  G: GAN {row['G_GAN']:.3f} + {s['lambda_l1']:g} x L1 {row['G_L1']:.4f}"
-                f"  D: real {row['D_real']:.3f} fake {row['D_fake']:.3f}  D(real) {row['D_of_real']:.2f}"
-                f" D(fake) {row['D_of_fake']:.2f}  val L1 {row['val_L1']:.4f} PSNR {row['val_PSNR']:.2f}"
-                f" SSIM {row['val_SSIM']:.3f}  {row['seconds']:.0f}s", flush=True)
+            say(epoch_line(row, s["epochs"], s["lambda_l1"]), flush=True)
             if epoch in milestones:
                 with torch.inference_mode():
                     fake = eval_G(preview_A.to(device)).cpu()
                 save_grid(out_dir / f"exercise3_epoch_{epoch}.png", [list(preview_A), list(fake), list(preview_B)],
                           ["sketch (input)", "generated", "target"], col_titles=[f"val {i + 1}" for i in range(len(fake))],
                           title=f"Epoch {epoch}/{s['epochs']}: validation L1 {row['val_L1']:.3f}")
+                if net_D is not None:  # the same images through D's eyes: one verdict per 70x70 patch (§3.2.2)
+                    save_patchgan_maps(out_dir / f"exercise3_patchgan_{epoch}.png", net_D, judge_D, preview_A,
+                                       preview_B, fake, title=f"Epoch {epoch}/{s['epochs']}: D's verdict per 70x70 patch (1 = real)")
             write_csv(history, out_dir / "metrics.csv")
             save_progress_plot(history, out_dir / "exercise3_training_progress.png")
+            d_state = {} if net_D is None else dict(net_D=net_D.state_dict(), opt_D=opt_D.state_dict())
             save_checkpoint(ckpt_path, epoch=epoch, settings=s, model_args=model_args, net_G=net_G.state_dict(),
-                            net_D=net_D.state_dict(), opt_G=opt_G.state_dict(), opt_D=opt_D.state_dict(),
-                            history=history, rng=rngs[0], rng_ranks=rngs)
+                            opt_G=opt_G.state_dict(), history=history, rng=rngs[0], rng_ranks=rngs, **d_state)
             done = epoch
     except KeyboardInterrupt:  # Ctrl+C: keep what this run learnt, exit without a traceback
         if done < first_epoch:  # not one epoch finished: nothing of this run is worth a file
@@ -280,12 +285,10 @@ def train(args, world):
                 f"`python exercise3_train.py --resume` continues after epoch {done}.", flush=True)
         raise SystemExit(130) from None
     except (torch.cuda.OutOfMemoryError, RuntimeError) as exc:
-        if "out of memory" not in str(exc) and "can't allocate memory" not in str(exc):
-            raise
-        raise LessonError(f"{device} ran out of memory at --batch-size {s['batch_size']}; "
-                          f"try --batch-size {max(1, s['batch_size'] // 2)} (or a smaller --ngf)") from None
+        explain_out_of_memory(exc, device, s["batch_size"])  # out of memory: one sentence with a smaller batch
+        raise  # anything else: the real traceback
     if world.distributed:  # DDP's promise, checked: every rank took the same steps
-        say(f"ranks agree on the weights: {distributed.parameters_agree((net_G, net_D), world)}")
+        say(f"ranks agree on the weights: {distributed.parameters_agree(nets, world)}")
     if world.main:
         save_generator(net_G, model_args, s["image_size"], done, out_dir / WEIGHTS)
     say(f"Done: {shown(out_dir / WEIGHTS)}, {shown(out_dir / 'metrics.csv')}, "

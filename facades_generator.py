@@ -51,7 +51,6 @@ FACADE_CLASSES = (
 CLASS_NAMES = tuple(name for name, _ in FACADE_CLASSES)
 PALETTE = np.array([rgb for _, rgb in FACADE_CLASSES], dtype=np.uint8)  # (12, 3)
 CLASS_COLORS = dict(FACADE_CLASSES)
-LABEL_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
 def snap_to_palette(rgb):
@@ -85,28 +84,6 @@ def load_label(path_or_image, size=IMAGE_SIZE):
     rgb = label_rgb(path_or_image).resize((size, size), Image.NEAREST)
     snapped = PALETTE[snap_to_palette(np.asarray(rgb))]
     return image_to_tensor(Image.fromarray(snapped, mode="RGB"))
-
-
-def label_files(sources, per_folder=None):
-    """Files and folders -> label files, in the order given; a folder gives its images sorted by name.
-
-    With `per_folder`, a larger folder gives that many of them, spread over its sorted list (so a
-    default run shows varied facades, not four similar neighbours). Files named directly are always
-    kept: load_label reports clearly if one is missing or not an image.
-    """
-    files = []
-    for source in map(Path, sources):
-        if not source.is_dir():
-            files.append(source)
-            continue
-        found = sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() in LABEL_SUFFIXES)
-        if not found:
-            print(f"skipping {shown(source)}: no label images (PNG, JPEG, ...) in this folder")
-        elif per_folder is not None and len(found) > per_folder:
-            print(f"{shown(source)}: using {per_folder} of its {len(found)} labels")
-            found = [found[i] for i in np.linspace(0, len(found) - 1, per_folder).round().astype(int)]
-        files += found
-    return files
 
 
 def create_facades_generator(checkpoint_path=DEFAULT_CHECKPOINT, device=None, stats="image", dropout=False):

@@ -9,5 +9,6 @@
     anime_data.py     Exercise 3's paired dataset, held-out split and seeded epoch order
     anime_demo.py     draws the synthetic sketch/colour pairs of the offline demo set
     checkpoints.py    Exercise 3's checkpoints, generator weights and random-number states
+    training.py       Exercise 3's bookkeeping: validation, settings, the printed lines, error advice
     distributed.py    Exercise 3 under torchrun: DistributedDataParallel plumbing
 """

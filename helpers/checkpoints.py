@@ -17,7 +17,8 @@ from helpers.cli import LessonError, shown
 from helpers.files import atomic_path
 
 FORMAT_VERSION = 1  # of the two files below; a reader refuses another version rather than guess
-CHECKPOINT_KEYS = {"epoch", "settings", "net_G", "net_D", "opt_G", "opt_D", "history", "rng"}
+CHECKPOINT_KEYS = {"epoch", "settings", "net_G", "opt_G", "history", "rng"}
+D_KEYS = {"net_D", "opt_D"}  # in every checkpoint but those of --no-gan runs, which have no D
 
 
 def read_weights(path, what="weights file", fix="pass another file", subject=None):
@@ -89,7 +90,8 @@ def load_checkpoint(path):
     ckpt = read_weights(path, "checkpoint", fix)
     if not isinstance(ckpt, dict) or ckpt.get("format_version") != FORMAT_VERSION:
         raise LessonError(f"{shown(path)} is not an Exercise 3 checkpoint of format {FORMAT_VERSION}; {fix}.")
-    missing = CHECKPOINT_KEYS - ckpt.keys()
+    no_gan = isinstance(ckpt.get("settings"), dict) and ckpt["settings"].get("no_gan")
+    missing = (CHECKPOINT_KEYS if no_gan else CHECKPOINT_KEYS | D_KEYS) - ckpt.keys()
     if missing:
         raise LessonError(f"{shown(path)} is damaged (no {sorted(missing)[0]!r}); {fix}.")
     return ckpt

@@ -76,8 +76,9 @@ def finish(world, completed):
 def wrap(net, world, device, sync_bn):
     """DDP around `net` (kept as is with one process). SyncBatchNorm makes BatchNorm use the statistics
     of the global batch, as one process with the whole batch would; it has BatchNorm's state_dict keys,
-    so checkpoints stay loadable by a single process. PyTorch implements it for GPUs only."""
-    if not world.distributed:
+    so checkpoints stay loadable by a single process. PyTorch implements it for GPUs only.
+    None (no D with --no-gan) stays None."""
+    if net is None or not world.distributed:
         return net
     if sync_bn and device.type == "cuda":
         net = nn.SyncBatchNorm.convert_sync_batchnorm(net)  # in place for the children, same parameters

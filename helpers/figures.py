@@ -2,7 +2,7 @@
 
 A grid has one column per example and one row per kind (input on top, generated below, then the
 target), the layout of the paper's own figures. A cell may also be a heat map (a `Heat`), drawn
-alone or over an image, with one colour bar per row.
+alone or over an image, with one colour bar per row: Exercise 3's PatchGAN maps are such a grid.
 """
 
 import math
@@ -97,16 +97,48 @@ def save_progress_plot(history, path):
     rows = [h for h in history if h["epoch"] > 0]
     x = [h["epoch"] for h in rows]
     fig, (ax_g, ax_d, ax_v) = plt.subplots(1, 3, figsize=(15, 4), layout="constrained")
-    if rows and "G_GAN" in rows[0]:
+    has_D = bool(rows) and "D_real" in rows[0]  # --no-gan trains no D: its panel says so instead of plotting zeros
+    if has_D:
         ax_g.plot(x, [h["G_GAN"] for h in rows], label="G GAN part")
-    ax_g.plot(x, [h["G_L1"] for h in rows], label="G L1 part (before x lambda)")
-    if rows and "D_real" in rows[0]:
+        for ax in (ax_g, ax_d):
+            ax.axhline(math.log(2), color="grey", ls=":", label="log 2 = 0.69: D undecided")
         ax_d.plot(x, [h["D_real"] for h in rows], label="D on real pairs")
         ax_d.plot(x, [h["D_fake"] for h in rows], label="D on generated pairs")
-        ax_d.axhline(math.log(2), color="grey", ls=":", label="log 2 = 0.69: D undecided")
-    ax_g.axhline(math.log(2), color="grey", ls=":", label="log 2 = 0.69: D undecided")
+    elif rows:
+        ax_d.text(0.5, 0.5, "no discriminator\n(--no-gan: L1 alone)", ha="center", va="center",
+                  transform=ax_d.transAxes, fontsize=12, color="grey")
+        ax_d.set(xticks=[], yticks=[])  # no scale to read off an empty panel
+    ax_g.plot(x, [h["G_L1"] for h in rows], label="G L1 part (before x lambda)")
     ax_v.plot([h["epoch"] for h in history], [h["val_L1"] for h in history], "o-", label="validation L1")
     for ax, title in ((ax_g, "Generator loss"), (ax_d, "Discriminator loss"), (ax_v, "Validation L1 (lower is better)")):
         ax.set(title=title, xlabel="epoch")
-        ax.legend()
+        if ax.get_legend_handles_labels()[0]:  # an empty legend is a warning
+            ax.legend()
     return save_figure(fig, path)
+
+
+@torch.inference_mode()
+def patchgan_verdicts(net_D, judge_D, real_A, images):
+    """D's verdict, sigmoid = probability "real", on every 70x70 patch of each (sketch, image) pair: (N, 30, 30).
+
+    judge_D, net_D's twin, takes net_D's weights and runs in train mode, as net_D does in every step:
+    BatchNorm with the statistics of this batch (real pairs and generated pairs go in separate batches,
+    as in train_step). Running net_D itself would move its running averages; nothing here draws a
+    random number either, so training and --resume go on exactly as without the figure.
+    """
+    judge_D.load_state_dict(net_D.state_dict())
+    device = next(judge_D.parameters()).device
+    logits = judge_D.train()(real_A.to(device), images.to(device))  # (N, 1, 30, 30)
+    return torch.sigmoid(logits.float())[:, 0].cpu()
+
+
+def save_patchgan_maps(path, net_D, judge_D, real_A, real_B, fake_B, title):
+    """Exercise 3's PatchGAN figure: one column per image; rows: the sketch, D's 30x30 verdicts on the
+    real pair (sketch, target) laid over the target, and on the generated pair laid over G's output."""
+    rows, captions = [list(real_A)], [None]
+    for images in (real_B, fake_B):
+        verdicts = patchgan_verdicts(net_D, judge_D, real_A, images)
+        rows.append([Heat(v, 0.0, 1.0, "D: probability real", under=image) for v, image in zip(verdicts, images)])
+        captions.append([f"mean P(real) {v.mean():.2f}" for v in verdicts])
+    return save_grid(path, rows, ["sketch (input)", "D on the real pair", "D on the generated pair"], title=title,
+                     col_titles=[f"val {i + 1}" for i in range(len(real_A))], captions=captions)

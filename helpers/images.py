@@ -18,6 +18,7 @@ from helpers.files import atomic_path
 # Pillow decodes a few kB of PNG into gigabytes if asked; it warns above MAX_IMAGE_PIXELS (89 million
 # pixels) and refuses at twice that. Any image above the first limit is refused here: a label, sketch
 # or Kaggle pair is at most a few million pixels.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")  # what image_files collects
 READ_ERRORS = (OSError, SyntaxError, ValueError, EOFError, zlib.error, Image.DecompressionBombError)
 
 
@@ -88,3 +89,25 @@ def save_image(image, path):
     """Save a PIL image (format from the suffix, PNG if unknown) atomically, with the user's permissions."""
     with atomic_path(path) as tmp:
         image.save(tmp, format=Image.registered_extensions().get(Path(path).suffix.lower(), "PNG"))
+
+
+def image_files(sources, per_folder=None):
+    """Files and folders -> image files, in the order given; a folder gives its images sorted by name.
+
+    With `per_folder`, a larger folder gives that many of them, spread over its sorted list (so a
+    default run shows varied facades, not four similar neighbours). Files named directly are always
+    kept: open_image reports clearly if one is missing or not an image.
+    """
+    files = []
+    for source in map(Path, sources):
+        if not source.is_dir():
+            files.append(source)
+            continue
+        found = sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not found:
+            print(f"skipping {shown(source)}: no images (PNG, JPEG, ...) in this folder")
+        elif per_folder is not None and len(found) > per_folder:
+            print(f"{shown(source)}: using {per_folder} of its {len(found)} images")
+            found = [found[i] for i in np.linspace(0, len(found) - 1, per_folder).round().astype(int)]
+        files += found
+    return files

@@ -10,7 +10,8 @@ from PIL import Image
 from helpers import facade_labels
 from helpers.facade_labels import (SAMPLE_DESIGNS, FacadeDesign, draw_facade, palette_chart,
                            random_design)
-from facades_generator import CLASS_COLORS, PALETTE, SAMPLE_LABELS_DIR, label_files
+from facades_generator import CLASS_COLORS, PALETTE, SAMPLE_LABELS_DIR
+from helpers.images import image_files
 
 ROOT = Path(__file__).resolve().parent.parent
 RANDOM_DESIGNS = [random_design(np.random.default_rng(seed)) for seed in range(24)]
@@ -122,13 +123,13 @@ def test_from_spec_reads_json_and_rejects_mistakes():
             FacadeDesign.from_spec(bad)
 
 
-def test_label_files_expands_folders_in_name_order(tmp_path):
+def test_image_files_expands_folders_in_name_order(tmp_path):
     for name in ("b.png", "a.jpg", "notes.txt", "c.png", "d.png"):
         (tmp_path / name).write_bytes(b"")
     single = tmp_path / "elsewhere.png"
-    assert label_files([tmp_path, single]) == [tmp_path / n for n in ("a.jpg", "b.png", "c.png", "d.png")] + [single]
+    assert image_files([tmp_path, single]) == [tmp_path / n for n in ("a.jpg", "b.png", "c.png", "d.png")] + [single]
     # per_folder spreads its picks over the sorted folder: first, middle, last
-    assert label_files([tmp_path], per_folder=3) == [tmp_path / n for n in ("a.jpg", "c.png", "d.png")]
+    assert image_files([tmp_path], per_folder=3) == [tmp_path / n for n in ("a.jpg", "c.png", "d.png")]
 
 
 def test_cli_draws_a_design_and_rejects_a_bad_one(tmp_path, capsys):

@@ -1,6 +1,7 @@
 """Exercise 3 training: outputs, exact resume, Ctrl+C, the paired jitter, the held-out split and the
 failure messages. Tiny synthetic pairs and narrow nets (--ngf 8 --ndf 8) keep each run to seconds."""
 
+import copy
 import csv
 import math
 import os
@@ -19,6 +20,7 @@ from PIL import Image
 
 import colorize_sketch
 import exercise3_train as ex3
+from helpers import figures
 from helpers.anime_data import HOLDOUT_PERCENT, PairedSketchDataset, find_pairs, split_pairs
 from helpers.cli import LessonError
 from helpers.checkpoints import load_generator
@@ -98,8 +100,9 @@ def test_smoke_run_writes_every_promised_file(data, trained, tmp_path):
     for fact in ("device: cpu", "3 training pairs", "2 validation pairs", "batches per epoch: 2",
                  "lambda_L1: 100", "D(real)", "D(fake)"):
         assert fact in printed
-    for name in ("exercise3_epoch_1.png", "exercise3_epoch_2.png", "exercise3_training_progress.png",
-                 "metrics.csv", "exercise3_checkpoint.pth", "generator_weights.pth"):
+    for name in ("exercise3_epoch_1.png", "exercise3_epoch_2.png", "exercise3_patchgan_1.png",
+                 "exercise3_patchgan_2.png", "exercise3_training_progress.png", "metrics.csv",
+                 "exercise3_checkpoint.pth", "generator_weights.pth"):
         assert (out / name).stat().st_size > 0, name
     rows = list(csv.DictReader(open(out / "metrics.csv")))
     assert [r["epoch"] for r in rows] == ["0", "1", "2"]  # row 0: the untrained generator
@@ -121,7 +124,8 @@ def test_smoke_run_writes_every_promised_file(data, trained, tmp_path):
 
 
 def test_resume_repeats_the_run_exactly(data, trained_copy, tmp_path, monkeypatch):
-    for figure in ("save_progress_plot", "save_grid"):  # pictures only (the smoke test checks them)
+    # Pictures only (the smoke test checks them); the PatchGAN maps stay: they run D, which must not matter.
+    for figure in ("save_progress_plot", "save_grid"):
         monkeypatch.setattr(ex3, figure, lambda *args, **kwargs: None)
     run(data, trained_copy, "--epochs", "4", "--resume", "--workers", "1")  # workers must not matter
     run(data, tmp_path / "whole", "--epochs", "4")  # a fresh folder: no --restart needed
@@ -380,3 +384,40 @@ def test_colorize_names_exercise3s_other_file(trained, tmp_path, capsys):
     with pytest.raises(SystemExit):
         colorize_sketch.main([str(tmp_path / "x.png"), "--weights", str(trained[0] / ex3.CHECKPOINT)])
     assert "pass generator_weights.pth from the same folder" in capsys.readouterr().err
+
+
+def test_patchgan_maps_change_nothing_in_training(data, trained, tmp_path, monkeypatch):
+    """The same run with the maps left out ends with bit-for-bit the same nets, D's running averages included."""
+    monkeypatch.setattr(ex3, "save_patchgan_maps", lambda *args, **kwargs: None)
+    run(data, tmp_path, "--epochs", "2")
+    assert not list(tmp_path.glob("exercise3_patchgan_*.png"))
+    with_maps, without = (torch.load(d / ex3.CHECKPOINT, weights_only=True) for d in (trained[0], tmp_path))
+    for key in ("net_G", "net_D"):
+        assert with_maps[key].keys() == without[key].keys()
+        for name, tensor in without[key].items():
+            assert torch.equal(with_maps[key][name], tensor), (key, name)
+
+
+def test_patchgan_verdicts_are_ds_training_verdicts_without_touching_d(tmp_path, monkeypatch):
+    torch.manual_seed(0)
+    net_D = init_weights(ex3.PatchGANDiscriminator(ndf=8)).train()
+    for _ in range(3):  # give the running averages something to lose
+        net_D(torch.randn(2, 3, 256, 256), torch.randn(2, 3, 256, 256))
+    real_A, real_B, fake_B = (torch.rand(3, 3, 256, 256) * 2 - 1 for _ in range(3))
+    judge_D = ex3.PatchGANDiscriminator(ndf=8)  # built once, before training's seed, as exercise3_train.py does
+    before, rng = {k: v.clone() for k, v in net_D.state_dict().items()}, torch.get_rng_state()
+    verdicts = figures.patchgan_verdicts(net_D, judge_D, real_A, real_B)
+    with torch.no_grad():  # what D itself says in a training step (train mode: this batch's statistics)
+        expected = torch.sigmoid(copy.deepcopy(net_D)(real_A, real_B))[:, 0]
+    assert verdicts.shape == (3, 30, 30) and torch.allclose(verdicts, expected, atol=1e-6)
+    assert all(torch.equal(v, before[k]) for k, v in net_D.state_dict().items())  # buffers did not move
+    assert torch.equal(torch.get_rng_state(), rng)  # nothing random drawn: --resume stays exact
+
+    drawn = {}
+    monkeypatch.setattr(figures, "save_grid", lambda path, rows, row_titles, **kw: drawn.update(rows=rows, titles=row_titles))
+    figures.save_patchgan_maps(tmp_path / "maps.png", net_D, judge_D, real_A, real_B, fake_B, "t")
+    assert drawn["titles"] == ["sketch (input)", "D on the real pair", "D on the generated pair"]
+    assert [len(row) for row in drawn["rows"]] == [3, 3, 3]
+    for row, under in zip(drawn["rows"][1:], (real_B, fake_B)):
+        for i, heat in enumerate(row):  # a 30x30 probability map laid over the image it judges
+            assert (heat.vmin, heat.vmax, heat.values.shape) == (0.0, 1.0, (30, 30)) and torch.equal(heat.under, under[i])
