@@ -69,11 +69,14 @@ LAYOUT = """async () => {
   }));
   const images = [...document.images].map((img) => ({
     src: img.getAttribute('src'), natural: img.naturalWidth, shown: img.getBoundingClientRect().width}));
-  // Content that sticks out of the window without a scroll box of its own is cut off or widens the page.
+  // Content that sticks out of the window without a scroll box of its own (a table's or a code block's,
+  // inside the article) is cut off, widens the page, or makes the whole column scroll sideways (Furo's
+  // content area on a phone is such a scroll box, and must not have to scroll).
+  const article = document.querySelector('article');
   const scrolls = (el) => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX);
-  const sticking = [...document.querySelectorAll('article *')].filter((el) => {
+  const sticking = [...article.querySelectorAll('*')].filter((el) => {
     if (el.getBoundingClientRect().right <= window.innerWidth + 1) return false;
-    for (let up = el.parentElement; up; up = up.parentElement) if (scrolls(up)) return false;
+    for (let up = el.parentElement; up && up !== article; up = up.parentElement) if (scrolls(up)) return false;
     return true;
   }).map((el) => el.tagName.toLowerCase() + (el.className ? '.' + el.className : '') + ': '
          + (el.textContent || '').trim().slice(0, 60));
