@@ -122,17 +122,20 @@ def download(session, url, part, final, timeout, retries, url_flag):
             content_range = response.headers.get("Content-Range", "")
             if response.status_code == 416 and content_range.endswith(f"/{offset}"):
                 return  # nothing after `offset`: the partial file already holds every byte
+            if response.status_code == 416 and offset:  # longer than the file: the rest of another download
+                print(f"{shown(part)} is not the beginning of {url} (longer than the file); starting from byte 0")
+                part.unlink()
+                continue
             if response.status_code == 206 and content_range.startswith(f"bytes {offset}-"):
                 mode = "ab"
             elif response.status_code == 200:
                 if offset:
                     print(f"{urlsplit(url).netloc} cannot resume a download; starting from byte 0")
                 mode, offset = "wb", 0
-            else:  # 404, 5xx after the retries, or a 416 for a .part that belongs to another file
+            else:  # 404, or 5xx after the retries
                 tries = f" after {retries + 1} tries" if response.status_code in RETRY_STATUSES else ""
-                stale = " (use --force to drop the partial file)" if response.status_code == 416 else ""
                 raise LessonError(f"{url} answered {response.status_code} {response.reason}{tries}; check the "
-                                  f"address or give a working mirror with {url_flag}{stale}.")
+                                  f"address or give a working mirror with {url_flag}.")
             length = response.headers.get("Content-Length")
             expected = offset + int(length) if length is not None else None
             received, finished = offset, False

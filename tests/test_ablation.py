@@ -18,7 +18,9 @@ from helpers.cli import LessonError
 from helpers.figures import save_progress_plot
 from helpers.training import resolve_settings
 from pix2pix_models import UNetGenerator, init_weights
-from tests.test_train import data, exit_code_and_error, one_thread, run  # noqa: F401 (fixtures)
+from tests.test_train import data, exit_code_and_error, run  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py: small networks, one thread
 
 
 def no_discriminator(*args, **kwargs):

@@ -184,11 +184,13 @@ def test_resume_after_cut_in_a_later_run(server, weights, tmp_path, capsys):
     assert not (tmp_path / (NAME + ".part")).exists()
 
 
-def test_partial_file_of_another_download(server, tmp_path, capsys):
-    url = serve(server, "/small.pth", Route(b"y" * 1000))
-    (tmp_path / (NAME + ".part")).write_bytes(b"z" * 5000)  # longer than the file: not its beginning
-    assert_fails(capsys, tmp_path, lambda: run(tmp_path, url), "416", "--force")
-    assert requests_to(server, "/small.pth") == ["bytes=5000-"]
+def test_partial_file_of_another_download_is_dropped_and_the_download_starts_over(server, weights, tmp_path, capsys):
+    url = serve(server, "/restart.pth", Route(weights[0]))
+    (tmp_path / (NAME + ".part")).write_bytes(b"z" * (len(weights[0]) + 5000))  # longer: not its beginning
+    run(tmp_path, url)
+    assert requests_to(server, "/restart.pth") == [f"bytes={len(weights[0]) + 5000}-", None]  # 416, then all
+    assert "is not the beginning of" in capsys.readouterr().out
+    assert (tmp_path / NAME).read_bytes() == weights[0] and not (tmp_path / (NAME + ".part")).exists()
 
 
 def test_404_is_not_retried(server, tmp_path, capsys):
@@ -452,7 +454,7 @@ def test_samples_url_serving_html(server, valid_checkpoints, tmp_path, capsys):
     assert list(samples.iterdir()) == []
 
 
-def test_readme_names_the_official_url_and_the_files():
-    readme = (Path(download_pretrained.__file__).parent / "README.rst").read_text()
+def test_the_downloads_page_names_the_official_url_and_the_files():
+    readme = (Path(download_pretrained.__file__).parent / "docs" / "downloads.rst").read_text()
     assert download_pretrained.OFFICIAL_URL in readme  # the offline instructions must not drift
     assert f"checkpoints/{NAME}" in readme and f"checkpoints/{NAME}.sha256" in readme

@@ -8,6 +8,7 @@ wrote. Long commands run in a smoke configuration (SMOKE_ARGS: arguments appende
 own, so they win); everything else runs verbatim.
 """
 
+import io
 import json
 import os
 import re
@@ -19,13 +20,16 @@ import sys
 import threading
 import time
 import urllib.request
+import zipfile
 from dataclasses import dataclass, field
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from tests.official_reference import random_official_state_dict
 
@@ -40,14 +44,18 @@ EXEMPT = {
     "python -m pip install": "installs packages (needs the network)",
     "python -m pytest": "runs this test suite",
     "PAINTER_SCREENSHOT=": "a pytest run (tests/test_painter.py) that retakes the screenshot",
+    "ONEDNN_MAX_CPU_ISA=": "this test suite again, under a oneDNN cap (docs/testing.rst)",
+    "PIX2PIX_SLOW_TESTS=": "a pytest run of the slow torch.compile test (docs/testing.rst)",
     "python -m sphinx": "the Sphinx build, run by tests/test_docs.py",
     "torchrun": "tests/test_ddp.py runs it: two CPU processes (gloo), a smoke configuration",
 }
 
 # README command prefix -> arguments appended to make it a seconds-long smoke run. The longest
-# matching prefix wins. "{url}" is the local weights server's address.
+# matching prefix wins. "{url}" is the local weights server's address, "{samples_url}" a small archive
+# laid out like CMP_facade_DB_base.zip on the same server (the real one is not ours to ship).
 SMOKE_ARGS = {
     "python download_pretrained.py": ["--url", "{url}", "--retries", "0"],
+    "python download_pretrained.py --samples": ["--url", "{url}", "--retries", "0", "--samples-url", "{samples_url}"],
     "python preprocess_anime_sketches.py --demo": ["--demo", "6"],
     "python exercise2_explore.py --design": ["--experiment", "windows"],  # where the design shows; all five: a minute
     "python exercise3_train.py": ["--epochs", "1", "--max-images", "2", "--val-images", "1", "--batch-size", "2",
@@ -65,7 +73,7 @@ SETUP = {
     "python preprocess_anime_sketches.py": "kaggle_layout_pairs",
 }
 # Flags of other programs that the README names (they are not ours to check).
-FOREIGN_FLAGS = {"--eval": "the official repository's test.py", "--data-binary": "curl",
+FOREIGN_FLAGS = {"--eval": "the official repository's test.py", "--data-binary": "curl", "--index-url": "pip",
                  "--nproc_per_node": "torchrun", "--nproc-per-node": "torchrun", "--standalone": "torchrun"}
 # PyTorch's CPU threads spin while they wait; on a machine whose cores are busy with other jobs
 # that makes the small smoke runs many times slower (see the README's Speed section). Sleeping
@@ -157,8 +165,9 @@ STEPS = [step for page in PAGES for step in readme_steps(page=str(page.relative_
 class Workspace:
     """A copy of the repository plus the local weights server and the facade painter, if started."""
 
-    def __init__(self, root, url):
+    def __init__(self, root, url, samples_url=None):
         self.root, self.url, self.painter, self.painter_url, self.runner = root, url, None, None, None
+        self.samples_url = samples_url
         self.helps = {}  # script -> its --help text
 
     def run(self, argv, env=None, timeout=TIMEOUT_S):
@@ -204,6 +213,7 @@ class Workspace:
                 draw_demo_pair(seed=1, index=index).save(folder / f"{index}.png")
 
     def start_painter(self, argv):
+        self.stop_painter()  # a second painter command (another page, other flags) replaces the first
         self.painter = subprocess.Popen(argv, cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                         text=True, env={**os.environ, **QUIET_THREADS, "MPLBACKEND": "Agg"})
         lines, deadline = [], time.monotonic() + TIMEOUT_S
@@ -221,13 +231,17 @@ class Workspace:
                 return "".join(lines)
         raise AssertionError("the painter did not start:\n" + "".join(lines))
 
+    def stop_painter(self):
+        if self.painter is not None:
+            self.painter.terminate()
+            self.painter.wait(timeout=30)
+            self.painter, self.painter_url = None, None
+
     def close(self):
         if self.runner is not None:
             self.runner.stdin.close()  # the runner ends when its input does
             self.runner.wait(timeout=30)
-        if self.painter is not None:
-            self.painter.terminate()
-            self.painter.wait(timeout=30)
+        self.stop_painter()
 
 
 @pytest.fixture(scope="module")
@@ -236,13 +250,29 @@ def workspace(tmp_path_factory):
     shutil.copytree(ROOT, root, ignore=SKIP_COPY)
     served = tmp_path_factory.mktemp("served")
     torch.save(random_official_state_dict(ngf=64, seed=0), served / "facades_label2photo.pth")
+    (served / "CMP_facade_DB_base.zip").write_bytes(cmp_like_archive())
     httpd = ThreadingHTTPServer(("127.0.0.1", 0),
                                 partial(_QuietHandler, directory=str(served)))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    space = Workspace(root, f"http://127.0.0.1:{httpd.server_address[1]}/facades_label2photo.pth")
+    server = f"http://127.0.0.1:{httpd.server_address[1]}"
+    space = Workspace(root, f"{server}/facades_label2photo.pth", f"{server}/CMP_facade_DB_base.zip")
     yield space
     space.close()
     httpd.shutdown()
+
+
+def cmp_like_archive(count=3):
+    """A zip laid out like CMP_facade_DB_base.zip: base/cmp_bNNNN.png label maps that store one class index
+    (1..12) per pixel, each beside its photo (a placeholder here)."""
+    rng = np.random.default_rng(0)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for number in range(1, count + 1):
+            png = io.BytesIO()
+            Image.fromarray(rng.integers(1, 13, size=(40, 30), dtype=np.uint8)).save(png, format="PNG")
+            archive.writestr(f"base/cmp_b{number:04d}.png", png.getvalue())
+            archive.writestr(f"base/cmp_b{number:04d}.jpg", b"a photo")
+    return buffer.getvalue()
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -284,7 +314,7 @@ def test_readme_step_runs(step, workspace):
         setup = SETUP.get(step.text)
         if setup:
             getattr(workspace, setup)()
-        argv += [a.format(url=workspace.url) for a in _matching(SMOKE_ARGS, step) or []]
+        argv += [a.format(url=workspace.url, samples_url=workspace.samples_url) for a in _matching(SMOKE_ARGS, step) or []]
         if script is not None and script.name == "facade_painter.py":
             workspace.start_painter(argv)  # serves until the module's tests end; the curl step uses it
             return
