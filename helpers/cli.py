@@ -65,13 +65,17 @@ def choose_device(name="auto"):
     return torch.device(name)
 
 
+def _number(text, kind):
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
+
+
 def at_least(minimum, kind=int):
     """An argparse type: a number of `kind` that is at least `minimum` (argparse reports a bad one in one line)."""
     def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
+        value = _number(text, kind)
         if not value >= minimum:  # also refuses nan
             raise argparse.ArgumentTypeError(f"must be at least {minimum:g}, not {text}")
         return value
@@ -89,13 +93,10 @@ def multiple_of(step):
 
 
 def above(minimum, kind=float):
-    """An argparse type: a number of `kind` strictly greater than `minimum` (a learning rate, say)."""
+    """An argparse type: a finite number of `kind` strictly greater than `minimum` (a learning rate, say)."""
     def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not value > minimum or value == float("inf"):
+        value = _number(text, kind)
+        if not value > minimum or value == float("inf"):  # also refuses nan
             raise argparse.ArgumentTypeError(f"must be a finite number above {minimum:g}, not {text}")
         return value
     return parse

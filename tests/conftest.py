@@ -1,5 +1,9 @@
 """Fixtures shared by several test files."""
 
+import os
+import shutil
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -24,3 +28,30 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+# Debian's Chromium, headless, as root, with nothing fetched from the network (tests/test_painter.py and
+# tests/test_docs.py drive it through Playwright; no browser download).
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _skip_or_fail(reason):
+    if os.environ.get("PAINTER_BROWSER_REQUIRED"):  # set by .ci/run: CI must not skip this quietly
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _skip_or_fail("playwright is not installed (python -m pip install -r requirements-test.txt)")
+    executable = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(executable).exists():
+        _skip_or_fail("Chromium is not installed (on Debian: apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -7,14 +7,12 @@ also saves a full-page screenshot of every page at both sizes into that folder, 
 """
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.test_painter import CHROMIUM_ARGS, _skip_or_fail  # one way to launch the browser, for both tests
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["README"] + [f"docs/{p.stem}" for p in sorted((ROOT / "docs").glob("*.rst"))]
@@ -43,21 +41,6 @@ def test_readme_builds_with_sphinx_without_warnings(site):
         assert (html / "_images" / figure).is_file(), figure  # the README shows it
     for name in PAGES:
         assert (html / f"{name}.html").is_file(), f"{name}.rst was not built"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _skip_or_fail("playwright is not installed (python -m pip install -r requirements-test.txt)")
-    executable = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(executable).exists():
-        _skip_or_fail("Chromium is not installed (on Debian: apt-get install chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 # Every image loaded in full (lazy ones too), then what the checks need. Wide tables and code blocks may

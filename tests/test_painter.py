@@ -17,7 +17,6 @@ import json
 import os
 import re
 import queue
-import shutil
 import signal
 import socket
 import subprocess
@@ -41,8 +40,6 @@ from helpers.files import atomic_path
 from helpers.images import tensor_to_image
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")
@@ -365,27 +362,6 @@ def test_loopback_hosts_are_told_apart_from_public_ones():
 
 
 # ---- the page in a real browser ------------------------------------------------------------------
-
-def _skip_or_fail(reason):
-    if os.environ.get("PAINTER_BROWSER_REQUIRED"):  # set by .ci/run: CI must not skip this quietly
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _skip_or_fail("playwright is not installed (python -m pip install -r requirements-test.txt)")
-    executable = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(executable).exists():
-        _skip_or_fail("Chromium is not installed (on Debian: apt-get install chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
 
 def canvas_image(page):
     data_url = page.evaluate("document.getElementById('label').toDataURL('image/png')")
