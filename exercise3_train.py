@@ -278,11 +278,11 @@ def train(args, world):
         if done < first_epoch:  # not one epoch finished: nothing of this run is worth a file
             say(f"\nInterrupted before epoch {first_epoch} ended; nothing was saved and the files in "
                 f"{shown(out_dir)} are as they were.", flush=True)
-        else:
-            if world.main:
-                save_generator(net_G, model_args, s["image_size"], done, out_dir / WEIGHTS)
+        elif world.main:
+            save_generator(net_G, model_args, s["image_size"], done, out_dir / WEIGHTS)
+            again = "" if out_dir == Path(".") else f" --output-dir {shown(out_dir)}"  # the command that resumes it
             say(f"\nInterrupted: saved the current generator to {shown(out_dir / WEIGHTS)}; "
-                f"`python exercise3_train.py --resume` continues after epoch {done}.", flush=True)
+                f"`python exercise3_train.py --resume{again}` continues after epoch {done}.", flush=True)
         raise SystemExit(130) from None
     except (torch.cuda.OutOfMemoryError, RuntimeError) as exc:
         explain_out_of_memory(exc, device, s["batch_size"])  # out of memory: one sentence with a smaller batch
