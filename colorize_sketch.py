@@ -24,12 +24,6 @@ from helpers.cli import ArgumentParser, LessonError, add_device_argument, at_lea
 from helpers.figures import save_grid
 from helpers.files import check_writable_folder
 from helpers.images import image_files, image_to_tensor, open_image, save_image, tensor_to_image, to_rgb
-from pix2pix_models import PerImageBatchNorm2d, UNetGenerator
-
-
-def build(model_args):
-    """The trained U-Net with the paper's test-time normalisation: each image's own statistics (§3.3)."""
-    return UNetGenerator(model_args["in_channels"], model_args["out_channels"], model_args["ngf"], PerImageBatchNorm2d)
 
 
 def prepare(image, image_size):
@@ -90,7 +84,7 @@ def main(argv=None):
             names = ["-".join(w.resolve().parent.parts[-2:]) for w in args.weights]
         device = choose_device(args.device)
         runs = [(name, net_G.to(device), size) for name, (net_G, size) in
-                zip(names, (load_generator(w, build) for w in args.weights))]
+                zip(names, map(load_generator, args.weights))]
         paths = image_files(args.sketches, args.per_folder)
         if not paths:
             raise LessonError(f"no sketch images in {' '.join(map(shown, args.sketches))}; pass PNG or JPEG files")

@@ -115,7 +115,7 @@ def train_step(net_G, net_D, opt_G, opt_D, real_A, real_B, lambda_L1, autocast, 
 
 
 def build_generator(model_args, norm_layer=nn.BatchNorm2d):
-    return UNetGenerator(model_args["in_channels"], model_args["out_channels"], model_args["ngf"], norm_layer)
+    return UNetGenerator(**model_args, norm_layer=norm_layer)
 
 
 def refresh_twin(eval_G, net_G):

@@ -15,6 +15,7 @@ import torch
 
 from helpers.cli import LessonError, shown
 from helpers.files import atomic_path
+from pix2pix_models import PerImageBatchNorm2d, UNetGenerator
 
 FORMAT_VERSION = 1  # of the two files below; a reader refuses another version rather than guess
 CHECKPOINT_KEYS = {"epoch", "settings", "net_G", "opt_G", "history", "rng"}
@@ -62,8 +63,9 @@ def save_generator(net_G, model_args, image_size, epoch, path):
                         epoch=epoch, state_dict=net_G.state_dict()), tmp)
 
 
-def load_generator(path, build):
-    """(net_G, image_size) from a generator_weights.pth; build(model_args) makes the empty network."""
+def load_generator(path):
+    """(net_G, image_size) from a generator_weights.pth: the U-Net it describes, with the paper's test-time
+    normalisation (each image's own statistics, §3.3), in eval mode (dropout off)."""
     saved = read_weights(path, "generator weights", "train one with `python exercise3_train.py`, or pass "
                          "its generator_weights.pth with --weights")
     if not (is_exercise3_file(saved) and "state_dict" in saved):
@@ -72,9 +74,9 @@ def load_generator(path, build):
         raise LessonError(f"{shown(path)} is not a generator_weights.pth written by exercise3_train.py{hint}; "
                           "pass that file with --weights.")
     try:
-        net_G = build(saved["model_args"])
+        net_G = UNetGenerator(**saved["model_args"], norm_layer=PerImageBatchNorm2d)
         net_G.load_state_dict(saved["state_dict"])
-        return net_G, int(saved["image_size"])
+        return net_G.eval(), int(saved["image_size"])
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise LessonError(f"{shown(path)} does not fit the generator it describes ({type(exc).__name__}); "
                           "train again or pass another --weights.") from None

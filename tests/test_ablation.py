@@ -14,6 +14,7 @@ from PIL import Image
 
 import colorize_sketch
 import exercise3_train as ex3
+from helpers.checkpoints import load_generator
 from helpers.cli import LessonError
 from helpers.figures import save_progress_plot
 from helpers.training import resolve_settings
@@ -141,7 +142,7 @@ def test_comparison_grid_has_a_row_per_run(data, l1_only, gan_only, tmp_path, mo
     assert drawn["titles"] == ["sketch", "l1_only", "gan_only", "target"]
     assert drawn["kw"]["col_titles"] == ["v1", "v2", "my_sketch"] and all(len(r) == 3 for r in drawn["rows"])
     assert drawn["rows"][-1][2] is None and drawn["rows"][-1][0] is not None  # a target only where a pair has one
-    net_G, size = colorize_sketch.load_generator(weights[1], colorize_sketch.build)
+    net_G, size = load_generator(weights[1])
     alone = colorize_sketch.colorize(net_G, Image.open(sketches[0]), size)
     assert torch.equal(drawn["rows"][2][0], colorize_sketch.image_to_tensor(alone))  # gan_only's row is its output
     with Image.open(tmp_path / "grid.png") as grid:

@@ -112,7 +112,7 @@ def test_smoke_run_writes_every_promised_file(data, trained, tmp_path):
             assert math.isfinite(float(row[key])), key
     assert 0 < float(rows[0]["val_SSIM"]) < 1 and float(rows[0]["val_L1"]) > 0
 
-    net_G, size = load_generator(out / "generator_weights.pth", colorize_sketch.build)  # one call rebuilds it
+    net_G, size = load_generator(out / "generator_weights.pth")  # one call rebuilds it
     saved = torch.load(out / "generator_weights.pth", weights_only=True)
     assert saved["model_args"] == {"in_channels": 3, "out_channels": 3, "ngf": 8} and saved["epoch"] == 2
     sketch = data / "val" / "sketches" / "v1.png"
@@ -168,7 +168,7 @@ def test_ctrl_c_saves_the_generator_and_exits_cleanly(data, tmp_path):
     stdout, stderr = interrupt_when(proc, lambda line: (out / ex3.CHECKPOINT).exists() and "epoch" in line)
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr and "Interrupted: saved the current generator" in stdout
-    assert isinstance(load_generator(out / "generator_weights.pth", colorize_sketch.build)[0], UNetGenerator)
+    assert isinstance(load_generator(out / "generator_weights.pth")[0], UNetGenerator)
 
 
 @pytest.mark.skipif(os.name != "posix", reason="sends SIGINT, as Ctrl+C does in a terminal")
