@@ -31,20 +31,18 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 import speed
-from helpers import distributed
-from helpers.anime_data import NO_DATA_HINT, PairedSketchDataset, derived_seed, make_loaders, split_pairs
+from training import distributed
+from training.data import NO_DATA_HINT, PairedSketchDataset, derived_seed, make_loaders, split_pairs
 from helpers.checkpoints import load_checkpoint, rng_states, save_checkpoint, save_generator, set_rng_states
 from helpers.cli import (ArgumentParser, LessonError, above, add_device_argument, at_least, choose_device, fail,
                          multiple_of, shown)
 from helpers.figures import save_grid, save_patchgan_maps, save_progress_plot
 from helpers.files import write_csv
-from helpers.training import (check_finite, check_output_dir, describe_run, epoch_line, explain_out_of_memory,
+from training.run import (check_finite, check_output_dir, describe_run, epoch_line, explain_out_of_memory,
                               resolve_settings, validate)
 from pix2pix_models import IMAGE_SIZE, PatchGANDiscriminator, PerImageBatchNorm2d, UNetGenerator, init_weights
+from training.recipe import BETA1, LAMBDA_L1, LR, StepSpeed, train_step
 
-LR = 2e-4  # §3.3: Adam, learning rate 0.0002
-BETA1 = 0.5  # §3.3: momentum 0.5 instead of Adam's 0.9, which makes GAN training oscillate
-LAMBDA_L1 = 100  # §4.2: L1 weighted 100x against the GAN term
 PREVIEW_IMAGES = 4  # validation sketches shown in every exercise3_epoch_{E}.png
 MILESTONES = (0.10, 0.25, 0.50, 0.75, 1.00)  # fractions of the epochs that get a preview grid
 CHECKPOINT, WEIGHTS = "exercise3_checkpoint.pth", "generator_weights.pth"
@@ -55,63 +53,6 @@ CHECKPOINT, WEIGHTS = "exercise3_checkpoint.pth", "generator_weights.pth"
 DEFAULTS = dict(epochs=100, batch_size=4, lr=LR, beta1=BETA1, lambda_l1=LAMBDA_L1, ngf=64, ndf=64,
                 image_size=IMAGE_SIZE, max_images=None, val_images=100, seed=0, no_gan=False)
 QUICK = dict(epochs=20, ngf=16, ndf=16, max_images=200)
-
-
-def training_speed(device, fp32):
-    """How every step runs: (dtype, autocast context, GradScaler, memory format, Adam options), built once.
-
-    --fp32 is the official code's way: fp32, NCHW, the plain Adam loop. Otherwise the same step, faster:
-    autocast to the reduced precision the hardware computes natively (bf16 on Ampere+ GPUs and on CPUs
-    with AVX512-BF16 or AMX, fp16 on older GPUs; fp32 elsewhere, where emulation would be slower),
-    channels_last where it pays, and Adam's fused kernel. speed/precision.py says why, per device.
-    """
-    dtype = torch.float32 if fp32 else speed.training_dtype(device)
-    autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
-    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)  # fp16 gradients underflow unscaled
-    fast_layout = not fp32 and speed.channels_last_pays(device, dtype)
-    memory_format = torch.channels_last if fast_layout else torch.contiguous_format
-    adam = {"fused": True} if not fp32 and device.type in ("cpu", "cuda") else {}  # the devices with the kernel
-    return dtype, autocast, scaler, memory_format, adam
-
-
-def train_step(net_G, net_D, opt_G, opt_D, real_A, real_B, lambda_L1, autocast, scaler):
-    """One pix2pix update (§3.3): a gradient step on D, then one on G. Returns the loss parts and D's
-    mean verdicts. `autocast` and `scaler` come from training_speed() (no-ops in fp32).
-    With net_D None (--no-gan) G alone takes a step on lambda * L1: the paper's "L1" ablation (§4.2)."""
-    opt_G.zero_grad(set_to_none=True)  # last step's gradients go first: 218 MB of them at ngf 64
-    if net_D is None:
-        with autocast:
-            loss_G_L1 = F.l1_loss(net_G(real_A), real_B)
-        scaler.scale(lambda_L1 * loss_G_L1).backward()
-        scaler.step(opt_G), scaler.update()
-        return dict(G_L1=loss_G_L1.item())
-
-    # D learns to tell real pairs (sketch, colour) from generated ones, patch by patch.
-    opt_D.zero_grad(set_to_none=True)
-    net_D.requires_grad_(True)
-    with autocast:
-        fake_B = net_G(real_A)
-        pred_real = net_D(real_A, real_B)  # (N, 1, 30, 30) logits, one per 70x70 patch
-        pred_fake = net_D(real_A, fake_B.detach())  # detach: D's loss must not train G
-        loss_D_real = F.binary_cross_entropy_with_logits(pred_real, torch.ones_like(pred_real))
-        loss_D_fake = F.binary_cross_entropy_with_logits(pred_fake, torch.zeros_like(pred_fake))
-        loss_D = 0.5 * (loss_D_real + loss_D_fake)  # §3.3: halved, so D learns slower than G
-    scaler.scale(loss_D).backward()
-    scaler.step(opt_D)
-
-    # G learns to make D call its pairs real (GAN) while staying close to the target (L1).
-    net_D.requires_grad_(False)  # G's loss needs gradients through D, not for D's weights
-    with autocast:
-        pred = net_D(real_A, fake_B)
-        loss_G_GAN = F.binary_cross_entropy_with_logits(pred, torch.ones_like(pred))
-        loss_G_L1 = F.l1_loss(fake_B, real_B)
-        loss_G = loss_G_GAN + lambda_L1 * loss_G_L1  # §3.1, Eq. 4
-    scaler.scale(loss_G).backward()
-    scaler.step(opt_G)
-    scaler.update()  # once per iteration, after both optimizers stepped
-    parts = dict(G_GAN=loss_G_GAN, G_L1=loss_G_L1, D_real=loss_D_real, D_fake=loss_D_fake,
-                 D_of_real=torch.sigmoid(pred_real).mean(), D_of_fake=torch.sigmoid(pred_fake).mean())
-    return {k: v.item() for k, v in parts.items()}
 
 
 def build_generator(model_args, norm_layer=nn.BatchNorm2d):
@@ -203,7 +144,8 @@ def train(args, world):
     preview_A, preview_B = map(torch.stack, zip(*(val_data[i] for i in range(min(PREVIEW_IMAGES, len(val_data))))))
 
     # Speed, in plain view: built once here from the device (--fp32: the official way).
-    dtype, autocast, scaler, memory_format, adam = training_speed(device, args.fp32)
+    step_speed = StepSpeed.choose(device, args.fp32)
+    dtype, memory_format, adam = step_speed.dtype, step_speed.memory_format, step_speed.adam_options
     if not args.fp32:
         say(*speed.tune_process(device), sep="\n")  # process-wide: allocator on CPUs, cuDNN autotuner and TF32 on GPUs
 
@@ -247,7 +189,7 @@ def train(args, world):
             sampler.set_epoch(epoch)
             for real_A, real_B in tqdm(loader, desc=f"epoch {epoch}/{s['epochs']}", leave=False, disable=not world.main):
                 real_A, real_B = (x.to(device, memory_format=memory_format, non_blocking=True) for x in (real_A, real_B))
-                losses = train_step(train_G, train_D, opt_G, opt_D, real_A, real_B, s["lambda_l1"], autocast, scaler)
+                losses = train_step(train_G, train_D, opt_G, opt_D, real_A, real_B, s["lambda_l1"], step_speed)
                 losses = distributed.mean_over_ranks(losses, world, device)  # so every rank sees a NaN together
                 check_finite(losses, epoch, ckpt_path)
                 sums = {k: sums.get(k, 0.0) + v for k, v in losses.items()}

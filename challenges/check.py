@@ -7,7 +7,7 @@ Prints one line per challenge and a count. Exit status: 0 when all three are sol
 Narrow networks (ngf = ndf = 8: the paper's blocks and official keys), random weights: seconds on a CPU.
   1. U-Net: official-layout weights go into your MyUNetGenerator and into pix2pix_models.UNetGenerator;
      forward hooks record what each block reads, and the first block that reads something else is named.
-  2. Losses: your loss_D and loss_G against exercise3_train.train_step on the same fixed batch.
+  2. Losses: your loss_D and loss_G against training.recipe.train_step on the same fixed batch.
   3. Receptive field: 70 for our PatchGAN, and the paper's other discriminators (§4.4) as well.
 """
 
@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python challeng
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
-from exercise3_train import LAMBDA_L1, train_step, training_speed  # noqa: E402
 from helpers.cli import ArgumentParser, shown  # noqa: E402
 from helpers.files import ROOT  # noqa: E402
+from training.recipe import LAMBDA_L1, train_step  # noqa: E402
 from pix2pix_models import (IMAGE_SIZE, PatchGANDiscriminator, PerImageBatchNorm2d, UNetGenerator,  # noqa: E402
                             init_weights, load_official_generator_weights, official_generator_key_map)
 
@@ -209,11 +209,10 @@ def check_unet(module, path):
 # Challenge 2: the losses
 
 def reference_losses(net_G, net_D, real_A, real_B):
-    """exercise3_train.train_step's loss parts for this batch. Adam with lr 0 leaves the weights as they were,
+    """training.recipe.train_step's loss parts for this batch. Adam with lr 0 leaves the weights as they were,
     so G's GAN part, which train_step computes after D's update, is taken with the D the student's code saw."""
     optimizers = [torch.optim.Adam(net.parameters(), lr=0.0) for net in (net_G, net_D)]
-    _, autocast, scaler, _, _ = training_speed(torch.device("cpu"), fp32=True)
-    return train_step(net_G, net_D, *optimizers, real_A, real_B, LAMBDA, autocast, scaler)
+    return train_step(net_G, net_D, *optimizers, real_A, real_B, LAMBDA)  # fp32, the official way
 
 
 def check_losses(module, path):

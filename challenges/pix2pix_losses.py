@@ -13,7 +13,7 @@ Write pix2pix_losses(net_G, net_D, real_A, real_B, lambda_L1) in place of the `r
     weighs D's objective (§3.3); D's loss must not train G;
   - loss_G: the GAN part (G wants D to call (real_A, fake_B) real) plus lambda_L1 times the L1 distance
     between fake_B and real_B.
-The checker compares your two numbers with exercise3_train.train_step on a fixed batch.
+The checker compares your two numbers with training.recipe.train_step on a fixed batch.
 """
 
 import torch  # torch.ones_like, torch.zeros_like

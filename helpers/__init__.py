@@ -1,4 +1,4 @@
-"""Helpers the lesson's scripts share, which a student need not read to follow the lesson.
+"""Helpers that two or more of the lesson's scripts share; a student need not read them to follow the lesson.
 
     cli.py            LessonError and fail(): one sentence and a non-zero exit for expected problems;
                       the --device flag and its rule (auto = cuda, then mps, then cpu); number checks
@@ -6,9 +6,6 @@
     images.py         opening images safely, RGB conversion, tensor <-> image
     figures.py        the labelled PNG grids every exercise saves, and other figures
     facade_labels.py  draws CMP facade label maps from a few numbers (the shipped samples, Exercise 2)
-    anime_data.py     Exercise 3's paired dataset, held-out split and seeded epoch order
     anime_demo.py     draws the synthetic sketch/colour pairs of the offline demo set
-    checkpoints.py    Exercise 3's checkpoints, generator weights and random-number states
-    training.py       Exercise 3's bookkeeping: validation, settings, the printed lines, error advice
-    distributed.py    Exercise 3 under torchrun: DistributedDataParallel plumbing
+    checkpoints.py    reading any .pth safely; Exercise 3's two file formats (written and validated)
 """

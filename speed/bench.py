@@ -34,7 +34,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from exercise3_train import BETA1, LR  # noqa: E402
+from training.recipe import BETA1, LR  # noqa: E402
 from helpers.cli import add_device_argument, choose_device  # noqa: E402
 from helpers.files import atomic_path  # noqa: E402
 from pix2pix_models import IMAGE_SIZE, PatchGANDiscriminator, PerImageBatchNorm2d, UNetGenerator  # noqa: E402

@@ -1,7 +1,7 @@
 """The benchmark's workloads and the two worker processes (plain and fast) that run them; speed/bench.py
 drives them. Plain is the official way: the exact fp32 network, NCHW, eager, exercise3_train.py --fp32.
 Fast is what the scripts opt into: speed.fast_generator for inference, exercise3_train.py's default
-(training_speed(device, fp32=False)) for training, with tune_process's process-wide settings."""
+(StepSpeed.choose(device)) for training, with tune_process's process-wide settings."""
 
 import multiprocessing as mp
 import statistics
@@ -13,10 +13,10 @@ from pathlib import Path
 import torch
 
 import speed
-from exercise3_train import BETA1, LR, LAMBDA_L1, train_step, training_speed
 from facades_generator import DEFAULT_CHECKPOINT, SAMPLE_LABELS_DIR, create_facades_generator, load_label
 from helpers.images import image_to_tensor
 from pix2pix_models import IMAGE_SIZE, PatchGANDiscriminator, PerImageBatchNorm2d, UNetGenerator, init_weights
+from training.recipe import BETA1, LAMBDA_L1, LR, StepSpeed, train_step
 
 
 def usage():
@@ -44,15 +44,14 @@ def sample_labels(batch):
 
 def bench_step(net_G, net_D, opt_G, opt_D, speed_settings, real_A, real_B):
     """Exercise 3's own training step (D then G); D's two halves are reported as one loss, D."""
-    _, autocast, scaler, _, _ = speed_settings
-    parts = train_step(net_G, net_D, opt_G, opt_D, real_A, real_B, LAMBDA_L1, autocast, scaler)
+    parts = train_step(net_G, net_D, opt_G, opt_D, real_A, real_B, LAMBDA_L1, speed_settings)
     return dict(G_GAN=parts["G_GAN"], G_L1=parts["G_L1"], D=0.5 * (parts["D_real"] + parts["D_fake"]))
 
 
 def build_training(device, fp32, ngf, compile, seed=0):
     """G, D and their optimisers as exercise3_train.py builds them (fp32=True: its --fp32)."""
-    settings = training_speed(device, fp32)
-    _, _, _, memory_format, adam = settings
+    settings = StepSpeed.choose(device, fp32)
+    memory_format, adam = settings.memory_format, settings.adam_options
     torch.manual_seed(seed)
     nets = [init_weights(net).to(device, memory_format=memory_format).train()
             for net in (UNetGenerator(ngf=ngf), PatchGANDiscriminator(ndf=ngf))]
@@ -63,7 +62,7 @@ def build_training(device, fp32, ngf, compile, seed=0):
 
 
 def to_training_input(x, device, settings):
-    return x.to(device, memory_format=settings[3])
+    return x.to(device, memory_format=settings.memory_format)
 
 
 def build_workload(task, batch, device, fast, ngf, compile):
@@ -111,7 +110,8 @@ def curve_pairs(count=8):
 def describe(device, fast, ngf):
     if not fast:
         return f"plain on {device}: exact fp32 network, NCHW, eager, plain Adam (exercise3_train.py --fp32)"
-    dtype, _, _, memory_format, adam = training_speed(device, fp32=False)
+    settings = StepSpeed.choose(device, fp32=False)
+    dtype, memory_format, adam = settings.dtype, settings.memory_format, settings.adam_options
     return "\n".join([f"fast on {device}:", f"  inference: {speed.choose_inference(device).describe()}",
                       f"  training: autocast {dtype}, {memory_format}, Adam {adam or 'plain'}"])
 
@@ -196,7 +196,7 @@ def data_path(repeats):
     from torchvision.transforms.v2 import functional as TF
 
     import preprocess_anime_sketches as prep
-    from helpers.anime_data import PairedSketchDataset
+    from training.data import PairedSketchDataset
     from helpers.anime_demo import draw_demo_pair
     result = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -17,8 +17,9 @@ import exercise3_train as ex3
 from helpers.checkpoints import load_generator
 from helpers.cli import LessonError
 from helpers.figures import save_progress_plot
-from helpers.training import resolve_settings
+from training.run import resolve_settings
 from pix2pix_models import UNetGenerator, init_weights
+from training.recipe import train_step
 from tests.test_train import data, exit_code_and_error, run  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py: small networks, one thread
@@ -52,14 +53,12 @@ def gan_only(data, l1_only):
 
 def test_no_gan_step_is_lambda_times_l1_alone():
     """With no D, G's gradient step is exactly the one of lambda * L1 (the paper's "L1" row of Fig. 4)."""
-    _, autocast, scaler, _, _ = ex3.training_speed(torch.device("cpu"), fp32=True)
     torch.manual_seed(0)
     net_G = init_weights(UNetGenerator(ngf=8)).train()
     twin = copy.deepcopy(net_G)
     real_A, real_B = torch.rand(2, 3, 256, 256) * 2 - 1, torch.rand(2, 3, 256, 256) * 2 - 1
     torch.manual_seed(1)  # the same dropout masks in both
-    losses = ex3.train_step(net_G, None, torch.optim.SGD(net_G.parameters(), lr=0.1), None, real_A, real_B,
-                            100, autocast, scaler)
+    losses = train_step(net_G, None, torch.optim.SGD(net_G.parameters(), lr=0.1), None, real_A, real_B, 100)
     torch.manual_seed(1)
     opt = torch.optim.SGD(twin.parameters(), lr=0.1)
     l1 = torch.nn.functional.l1_loss(twin(real_A), real_B)

@@ -139,7 +139,7 @@ def test_loss_labels_swapped_gets_the_numbers_to_compare(tmp_path):
 
 def test_losses_are_compared_with_the_training_scripts_own_step(monkeypatch, tmp_path):
     # If train_step weighted D's loss otherwise, the reference solution would no longer pass: the checker
-    # takes its numbers from exercise3_train.train_step, not from a copy of the formula.
+    # takes its numbers from training.recipe.train_step, not from a copy of the formula.
     real_step = check.train_step
 
     def doubled(*args):

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import torch
 
-from helpers import distributed
-from helpers.anime_data import EpochSampler
+from training import distributed
+from training.data import EpochSampler
 import exercise3_train as ex3
 from helpers.checkpoints import load_generator
 from pix2pix_models import UNetGenerator

@@ -16,10 +16,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import exercise3_train as ex3
 import speed
 from facades_generator import create_facades_generator, translate
-from pix2pix_models import PerImageBatchNorm2d, UNetGenerator, init_weights
+from pix2pix_models import PatchGANDiscriminator, PerImageBatchNorm2d, UNetGenerator, init_weights
+from training import recipe
+from training.recipe import StepSpeed, train_step
 from speed import precision
 from speed.cpu_kernels import GroupNormPerImage, PackedConv, can_pack, pack_convolutions, use_group_norm
 from tests.official_reference import random_official_state_dict
@@ -166,22 +167,23 @@ def test_mps_uses_fp16_inference_and_fp32_training():
 
 
 def test_fp32_training_is_the_official_way():
-    dtype, autocast, scaler, memory_format, adam = ex3.training_speed(torch.device("cpu"), fp32=True)
-    assert dtype == torch.float32 and memory_format == torch.contiguous_format and adam == {}
-    assert not scaler.is_enabled()
+    step = StepSpeed.choose(torch.device("cpu"), fp32=True)
+    assert step.dtype == torch.float32 and step.memory_format == torch.contiguous_format
+    assert step.adam_options == {} and not step.scaler.is_enabled()
     a, b = torch.randn(4, 4), torch.randn(4, 4)
-    with autocast:
+    with step.autocast(torch.device("cpu")):
         assert (a @ b).dtype == torch.float32
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_training_speed_uses_the_devices_precision(monkeypatch, dtype):
-    monkeypatch.setattr(speed, "training_dtype", lambda device: dtype)  # forced, whatever this CPU has
-    got, autocast, scaler, memory_format, adam = ex3.training_speed(torch.device("cpu"), fp32=False)
-    assert got == dtype and adam == {"fused": True} and not scaler.is_enabled()  # bf16 needs no loss scaling
-    assert memory_format == (torch.channels_last if dtype == torch.bfloat16 else torch.contiguous_format)
+def test_step_speed_uses_the_devices_precision(monkeypatch, dtype):
+    monkeypatch.setattr(recipe, "training_dtype", lambda device: dtype)  # forced, whatever this CPU has
+    step = StepSpeed.choose(torch.device("cpu"), fp32=False)
+    assert step.dtype == dtype and step.adam_options == {"fused": True}
+    assert not step.scaler.is_enabled()  # bf16 needs no loss scaling
+    assert step.memory_format == (torch.channels_last if dtype == torch.bfloat16 else torch.contiguous_format)
     a, b = torch.randn(4, 4), torch.randn(4, 4)
-    with autocast:
+    with step.autocast(torch.device("cpu")):
         assert (a @ b).dtype == dtype
     assert (a @ b).dtype == torch.float32
 
@@ -190,17 +192,18 @@ def test_training_speed_uses_the_devices_precision(monkeypatch, dtype):
 def test_fast_training_steps_follow_the_fp32_steps(monkeypatch, dtype):
     """Exercise 3's own train_step, fast (forced precision, channels_last where it pays, fused Adam) vs
     --fp32: after three steps G's L1 loss agrees, within rounding (fp32) or bf16's precision."""
-    monkeypatch.setattr(speed, "training_dtype", lambda device: dtype)
+    monkeypatch.setattr(recipe, "training_dtype", lambda device: dtype)
     cpu, losses = torch.device("cpu"), {}
     for fp32 in (True, False):
-        _, autocast, scaler, memory_format, adam = ex3.training_speed(cpu, fp32)
+        step = StepSpeed.choose(cpu, fp32)
+        memory_format, adam = step.memory_format, step.adam_options
         torch.manual_seed(0)
         net_G = init_weights(UNetGenerator(ngf=8)).to(memory_format=memory_format).train()
-        net_D = init_weights(ex3.PatchGANDiscriminator(ndf=8)).to(memory_format=memory_format).train()
+        net_D = init_weights(PatchGANDiscriminator(ndf=8)).to(memory_format=memory_format).train()
         opt_G, opt_D = (torch.optim.Adam(n.parameters(), lr=2e-4, betas=(0.5, 0.999), **adam) for n in (net_G, net_D))
         real_A, real_B = (x.to(memory_format=memory_format) for x in (labels(seed=2), labels(seed=3)))
         torch.manual_seed(1)  # the same dropout masks in both runs
-        losses[fp32] = [ex3.train_step(net_G, net_D, opt_G, opt_D, real_A, real_B, 100, autocast, scaler)
+        losses[fp32] = [train_step(net_G, net_D, opt_G, opt_D, real_A, real_B, 100, step)
                         for _ in range(3)]
     for plain, fast in zip(losses[True], losses[False]):
         assert fast["G_L1"] == pytest.approx(plain["G_L1"], rel=1e-4 if dtype == torch.float32 else 0.05)

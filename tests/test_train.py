@@ -21,7 +21,7 @@ from PIL import Image
 import colorize_sketch
 import exercise3_train as ex3
 from helpers import figures
-from helpers.anime_data import HOLDOUT_PERCENT, PairedSketchDataset, find_pairs, split_pairs
+from training.data import HOLDOUT_PERCENT, PairedSketchDataset, find_pairs, split_pairs
 from helpers.cli import LessonError
 from helpers.checkpoints import load_generator
 from pix2pix_models import PerImageBatchNorm2d, UNetGenerator, init_weights

@@ -18,7 +18,7 @@ import torch.distributed as dist
 import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
 
-from helpers.anime_data import EpochSampler
+from training.data import EpochSampler
 
 
 @dataclass(frozen=True)

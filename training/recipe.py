@@ -1,0 +1,94 @@
+"""The pix2pix training recipe (Isola et al. 2017, §3.3): one home for exercise3_train.py, speed/ and challenges/.
+
+    LR, BETA1, LAMBDA_L1    the paper's constants
+    StepSpeed.choose(...)   how a step runs on a device: precision, memory layout, Adam's kernel (--fp32: fp32)
+    train_step(...)         one update: a gradient step on D, then one on G
+"""
+
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from speed.precision import channels_last_pays, training_dtype
+
+LR = 2e-4  # §3.3: Adam with learning rate 0.0002 ...
+BETA1 = 0.5  # ... and momentum parameters beta1 = 0.5, beta2 = 0.999
+LAMBDA_L1 = 100  # §4.2: L1 weighted 100x against the GAN term
+
+
+@dataclass
+class StepSpeed:
+    """How every step runs, chosen once per run. The default is the official code's way: fp32, NCHW and
+    the plain Adam loop; StepSpeed.choose() gives the same step, faster, where the hardware allows."""
+
+    dtype: torch.dtype = torch.float32
+    memory_format: torch.memory_format = torch.contiguous_format
+    adam_options: dict = field(default_factory=dict)  # {"fused": True}: one kernel for all of Adam's arithmetic
+
+    @classmethod
+    def choose(cls, device, fp32=False):
+        """fp32=True: the official way. Otherwise autocast to the reduced precision the device computes
+        natively (bf16 on Ampere+ GPUs and on CPUs with AVX512-BF16 or AMX, fp16 on older GPUs, none
+        elsewhere: emulation would be slower), channels_last where it pays, fused Adam on CPU and CUDA.
+        speed/precision.py says why, per device."""
+        if fp32:
+            return cls()
+        dtype = training_dtype(device)
+        layout = torch.channels_last if channels_last_pays(device, dtype) else torch.contiguous_format
+        fused = {"fused": True} if device.type in ("cpu", "cuda") else {}  # the devices with the kernel
+        return cls(dtype, layout, fused)
+
+    def __post_init__(self):
+        device = "cuda" if self.dtype == torch.float16 else "cpu"  # fp16 autocast is a GPU's
+        self.scaler = torch.amp.GradScaler(device, enabled=self.dtype == torch.float16)  # fp16 grads underflow
+
+    def autocast(self, device):
+        """The context a step's forward passes run in: autocast to dtype, or nothing in fp32."""
+        if self.dtype == torch.float32:
+            return nullcontext()
+        return torch.autocast(device.type, dtype=self.dtype)
+
+
+def train_step(net_G, net_D, opt_G, opt_D, real_A, real_B, lambda_L1=LAMBDA_L1, speed=None):
+    """One pix2pix update (§3.3): a gradient step on D, then one on G. Returns the loss parts and D's
+    mean verdicts as floats. With net_D None (--no-gan) G alone takes a step on lambda * L1: the paper's
+    "L1" ablation (§4.2). `speed` is the run's StepSpeed (default: fp32, the official way)."""
+    speed = speed or StepSpeed()
+    autocast, scaler = speed.autocast(real_A.device), speed.scaler
+    opt_G.zero_grad(set_to_none=True)  # last step's gradients go first: 218 MB of them at ngf 64
+    if net_D is None:
+        with autocast:
+            loss_G_L1 = F.l1_loss(net_G(real_A), real_B)
+        scaler.scale(lambda_L1 * loss_G_L1).backward()
+        scaler.step(opt_G)
+        scaler.update()
+        return dict(G_L1=loss_G_L1.item())
+
+    # D learns to tell real pairs (sketch, colour) from generated ones, patch by patch.
+    opt_D.zero_grad(set_to_none=True)
+    net_D.requires_grad_(True)
+    with autocast:
+        fake_B = net_G(real_A)
+        pred_real = net_D(real_A, real_B)  # (N, 1, 30, 30) logits, one per 70x70 patch
+        pred_fake = net_D(real_A, fake_B.detach())  # detach: D's loss must not train G
+        loss_D_real = F.binary_cross_entropy_with_logits(pred_real, torch.ones_like(pred_real))
+        loss_D_fake = F.binary_cross_entropy_with_logits(pred_fake, torch.zeros_like(pred_fake))
+        loss_D = 0.5 * (loss_D_real + loss_D_fake)  # §3.3: halved, so D learns slower than G
+    scaler.scale(loss_D).backward()
+    scaler.step(opt_D)
+
+    # G learns to make D call its pairs real (GAN) while staying close to the target (L1).
+    net_D.requires_grad_(False)  # G's loss needs gradients through D, not for D's weights
+    with autocast:
+        pred = net_D(real_A, fake_B)
+        loss_G_GAN = F.binary_cross_entropy_with_logits(pred, torch.ones_like(pred))
+        loss_G_L1 = F.l1_loss(fake_B, real_B)
+        loss_G = loss_G_GAN + lambda_L1 * loss_G_L1  # §3.1, Eq. 4
+    scaler.scale(loss_G).backward()
+    scaler.step(opt_G)
+    scaler.update()  # once per iteration, after both optimizers stepped
+    parts = dict(G_GAN=loss_G_GAN, G_L1=loss_G_L1, D_real=loss_D_real, D_fake=loss_D_fake,
+                 D_of_real=torch.sigmoid(pred_real).mean(), D_of_fake=torch.sigmoid(pred_fake).mean())
+    return {k: v.item() for k, v in parts.items()}
