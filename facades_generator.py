@@ -13,7 +13,6 @@ from the real training labels; any other colour is snapped to the nearest palett
 from pathlib import Path
 
 import numpy as np
-import torch
 import torch.nn as nn
 from PIL import Image
 
@@ -21,7 +20,7 @@ from helpers.checkpoints import is_exercise3_file, read_weights
 from helpers.cli import LessonError, shown
 from helpers.files import ROOT
 from helpers.images import image_to_tensor, open_image, to_rgb
-from pix2pix_models import IMAGE_SIZE, PerImageBatchNorm2d, UNetGenerator, load_official_generator_weights
+from pix2pix_models import IMAGE_SIZE, PerImageBatchNorm2d, UNetGenerator, load_official_generator_weights, translate  # noqa: F401
 
 DEFAULT_CHECKPOINT = ROOT / "checkpoints" / "facades_generator.pth"
 SAMPLE_LABELS_DIR = ROOT / "sample_facades" / "base"  # the 12 shipped labels (drawn by helpers/facade_labels.py)
@@ -121,16 +120,3 @@ def create_facades_generator(checkpoint_path=DEFAULT_CHECKPOINT, device=None, st
             if isinstance(module, nn.Dropout):
                 module.train()  # eval() switched it off; the paper keeps it on at test time
     return net_G.to(device) if device is not None else net_G
-
-
-def translate(net_G, labels, batch_size=8):
-    """Run G on a (N, 3, 256, 256) batch of labels, a few at a time, without tracking gradients.
-
-    The labels go to G's device; the result is float32 on the CPU, whatever G computes in.
-    """
-    device = next(net_G.parameters()).device
-    outputs = []
-    with torch.inference_mode():
-        for start in range(0, len(labels), batch_size):
-            outputs.append(net_G(labels[start:start + batch_size].to(device)).float().cpu())
-    return torch.cat(outputs)

@@ -220,6 +220,18 @@ def load_official_generator_weights(net_G, state_dict):
     return net_G
 
 
+@torch.inference_mode()
+def translate(net_G, real_A, batch_size=8):
+    """Run G at test time on a (N, C, H, W) batch, a few images at a time, without tracking gradients.
+
+    The inputs go to G's device; the result is float32 on the CPU, whatever G computes in. The mode
+    (dropout, BatchNorm statistics) is the caller's: see PerImageBatchNorm2d for the paper's.
+    """
+    device = next(net_G.parameters()).device
+    chunks = [net_G(real_A[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(real_A), batch_size)]
+    return torch.cat(chunks)
+
+
 def count_parameters(net):
     """Number of trainable parameters (the paper-faithful G has 54,413,955, D 2,768,705)."""
     return sum(p.numel() for p in net.parameters() if p.requires_grad)

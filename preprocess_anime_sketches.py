@@ -13,7 +13,6 @@ A re-run skips finished pairs, so an interrupted run completes; the input is onl
 """
 
 import argparse
-import io
 import os
 import signal
 import sys
@@ -28,7 +27,7 @@ from tqdm import tqdm
 from helpers.anime_demo import PAIR_SIZE, draw_demo_pair
 from helpers.cli import ArgumentParser, LessonError, at_least, fail, shown
 from helpers.files import check_writable_folder, write_bytes_atomic
-from helpers.images import READ_ERRORS, open_image, to_rgb
+from helpers.images import READ_ERRORS, open_image, png_bytes, to_rgb
 
 SPLITS = ("train", "val")
 KINDS = ("sketches", "colors")
@@ -43,12 +42,6 @@ MIN_WHITE_GAP = 0.2  # ... or this much whiter (a share of the pixels) tells the
 HINT = ("download the Kaggle 'Anime Sketch Colorization Pair' dataset and unzip it into {root}/ (so that "
         "{root}/data/train/ holds the PNGs), or run `python preprocess_anime_sketches.py --demo 200` "
         "for a synthetic set")
-
-
-def png_bytes(image):
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def list_files(folder):

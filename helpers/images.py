@@ -5,6 +5,7 @@ empty, damaged, non-image or absurdly large file instead of a traceback. torch i
 the two tensor functions, so preprocess_anime_sketches.py and its worker processes start fast.
 """
 
+import io
 import warnings
 import zlib
 from pathlib import Path
@@ -83,6 +84,13 @@ def tensor_to_image(tensor):
         t = t.expand(3, -1, -1)
     array = ((t.permute(1, 2, 0).numpy() + 1.0) * 127.5).round().astype(np.uint8)
     return Image.fromarray(array, mode="RGB")
+
+
+def png_bytes(image):
+    """A PIL image as the bytes of a PNG file (what save_image writes, and what the painter sends)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def save_image(image, path):

@@ -31,7 +31,7 @@ from PIL import Image, UnidentifiedImageError
 
 from facades_generator import FACADE_CLASSES, SAMPLE_LABELS_DIR, load_label, translate
 from helpers.facade_labels import draw_facade, random_design
-from helpers.images import tensor_to_image
+from helpers.images import png_bytes, tensor_to_image
 from pix2pix_models import IMAGE_SIZE
 
 PAGE_DIR = Path(__file__).resolve().parent  # index.html, painter.css, painter.js
@@ -66,12 +66,6 @@ class RequestError(Exception):
 def sample_names():
     """The shipped labels the page may load, by file stem (sample_facades/base/NAME.png)."""
     return sorted(path.stem for path in SAMPLE_LABELS_DIR.glob("*.png"))
-
-
-def png_bytes(image):
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def decode_label(body):
