@@ -220,6 +220,16 @@ def load_official_generator_weights(net_G, state_dict):
     return net_G
 
 
+def generator_at_test_time(model_args, state_dict):
+    """The paper's test-time G (§3.3): a UNetGenerator(**model_args) holding `state_dict`'s tensors
+    themselves (no copy: given a training G's state_dict, it follows that G's updates), with
+    PerImageBatchNorm2d, which never touches the running averages, and dropout off (eval mode)."""
+    with torch.device("meta"):  # no memory and no initialisation: the tensors come from state_dict
+        net_G = UNetGenerator(**model_args, norm_layer=PerImageBatchNorm2d)
+    net_G.load_state_dict(state_dict, assign=True)
+    return net_G.eval()
+
+
 @torch.inference_mode()
 def translate(net_G, real_A, batch_size=8):
     """Run G at test time on a (N, C, H, W) batch, a few images at a time, without tracking gradients.

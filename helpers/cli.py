@@ -100,3 +100,12 @@ def above(minimum, kind=float):
             raise argparse.ArgumentTypeError(f"must be a finite number above {minimum:g}, not {text}")
         return value
     return parse
+
+
+def seed_number(text):
+    """An argparse type for --seed: a whole number from 0 to 2**32 - 1, the range every generator
+    (torch, random, numpy) accepts."""
+    value = at_least(0)(text)
+    if value >= 2**32:
+        raise argparse.ArgumentTypeError(f"must be below 2**32 = {2**32}, not {text}")
+    return value

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.exercise3_support import write_pairs
 from tests.official_reference import random_official_state_dict
 
 
@@ -17,6 +18,15 @@ def checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp("weights") / "random_official_layout.pth"
     torch.save(random_official_state_dict(), path)
     return path
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """Exercise 3's tiny preprocessed set: 3 training pairs and 2 validation pairs of 64x64 images."""
+    root = tmp_path_factory.mktemp("ex3") / "anime_processed"
+    write_pairs(root, "train", ["a", "b", "c"])
+    write_pairs(root, "val", ["v1", "v2"], seed=1)
+    return root
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +42,16 @@ def one_thread():
 
 # Debian's Chromium, headless, as root, with nothing fetched from the network (tests/test_painter.py and
 # tests/test_docs.py drive it through Playwright; no browser download).
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def _skip_or_fail(reason):
@@ -47,7 +65,9 @@ def browser():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _skip_or_fail("playwright is not installed (python -m pip install -r requirements-test.txt)")
+        _skip_or_fail(
+            "playwright is not installed (python -m pip install -r requirements-test.txt)"
+        )
     executable = shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(executable).exists():
         _skip_or_fail("Chromium is not installed (on Debian: apt-get install chromium)")

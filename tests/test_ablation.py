@@ -2,7 +2,6 @@
 built), --lambda-l1 0 (GAN alone), how --resume keeps the choice, and colorize_sketch.py's comparison grid
 of several runs. Tiny synthetic pairs and narrow nets, as in test_train.py."""
 
-import argparse
 import copy
 import csv
 import shutil
@@ -16,11 +15,11 @@ import colorize_sketch
 import exercise3_train as ex3
 from helpers.checkpoints import load_generator
 from helpers.cli import LessonError
-from helpers.figures import save_progress_plot
-from training.run import resolve_settings
 from pix2pix_models import UNetGenerator, init_weights
+from tests.exercise3_support import exit_code_and_error, run
+from training.figures import save_progress_plot
 from training.recipe import train_step
-from tests.test_train import data, exit_code_and_error, run  # noqa: F401 (fixtures)
+from training.run import CHECKPOINT, WEIGHTS, resume_settings
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py: small networks, one thread
 
@@ -58,7 +57,9 @@ def test_no_gan_step_is_lambda_times_l1_alone():
     twin = copy.deepcopy(net_G)
     real_A, real_B = torch.rand(2, 3, 256, 256) * 2 - 1, torch.rand(2, 3, 256, 256) * 2 - 1
     torch.manual_seed(1)  # the same dropout masks in both
-    losses = train_step(net_G, None, torch.optim.SGD(net_G.parameters(), lr=0.1), None, real_A, real_B, 100)
+    losses = train_step(
+        net_G, None, torch.optim.SGD(net_G.parameters(), lr=0.1), None, real_A, real_B, 100
+    )
     torch.manual_seed(1)
     opt = torch.optim.SGD(twin.parameters(), lr=0.1)
     l1 = torch.nn.functional.l1_loss(twin(real_A), real_B)
@@ -71,24 +72,45 @@ def test_no_gan_step_is_lambda_times_l1_alone():
 
 def test_no_gan_trains_the_generator_alone(l1_only):
     out, printed = l1_only
-    for name in ("exercise3_epoch_1.png", "exercise3_epoch_2.png", "exercise3_training_progress.png",
-                 "metrics.csv", ex3.CHECKPOINT, ex3.WEIGHTS):
+    for name in (
+        "exercise3_epoch_1.png",
+        "exercise3_epoch_2.png",
+        "exercise3_training_progress.png",
+        "metrics.csv",
+        CHECKPOINT,
+        WEIGHTS,
+    ):
         assert (out / name).stat().st_size > 0, name
     assert not list(out.glob("exercise3_patchgan_*"))  # no D, nothing to map
-    ckpt = torch.load(out / ex3.CHECKPOINT, weights_only=True)
+    ckpt = torch.load(out / CHECKPOINT, weights_only=True)
     assert ckpt["settings"]["no_gan"] is True and not {"net_D", "opt_D"} & ckpt.keys()
     rows = list(csv.DictReader(open(out / "metrics.csv")))
-    assert list(rows[0]) == ["epoch", "G_L1", "val_L1", "val_PSNR", "val_SSIM", "seconds"]  # no D columns at all
+    assert list(rows[0]) == [
+        "epoch",
+        "G_L1",
+        "val_L1",
+        "val_PSNR",
+        "val_SSIM",
+        "seconds",
+    ]  # no D columns at all
     assert "net_D: none (--no-gan)" in printed and "objective: L1 alone" in printed
     epoch_lines = [line for line in printed.splitlines() if line.startswith("epoch 2/2")]
-    assert len(epoch_lines) == 1 and "100 x L1" in epoch_lines[0] and "D" not in epoch_lines[0].split("val")[0]
+    assert (
+        len(epoch_lines) == 1
+        and "100 x L1" in epoch_lines[0]
+        and "D" not in epoch_lines[0].split("val")[0]
+    )
 
 
 def test_the_progress_plot_says_there_is_no_d(l1_only, tmp_path):
-    history = [dict(epoch=0, val_L1=0.5), dict(epoch=1, G_L1=0.3, val_L1=0.4), dict(epoch=2, G_L1=0.2, val_L1=0.3)]
+    history = [
+        dict(epoch=0, val_L1=0.5),
+        dict(epoch=1, G_L1=0.3, val_L1=0.4),
+        dict(epoch=2, G_L1=0.2, val_L1=0.3),
+    ]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # an empty legend would warn
-        save_progress_plot(history, tmp_path / "plot.png")
+        save_progress_plot(tmp_path / "plot.png", history)
     assert Image.open(tmp_path / "plot.png").size[0] > 0
 
 
@@ -98,34 +120,38 @@ def test_gan_alone_trains_both_nets(gan_only):
     assert (out / "exercise3_patchgan_2.png").stat().st_size > 0
     rows = list(csv.DictReader(open(out / "metrics.csv")))
     assert {"G_GAN", "G_L1", "D_real", "D_fake", "D_of_real", "D_of_fake"} <= rows[-1].keys()
-    assert {"net_D", "opt_D"} <= torch.load(out / ex3.CHECKPOINT, weights_only=True).keys()
+    assert {"net_D", "opt_D"} <= torch.load(out / CHECKPOINT, weights_only=True).keys()
 
 
-def test_resume_keeps_no_gan_and_refuses_to_add_it(data, l1_only, gan_only, tmp_path, capsys, monkeypatch):
+def test_resume_keeps_no_gan_and_refuses_to_add_it(
+    data, l1_only, gan_only, tmp_path, capsys, monkeypatch
+):
     out = tmp_path / "l1_only"
     shutil.copytree(l1_only[0], out)
     monkeypatch.setattr(ex3, "PatchGANDiscriminator", no_discriminator)
     run(data, out, "--epochs", "3", "--resume")  # without the flag: the checkpoint's setting holds
-    ckpt = torch.load(out / ex3.CHECKPOINT, weights_only=True)
+    ckpt = torch.load(out / CHECKPOINT, weights_only=True)
     assert ckpt["epoch"] == 3 and ckpt["settings"]["no_gan"] and "net_D" not in ckpt
-    code, err = exit_code_and_error(capsys, ["--data", str(data), "--output-dir", str(gan_only[0]), "--resume",
-                                             "--no-gan"])
+    code, err = exit_code_and_error(
+        capsys, ["--data", str(data), "--output-dir", str(gan_only[0]), "--resume", "--no-gan"]
+    )
     assert code == 2 and "trained without --no-gan" in err
 
 
-def test_settings_from_before_no_gan_existed_mean_the_full_objective():
-    args = argparse.Namespace(quick=False, **{k: None for k in ex3.DEFAULTS})
-    old = {k: v for k, v in ex3.DEFAULTS.items() if k != "no_gan"}
-    assert resolve_settings(args, {"settings": old}, ex3.DEFAULTS, ex3.QUICK)["no_gan"] is False
-    args.no_gan = True
+def test_settings_from_before_no_gan_existed_mean_the_full_objective(tmp_path):
+    old = {k: v for k, v in ex3.parse_args([]).__dict__.items() if k not in ("no_gan", "typed")}
+    checkpoint = {"settings": old}
+    assert resume_settings(ex3.parse_args(["--resume"]), checkpoint).no_gan is False
     with pytest.raises(LessonError, match="trained without --no-gan"):
-        resolve_settings(args, {"settings": old}, ex3.DEFAULTS, ex3.QUICK)
-    assert resolve_settings(args, {"settings": {**old, "no_gan": True}}, ex3.DEFAULTS, ex3.QUICK)["no_gan"]
+        resume_settings(ex3.parse_args(["--resume", "--no-gan"]), checkpoint)
+    checkpoint = {"settings": {**old, "no_gan": True}}
+    assert resume_settings(ex3.parse_args(["--resume", "--no-gan"]), checkpoint).no_gan
 
 
 def test_no_gan_with_no_l1_is_refused(data, tmp_path, capsys):
-    code, err = exit_code_and_error(capsys, ["--data", str(data), "--output-dir", str(tmp_path), "--no-gan",
-                                             "--lambda-l1", "0"])
+    code, err = exit_code_and_error(
+        capsys, ["--data", str(data), "--output-dir", str(tmp_path), "--no-gan", "--lambda-l1", "0"]
+    )
     assert code == 2 and "no loss" in err and not list(tmp_path.iterdir())
 
 
@@ -134,19 +160,37 @@ def test_comparison_grid_has_a_row_per_run(data, l1_only, gan_only, tmp_path, mo
     shutil.copy(data / "val" / "sketches" / "v1.png", loose)
     sketches = [data / "val" / "sketches" / "v1.png", data / "val" / "sketches" / "v2.png", loose]
     drawn, real_save_grid = {}, colorize_sketch.save_grid
-    monkeypatch.setattr(colorize_sketch, "save_grid", lambda path, rows, titles, **kw: (
-        drawn.update(rows=rows, titles=titles, kw=kw), real_save_grid(path, rows, titles, **kw)))
-    weights = [str(run_dir / ex3.WEIGHTS) for run_dir in (l1_only[0], gan_only[0])]
-    colorize_sketch.main([*map(str, sketches), "--weights", *weights, "--grid", str(tmp_path / "grid.png")])
+    monkeypatch.setattr(
+        colorize_sketch,
+        "save_grid",
+        lambda path, rows, titles, **kw: (
+            drawn.update(rows=rows, titles=titles, kw=kw),
+            real_save_grid(path, rows, titles, **kw),
+        ),
+    )
+    weights = [str(run_dir / WEIGHTS) for run_dir in (l1_only[0], gan_only[0])]
+    colorize_sketch.main(
+        [*map(str, sketches), "--weights", *weights, "--grid", str(tmp_path / "grid.png")]
+    )
     assert drawn["titles"] == ["sketch", "l1_only", "gan_only", "target"]
-    assert drawn["kw"]["col_titles"] == ["v1", "v2", "my_sketch"] and all(len(r) == 3 for r in drawn["rows"])
-    assert drawn["rows"][-1][2] is None and drawn["rows"][-1][0] is not None  # a target only where a pair has one
+    assert drawn["kw"]["col_titles"] == ["v1", "v2", "my_sketch"] and all(
+        len(r) == 3 for r in drawn["rows"]
+    )
+    assert (
+        drawn["rows"][-1][2] is None and drawn["rows"][-1][0] is not None
+    )  # a target only where a pair has one
     net_G, size = load_generator(weights[1])
     alone = colorize_sketch.colorize(net_G, Image.open(sketches[0]), size)
-    assert torch.equal(drawn["rows"][2][0], colorize_sketch.image_to_tensor(alone))  # gan_only's row is its output
+    assert torch.equal(
+        drawn["rows"][2][0], colorize_sketch.image_to_tensor(alone)
+    )  # gan_only's row is its output
     with Image.open(tmp_path / "grid.png") as grid:
         assert grid.mode in ("RGB", "RGBA")  # full colour, not a palette
 
-    colorize_sketch.main([str(sketches[0]), "--weights", *weights, "--output-dir", str(tmp_path / "each")])
-    assert sorted(p.name for p in (tmp_path / "each").iterdir()) == ["v1_colorized_gan_only.png",
-                                                                    "v1_colorized_l1_only.png"]
+    colorize_sketch.main(
+        [str(sketches[0]), "--weights", *weights, "--output-dir", str(tmp_path / "each")]
+    )
+    assert sorted(p.name for p in (tmp_path / "each").iterdir()) == [
+        "v1_colorized_gan_only.png",
+        "v1_colorized_l1_only.png",
+    ]

@@ -6,75 +6,113 @@ import csv
 import os
 import subprocess
 import sys
-from pathlib import Path
 
+import pytest
 import torch
 
-from training import distributed
-from training.data import EpochSampler
 import exercise3_train as ex3
 from helpers.checkpoints import load_generator
+from helpers.files import ROOT
 from pix2pix_models import UNetGenerator
-from tests.test_train import write_pairs
+from tests.exercise3_support import write_pairs
+from training.data import EpochSampler
+from training.run import CHECKPOINT, WEIGHTS, weights_digest
 
-REPO = Path(__file__).resolve().parents[1]
 TINY = ["--ngf", "8", "--ndf", "8", "--batch-size", "2", "--seed", "3", "--workers", "0"]
 
 
 def torchrun_one_epoch(tmp_path, *flags):
     """Exercise 3 for one epoch in two gloo processes on 5 pairs; returns (data, out, the finished process)."""
     data, out = tmp_path / "anime_processed", tmp_path / "out"
-    write_pairs(data, "train", ["a", "b", "c", "d", "e"])  # 5 pairs: rank 1's share is padded by wrapping
+    write_pairs(
+        data, "train", ["a", "b", "c", "d", "e"]
+    )  # 5 pairs: rank 1's share is padded by wrapping
     write_pairs(data, "val", ["v1"], seed=1)
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1", MPLBACKEND="Agg")
-    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone",
-                             "exercise3_train.py", "--data", str(data), "--output-dir", str(out), *TINY,
-                             "--epochs", "1", *flags], cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node=2",
+            "--standalone",
+            "exercise3_train.py",
+            "--data",
+            str(data),
+            "--output-dir",
+            str(out),
+            *TINY,
+            "--epochs",
+            "1",
+            *flags,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return data, out, result
 
 
+@pytest.mark.slow
 def test_two_processes_train_as_one_and_a_single_process_resumes(tmp_path):
     data, out, result = torchrun_one_epoch(tmp_path)
     lines = result.stdout.splitlines()
     assert "DistributedDataParallel: 2 processes, global batch 4" in result.stdout
     for start in ("Exercise 3: pix2pix", "epoch 0 (untrained G)", "epoch 1/1 ", "Done:"):
         assert sum(line.startswith(start) for line in lines) == 1, start
-    assert "batches per epoch: 2" in result.stdout  # ceil(5 / 2 ranks) = 3 pairs each, 2 batches of <= 2
-    assert "ranks agree on the weights: True" in result.stdout  # DDP averaged every gradient
-    assert sorted(p.name for p in out.iterdir()) == sorted([ex3.CHECKPOINT, ex3.WEIGHTS, "metrics.csv", "exercise3_epoch_1.png",
-                                                            "exercise3_patchgan_1.png", "exercise3_training_progress.png"])
+    assert (
+        "batches per epoch: 2" in result.stdout
+    )  # ceil(5 / 2 ranks) = 3 pairs each, 2 batches of <= 2
+    assert "processes agree on the weights: True" in result.stdout  # DDP averaged every gradient
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [
+            CHECKPOINT,
+            WEIGHTS,
+            "metrics.csv",
+            "exercise3_epoch_1.png",
+            "exercise3_patchgan_1.png",
+            "exercise3_training_progress.png",
+        ]
+    )
     assert [r["epoch"] for r in csv.DictReader(open(out / "metrics.csv"))] == ["0", "1"]
 
-    ckpt = torch.load(out / ex3.CHECKPOINT, weights_only=True)
+    ckpt = torch.load(out / CHECKPOINT, weights_only=True)
     assert not any(k.startswith("module.") for k in ckpt["net_G"]) and len(ckpt["rng_ranks"]) == 2
-    ex3.main(["--data", str(data), "--output-dir", str(out), *TINY, "--epochs", "2", "--resume"])  # one process
-    assert torch.load(out / ex3.CHECKPOINT, weights_only=True)["epoch"] == 2
-    assert isinstance(load_generator(out / ex3.WEIGHTS)[0], UNetGenerator)
+    ex3.main(
+        ["--data", str(data), "--output-dir", str(out), *TINY, "--epochs", "2", "--resume"]
+    )  # one process
+    assert torch.load(out / CHECKPOINT, weights_only=True)["epoch"] == 2
+    assert isinstance(load_generator(out / WEIGHTS)[0], UNetGenerator)
 
 
 def test_the_weight_check_sees_a_one_ulp_difference():
     torch.manual_seed(0)
     net = UNetGenerator(ngf=4)
-    before = distributed.weights_digest([net])
+    before = weights_digest([net])
     with torch.no_grad():
         p = next(net.parameters())
         p.view(-1)[7] = torch.nextafter(p.view(-1)[7], torch.tensor(1.0))
-    assert distributed.weights_digest([net]) != before
+    assert weights_digest([net]) != before
 
 
 def test_ranks_share_the_one_process_order_without_gaps():
-    whole = list(distributed.ShardedEpochSampler(5, seed=3, world=distributed.World()))
-    assert whole == list(EpochSampler(5, 3))  # one process: exactly the single-process order and crops
-    shards = [list(distributed.ShardedEpochSampler(5, 3, distributed.World(rank, 2, rank, True))) for rank in (0, 1)]
+    whole = list(EpochSampler(5, seed=3))  # one process
+    shards = [list(EpochSampler(5, 3, rank, 2)) for rank in (0, 1)]
     assert [len(s) for s in shards] == [3, 3]  # equal steps per rank, or DDP would wait forever
     interleaved = [item for pair in zip(*shards) for item in pair]
     assert interleaved == whole + whole[:1]  # every pair once, the first one again as padding
 
 
+@pytest.mark.slow
 def test_two_processes_train_g_alone_with_no_gan(tmp_path):
     """--no-gan under torchrun: DDP wraps G alone (there is no D to wrap), and the ranks still agree."""
     _, out, result = torchrun_one_epoch(tmp_path, "--no-gan")
-    assert "net_D: none (--no-gan)" in result.stdout and "ranks agree on the weights: True" in result.stdout
-    assert "net_D" not in torch.load(out / ex3.CHECKPOINT, weights_only=True)
+    assert (
+        "net_D: none (--no-gan)" in result.stdout
+        and "processes agree on the weights: True" in result.stdout
+    )
+    assert "net_D" not in torch.load(out / CHECKPOINT, weights_only=True)
     assert not list(out.glob("exercise3_patchgan_*"))

@@ -73,7 +73,8 @@ SETUP = {
     "python preprocess_anime_sketches.py": "kaggle_layout_pairs",
 }
 # Flags of other programs that the README names (they are not ours to check).
-FOREIGN_FLAGS = {"--eval": "the official repository's test.py", "--data-binary": "curl", "--index-url": "pip",
+FOREIGN_FLAGS = {"--eval": "the official repository's test.py", "--lr_policy": "its train.py",
+                 "--data-binary": "curl", "--index-url": "pip",
                  "--nproc_per_node": "torchrun", "--nproc-per-node": "torchrun", "--standalone": "torchrun"}
 # PyTorch's CPU threads spin while they wait; on a machine whose cores are busy with other jobs
 # that makes the small smoke runs many times slower (see the README's Speed section). Sleeping

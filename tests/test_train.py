@@ -6,10 +6,6 @@ import csv
 import math
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,40 +16,30 @@ from PIL import Image
 
 import colorize_sketch
 import exercise3_train as ex3
-from helpers import figures
-from training.data import HOLDOUT_PERCENT, PairedSketchDataset, find_pairs, split_pairs
-from helpers.cli import LessonError
 from helpers.checkpoints import load_generator
-from pix2pix_models import PerImageBatchNorm2d, UNetGenerator, init_weights
+from helpers.cli import LessonError
+from helpers.files import new_file_mode
+from pix2pix_models import (
+    PatchGANDiscriminator,
+    UNetGenerator,
+    init_weights,
+    generator_at_test_time,
+)
+from tests.exercise3_support import (
+    TINY,
+    exit_code_and_error,
+    interrupt_when,
+    run,
+    start_training,
+    write_pairs,
+)
+from training import figures
+from training.data import HOLDOUT_PERCENT, PairedSketchDataset, find_pairs, split_pairs
+from training.run import CHECKPOINT, WEIGHTS, EpochFiles
 
-REPO = Path(__file__).resolve().parents[1]
-TINY = ["--ngf", "8", "--ndf", "8", "--batch-size", "2", "--seed", "3"]
-
-
-pytestmark = pytest.mark.usefixtures("one_thread")  # small networks: one thread (tests/conftest.py says why)
-
-
-def write_pairs(root, split, names, size=64, seed=0, identical=False):
-    """A colour blob image and its black-outline 'sketch' per name, as preprocess_anime_sketches.py lays out."""
-    rng = np.random.default_rng(seed)
-    for name in names:
-        colour = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
-        sketch = colour if identical else np.where(colour.mean(axis=2, keepdims=True) > 128, 255, 0).repeat(3, 2)
-        for sub, array in (("colors", colour), ("sketches", sketch.astype(np.uint8))):
-            (root / split / sub).mkdir(parents=True, exist_ok=True)
-            Image.fromarray(array).save(root / split / sub / f"{name}.png")
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("ex3") / "anime_processed"
-    write_pairs(root, "train", ["a", "b", "c"])
-    write_pairs(root, "val", ["v1", "v2"], seed=1)
-    return root
-
-
-def run(data, out, *extra):
-    ex3.main(["--data", str(data), "--output-dir", str(out), *TINY, *extra])
+pytestmark = pytest.mark.usefixtures(
+    "one_thread"
+)  # small networks: one thread (tests/conftest.py says why)
 
 
 @pytest.fixture(scope="module")
@@ -61,12 +47,9 @@ def trained(data, tmp_path_factory):
     """One 2-epoch run, shared (read-only) by the tests below; its stdout is kept for the header test."""
     out = tmp_path_factory.mktemp("trained")
     capture = out.parent / "stdout.txt"
-    saved = sys.stdout
-    with open(capture, "w") as sys.stdout:
-        try:
-            run(data, out, "--epochs", "2")
-        finally:
-            sys.stdout = saved
+    with open(capture, "w") as stdout, pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sys.stdout", stdout)
+        run(data, out, "--epochs", "2")
     return out, capture.read_text()
 
 
@@ -74,18 +57,6 @@ def trained(data, tmp_path_factory):
 def trained_copy(trained, tmp_path):
     shutil.copytree(trained[0], tmp_path / "out")
     return tmp_path / "out"
-
-
-def exit_code_and_error(capsys, argv):
-    with pytest.raises(SystemExit) as exc:
-        ex3.main(argv)
-    return exc.value.code, capsys.readouterr().err
-
-
-def current_umask():
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def test_milestones_are_10_25_50_75_100_percent():
@@ -97,67 +68,104 @@ def test_milestones_are_10_25_50_75_100_percent():
 
 def test_smoke_run_writes_every_promised_file(data, trained, tmp_path):
     out, printed = trained
-    for fact in ("device: cpu", "3 training pairs", "2 validation pairs", "batches per epoch: 2",
-                 "lambda_L1: 100", "D(real)", "D(fake)"):
+    for fact in (
+        "device: cpu",
+        "3 training pairs",
+        "2 validation pairs",
+        "batches per epoch: 2",
+        "lambda_L1: 100",
+        "D(real)",
+        "D(fake)",
+    ):
         assert fact in printed
-    for name in ("exercise3_epoch_1.png", "exercise3_epoch_2.png", "exercise3_patchgan_1.png",
-                 "exercise3_patchgan_2.png", "exercise3_training_progress.png", "metrics.csv",
-                 "exercise3_checkpoint.pth", "generator_weights.pth"):
+    for name in (
+        "exercise3_epoch_1.png",
+        "exercise3_epoch_2.png",
+        "exercise3_patchgan_1.png",
+        "exercise3_patchgan_2.png",
+        "exercise3_training_progress.png",
+        "metrics.csv",
+        "exercise3_checkpoint.pth",
+        "generator_weights.pth",
+    ):
         assert (out / name).stat().st_size > 0, name
     rows = list(csv.DictReader(open(out / "metrics.csv")))
     assert [r["epoch"] for r in rows] == ["0", "1", "2"]  # row 0: the untrained generator
     for row in rows[1:]:
-        for key in ("G_GAN", "G_L1", "D_real", "D_fake", "D_of_real", "D_of_fake", "val_L1", "val_PSNR",
-                    "val_SSIM", "seconds"):
+        for key in (
+            "G_GAN",
+            "G_L1",
+            "D_real",
+            "D_fake",
+            "D_of_real",
+            "D_of_fake",
+            "val_L1",
+            "val_PSNR",
+            "val_SSIM",
+            "seconds",
+        ):
             assert math.isfinite(float(row[key])), key
     assert 0 < float(rows[0]["val_SSIM"]) < 1 and float(rows[0]["val_L1"]) > 0
 
     net_G, size = load_generator(out / "generator_weights.pth")  # one call rebuilds it
     saved = torch.load(out / "generator_weights.pth", weights_only=True)
-    assert saved["model_args"] == {"in_channels": 3, "out_channels": 3, "ngf": 8} and saved["epoch"] == 2
+    assert (
+        saved["model_args"] == {"in_channels": 3, "out_channels": 3, "ngf": 8}
+        and saved["epoch"] == 2
+    )
     sketch = data / "val" / "sketches" / "v1.png"
-    assert colorize_sketch.colorize(net_G, Image.open(sketch), size).size == (256, 256) == (size, size)
-    colorize_sketch.main([str(sketch), "--weights", str(out / "generator_weights.pth"), "--output-dir", str(tmp_path)])
+    assert (
+        colorize_sketch.colorize(net_G, Image.open(sketch), size).size == (256, 256) == (size, size)
+    )
+    colorize_sketch.main(
+        [
+            str(sketch),
+            "--weights",
+            str(out / "generator_weights.pth"),
+            "--output-dir",
+            str(tmp_path),
+        ]
+    )
     with Image.open(tmp_path / "v1_colorized.png") as coloured:
-        assert coloured.size == (256, 256) and oct(os.stat(tmp_path / "v1_colorized.png").st_mode & 0o777) == oct(
-            0o666 & ~current_umask())  # the user's umask, not mkstemp's private 0600
+        assert coloured.size == (256, 256) and oct(
+            os.stat(tmp_path / "v1_colorized.png").st_mode & 0o777
+        ) == oct(new_file_mode())  # the user's umask, not mkstemp's private 0600
 
 
-def test_resume_repeats_the_run_exactly(data, trained_copy, tmp_path, monkeypatch):
+def test_ctrl_c_then_resume_repeats_the_run_exactly(data, tmp_path, monkeypatch, capsys):
+    """Stopped as epoch 3 begins (Ctrl+C), then --resume: the same nets and history as one whole run,
+    the learning-rate decay of the last two epochs included."""
     # Pictures only (the smoke test checks them); the PatchGAN maps stay: they run D, which must not matter.
-    for figure in ("save_progress_plot", "save_grid"):
-        monkeypatch.setattr(ex3, figure, lambda *args, **kwargs: None)
-    run(data, trained_copy, "--epochs", "4", "--resume", "--workers", "1")  # workers must not matter
-    run(data, tmp_path / "whole", "--epochs", "4")  # a fresh folder: no --restart needed
-    split, whole = (torch.load(d / ex3.CHECKPOINT, weights_only=True) for d in (trained_copy, tmp_path / "whole"))
-    assert split["epoch"] == whole["epoch"] == 4
+    for figure in ("previews", "metrics"):
+        monkeypatch.setattr(EpochFiles, figure, lambda *args, **kwargs: None)
+    run(data, tmp_path / "whole", "--epochs", "4")
+
+    def ctrl_c_in_epoch_3(epoch, epochs, epochs_decay, real=ex3.lr_factor):
+        if epoch == 3:
+            raise KeyboardInterrupt
+        return real(epoch, epochs, epochs_decay)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ex3, "lr_factor", ctrl_c_in_epoch_3)
+        code, _ = exit_code_and_error(
+            capsys,
+            ["--data", str(data), "--output-dir", str(tmp_path / "split"), *TINY, "--epochs", "4"],
+        )
+    assert (
+        code == 130 and torch.load(tmp_path / "split" / CHECKPOINT, weights_only=True)["epoch"] == 2
+    )
+    run(data, tmp_path / "split", "--resume", "--workers", "1")  # workers must not matter
+    split, whole = (
+        torch.load(tmp_path / d / CHECKPOINT, weights_only=True) for d in ("split", "whole")
+    )
+    assert split["epoch"] == whole["epoch"] == 4 and split["settings"]["epochs_decay"] == 2
     for key in ("net_G", "net_D"):
         for name, tensor in whole[key].items():
             assert torch.allclose(split[key][name].float(), tensor.float(), atol=1e-6), (key, name)
-    for a, b in zip(split["history"], whole["history"]):
+    for a, b in zip(split["history"], whole["history"], strict=True):
         assert {k: v for k, v in a.items() if k != "seconds"} == pytest.approx(
-            {k: v for k, v in b.items() if k != "seconds"}, rel=1e-5)
-
-
-def start_training(data, out, *extra):
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    return subprocess.Popen([sys.executable, str(REPO / "exercise3_train.py"), "--data", str(data), "--output-dir",
-                             str(out), *TINY, "--epochs", "500", *extra], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            # a shell's background job may inherit SIGINT ignored; restore the default
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-
-
-def interrupt_when(proc, ready, timeout=120):
-    """Send SIGINT (Ctrl+C) once ready(line) holds for a line of the output; return (stdout, stderr)."""
-    deadline, seen = time.monotonic() + timeout, []
-    for line in proc.stdout:
-        seen.append(line)
-        if ready(line) or time.monotonic() > deadline:
-            break
-    proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=60)
-    return "".join(seen) + stdout, stderr
+            {k: v for k, v in b.items() if k != "seconds"}, rel=1e-5
+        )
 
 
 @pytest.mark.skipif(os.name != "posix", reason="sends SIGINT, as Ctrl+C does in a terminal")
@@ -165,10 +173,17 @@ def test_ctrl_c_saves_the_generator_and_exits_cleanly(data, tmp_path):
     out = tmp_path / "out"
     proc = start_training(data, out)
     # Wait until a whole epoch is trained and checkpointed (the epoch line comes just before the checkpoint).
-    stdout, stderr = interrupt_when(proc, lambda line: (out / ex3.CHECKPOINT).exists() and "epoch" in line)
+    stdout, stderr = interrupt_when(
+        proc, lambda line: (out / CHECKPOINT).exists() and "epoch" in line
+    )
     assert proc.returncode == 130, stderr
-    assert "Traceback" not in stderr and "Interrupted: saved the current generator" in stdout
-    assert isinstance(load_generator(out / "generator_weights.pth")[0], UNetGenerator)
+    assert "Traceback" not in stderr and f"Interrupted: {out} holds epoch " in stdout
+    assert f"exercise3_train.py --resume --output-dir {out}` goes on" in stdout
+    saved = torch.load(out / CHECKPOINT, weights_only=True)["epoch"]
+    assert saved >= 1 and f"holds epoch {saved} " in stdout  # what it says it kept is what is there
+    assert torch.load(out / WEIGHTS, weights_only=True)["epoch"] == saved
+    assert isinstance(load_generator(out / WEIGHTS)[0], UNetGenerator)
+    assert not list(out.glob(".*"))  # no lock, no half-written file left behind
 
 
 @pytest.mark.skipif(os.name != "posix", reason="sends SIGINT, as Ctrl+C does in a terminal")
@@ -184,34 +199,54 @@ def test_ctrl_c_before_the_first_epoch_ends_keeps_the_earlier_run(trained, tmp_p
     stdout, stderr = interrupt_when(proc, lambda line: line.startswith("Exercise 3: pix2pix"))
     assert proc.returncode == 130 and "Traceback" not in stderr, stderr
     assert "nothing was saved" in stdout or "nothing was written" in stdout
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no lock file left either
 
 
 def test_a_fresh_run_never_replaces_another_runs_results(data, trained, capsys):
     out = trained[0]
-    before = (out / ex3.WEIGHTS).read_bytes()
-    code, err = exit_code_and_error(capsys, ["--data", str(data), "--output-dir", str(out), *TINY, "--epochs", "1"])
+    before = (out / WEIGHTS).read_bytes()
+    code, err = exit_code_and_error(
+        capsys, ["--data", str(data), "--output-dir", str(out), *TINY, "--epochs", "1"]
+    )
     assert code == 2 and "already holds a run" in err
     for choice in ("--resume", "--output-dir", "--restart"):
         assert choice in err
-    assert (out / ex3.WEIGHTS).read_bytes() == before
+    assert (out / WEIGHTS).read_bytes() == before
 
 
-@pytest.mark.parametrize("flag, value", [("--epochs", "0"), ("--epochs", "-3"), ("--batch-size", "0"),
-                                         ("--batch-size", "-4"), ("--lr", "-1"), ("--lr", "nan"), ("--ngf", "x")])
+@pytest.mark.parametrize(
+    "flag, value",
+    [
+        ("--epochs", "0"),
+        ("--epochs", "-3"),
+        ("--batch-size", "0"),
+        ("--batch-size", "-4"),
+        ("--lr", "-1"),
+        ("--lr", "nan"),
+        ("--ngf", "x"),
+    ],
+)
 def test_bad_numbers_are_one_sentence_before_any_work(data, tmp_path, capsys, flag, value):
-    code, err = exit_code_and_error(capsys, ["--data", str(data), "--output-dir", str(tmp_path / "o"), flag, value])
-    assert code == 2 and flag in err and "Traceback" not in err and len(err.strip().splitlines()) <= 2
+    code, err = exit_code_and_error(
+        capsys, ["--data", str(data), "--output-dir", str(tmp_path / "o"), flag, value]
+    )
+    assert (
+        code == 2 and flag in err and "Traceback" not in err and len(err.strip().splitlines()) <= 2
+    )
     assert not (tmp_path / "o").exists()
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root can write into read-only folders")
+@pytest.mark.skipif(
+    os.name != "posix" or os.geteuid() == 0, reason="root can write into read-only folders"
+)
 def test_read_only_output_dir_fails_before_training(data, tmp_path, capsys):
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)
     try:
-        code, err = exit_code_and_error(capsys, ["--data", str(data), "--output-dir", str(locked), *TINY])
+        code, err = exit_code_and_error(
+            capsys, ["--data", str(data), "--output-dir", str(locked), *TINY]
+        )
     finally:
         locked.chmod(0o700)
     assert code == 2 and "cannot write into --output-dir" in err
@@ -219,13 +254,16 @@ def test_read_only_output_dir_fails_before_training(data, tmp_path, capsys):
 
 def test_impossible_output_dir_fails_before_training(data, tmp_path, capsys):
     (tmp_path / "a_file").write_text("a file where a folder should be")
-    code, err = exit_code_and_error(capsys, ["--data", str(data), "--output-dir", str(tmp_path / "a_file" / "out"),
-                                             *TINY])
+    code, err = exit_code_and_error(
+        capsys, ["--data", str(data), "--output-dir", str(tmp_path / "a_file" / "out"), *TINY]
+    )
     assert code == 2 and "cannot write into --output-dir" in err and "Traceback" not in err
 
 
 def test_no_dataset_says_how_to_make_one(tmp_path, capsys):
-    code, err = exit_code_and_error(capsys, ["--data", str(tmp_path / "nothing"), "--output-dir", str(tmp_path)])
+    code, err = exit_code_and_error(
+        capsys, ["--data", str(tmp_path / "nothing"), "--output-dir", str(tmp_path)]
+    )
     assert code == 2 and "preprocess_anime_sketches.py --demo 200" in err and "Traceback" not in err
 
 
@@ -241,20 +279,23 @@ def test_unpaired_files_are_named_and_skipped(tmp_path, capsys):
 def test_resume_without_or_with_a_corrupt_checkpoint_fails_clearly(data, tmp_path, capsys):
     base = ["--data", str(data), "--output-dir", str(tmp_path), "--resume"]
     code, err = exit_code_and_error(capsys, base)
-    assert code == 2 and ex3.CHECKPOINT in err and "without --resume" in err
-    (tmp_path / ex3.CHECKPOINT).write_bytes(b"not a checkpoint, half a download")
+    assert code == 2 and CHECKPOINT in err and "without --resume" in err
+    (tmp_path / CHECKPOINT).write_bytes(b"not a checkpoint, half a download")
     code, err = exit_code_and_error(capsys, base)
-    assert code == 2 and "damaged" in err and ex3.CHECKPOINT in err and "Traceback" not in err
+    assert code == 2 and "damaged" in err and CHECKPOINT in err and "Traceback" not in err
 
 
 def test_resume_refuses_other_network_settings(data, trained, capsys):
-    code, err = exit_code_and_error(capsys, ["--data", str(data), "--output-dir", str(trained[0]), "--resume",
-                                             "--ngf", "16"])
+    code, err = exit_code_and_error(
+        capsys, ["--data", str(data), "--output-dir", str(trained[0]), "--resume", "--ngf", "16"]
+    )
     assert code == 2 and "--ngf 8" in err
 
 
 def test_jitter_moves_both_images_of_a_pair_alike(tmp_path):
-    write_pairs(tmp_path, "train", ["same"], size=256, identical=True)  # sketch == colour, pure noise
+    write_pairs(
+        tmp_path, "train", ["same"], size=256, identical=True
+    )  # sketch == colour, pure noise
     dataset = PairedSketchDataset(find_pairs(tmp_path / "train"), image_size=256)
     outputs = []
     for seed in range(6):
@@ -262,7 +303,9 @@ def test_jitter_moves_both_images_of_a_pair_alike(tmp_path):
         assert real_A.shape == (3, 256, 256) and torch.equal(real_A, real_B)
         assert -1 <= real_A.min() and real_A.max() <= 1
         outputs.append(real_A)
-    assert not all(torch.equal(outputs[0], o) for o in outputs[1:])  # the jitter really moves things
+    assert not all(
+        torch.equal(outputs[0], o) for o in outputs[1:]
+    )  # the jitter really moves things
     plain_A, plain_B = dataset[0]  # validation items: resized, never jittered
     assert torch.equal(plain_A, dataset[0][0]) and torch.equal(plain_A, plain_B)
 
@@ -276,7 +319,9 @@ def test_held_out_split_never_contains_training_images(tmp_path):
     assert len(train) + len(val) == len(names)
     write_pairs(tmp_path, "train", [f"new{i}" for i in range(50)], size=8, seed=5)  # the set grows
     _, val_after, _ = split_pairs(tmp_path)
-    assert {s.stem for s, _ in val} <= {s.stem for s, _ in val_after}  # held-out names stay held out
+    assert {s.stem for s, _ in val} <= {
+        s.stem for s, _ in val_after
+    }  # held-out names stay held out
     assert HOLDOUT_PERCENT == 5
 
 
@@ -286,19 +331,23 @@ def test_validation_twin_gives_per_image_statistics_without_side_effects():
     for _ in range(3):  # give the running averages something to lose
         net_G(torch.randn(2, 3, 256, 256))
     before = {k: v.clone() for k, v in net_G.state_dict().items()}
-    twin = ex3.build_generator(dict(in_channels=3, out_channels=3, ngf=8), PerImageBatchNorm2d)
+    twin = generator_at_test_time(dict(in_channels=3, out_channels=3, ngf=8), net_G.state_dict())
     images = torch.randn(3, 3, 256, 256)
     with torch.no_grad():
-        batch_out = ex3.refresh_twin(twin, net_G)(images)
-        for m in net_G.modules():  # the paper's protocol, image by image: train-mode BN, dropout off
+        batch_out = twin(images)
+    for name, value in net_G.state_dict().items():
+        assert torch.equal(value, before[name]), name  # the twin moved no running average of G's
+    with torch.no_grad():
+        for (
+            m
+        ) in net_G.modules():  # the paper's protocol, image by image: train-mode BN, dropout off
             if isinstance(m, nn.Dropout):
                 m.eval()
-        alone = torch.cat([net_G(images[i:i + 1]) for i in range(3)])
+        alone = torch.cat([net_G(images[i : i + 1]) for i in range(3)])
     assert torch.allclose(batch_out, alone, atol=1e-5)
-    twin_buffers = dict(twin.named_buffers())
-    for name, value in before.items():
-        if name in twin_buffers:
-            assert torch.equal(twin_buffers[name], value), name  # the twin did not move them either
+    with torch.no_grad():  # it holds G's own weights, not a copy: it follows every training step
+        next(net_G.parameters()).add_(1.0)
+    assert torch.equal(next(net_G.parameters()), next(twin.parameters()))
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(data, trained_copy, capsys, monkeypatch):
@@ -306,14 +355,21 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(data, trained_copy, c
         ex3.check_finite({"G_GAN": 0.7, "G_L1": float("nan")}, 3, Path("ckpt.pth"))
     ex3.check_finite({"G_GAN": 0.7, "G_L1": 0.2}, 3, Path("ckpt.pth"))  # finite: no complaint
 
-    good = (trained_copy / ex3.CHECKPOINT).read_bytes()
-    monkeypatch.setattr(ex3, "train_step", lambda *a: dict(G_GAN=float("nan"), G_L1=0.1, D_real=0.5,
-                                                          D_fake=0.5, D_of_real=0.5, D_of_fake=0.5))
+    good = (trained_copy / CHECKPOINT).read_bytes()
+    monkeypatch.setattr(
+        ex3,
+        "train_step",
+        lambda *a: dict(
+            G_GAN=float("nan"), G_L1=0.1, D_real=0.5, D_fake=0.5, D_of_real=0.5, D_of_fake=0.5
+        ),
+    )
     capsys.readouterr()
-    code, err = exit_code_and_error(capsys, ["--data", str(data), "--output-dir", str(trained_copy), "--resume",
-                                             "--epochs", "3"])
-    assert code == 2 and "G_GAN" in err and "nan" in err and ex3.CHECKPOINT in err
-    assert (trained_copy / ex3.CHECKPOINT).read_bytes() == good
+    code, err = exit_code_and_error(
+        capsys,
+        ["--data", str(data), "--output-dir", str(trained_copy), "--resume", "--epochs", "3"],
+    )
+    assert code == 2 and "G_GAN" in err and "nan" in err and CHECKPOINT in err
+    assert (trained_copy / CHECKPOINT).read_bytes() == good
 
 
 def test_out_of_memory_suggests_a_smaller_batch(data, tmp_path, capsys, monkeypatch):
@@ -321,19 +377,45 @@ def test_out_of_memory_suggests_a_smaller_batch(data, tmp_path, capsys, monkeypa
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
     monkeypatch.setattr(ex3, "train_step", oom)
-    code, err = exit_code_and_error(capsys, ["--data", str(data), "--output-dir", str(tmp_path), *TINY,
-                                             "--batch-size", "4", "--epochs", "1"])
+    code, err = exit_code_and_error(
+        capsys,
+        [
+            "--data",
+            str(data),
+            "--output-dir",
+            str(tmp_path),
+            *TINY,
+            "--batch-size",
+            "4",
+            "--epochs",
+            "1",
+        ],
+    )
     assert code == 2 and "--batch-size 2" in err
 
 
 def test_quick_preset_and_help_say_what_they_change(capsys):
     with pytest.raises(SystemExit):
         ex3.main(["--help"])
-    help_text = " ".join(capsys.readouterr().out.split())
+    help_text = " ".join(capsys.readouterr().out.split()).replace("- ", "-")  # argparse wraps at "-"
     for key, value in ex3.QUICK.items():
         assert f"--{key.replace('_', '-')} {value}" in help_text
-    assert ex3.DEFAULTS["epochs"] == 100 and ex3.DEFAULTS["batch_size"] == 4 and ex3.DEFAULTS["lr"] == 2e-4
-    assert ex3.DEFAULTS["beta1"] == 0.5 and ex3.DEFAULTS["lambda_l1"] == 100 and ex3.DEFAULTS["image_size"] == 256
+    paper = vars(ex3.parse_args([]))  # the defaults are the paper's values
+    assert (paper["epochs"], paper["batch_size"], paper["lr"], paper["beta1"]) == (
+        100,
+        4,
+        2e-4,
+        0.5,
+    )
+    assert (paper["lambda_l1"], paper["image_size"], paper["ngf"], paper["ndf"]) == (
+        100,
+        256,
+        64,
+        64,
+    )
+    quick = vars(ex3.parse_args(["--quick", "--epochs", "3"]))
+    assert {k: quick[k] for k in ex3.QUICK} == {**ex3.QUICK, "epochs": 3}  # a typed flag wins
+    assert quick["typed"] == {"quick", "epochs"} and quick["lr"] == 2e-4
 
 
 @pytest.mark.parametrize("workers", ["0", "1"])
@@ -344,54 +426,93 @@ def test_a_data_file_broken_during_training_is_one_sentence(data, tmp_path, caps
     shutil.copytree(data, broken)
     bomb = broken / "train" / "colors" / "b.png"
     Image.new("L", (12000, 12000)).save(bomb)  # 144 million pixels: over Pillow's safety limit
-    code, err = exit_code_and_error(capsys, ["--data", str(broken), "--output-dir", str(tmp_path / "out"), *TINY,
-                                             "--epochs", "1", "--workers", workers])
-    errors = [line for line in err.replace("\r", "\n").splitlines() if line.startswith("error:")]  # (tqdm's bar: \r)
+    code, err = exit_code_and_error(
+        capsys,
+        [
+            "--data",
+            str(broken),
+            "--output-dir",
+            str(tmp_path / "out"),
+            *TINY,
+            "--epochs",
+            "1",
+            "--workers",
+            workers,
+        ],
+    )
+    errors = [
+        line for line in err.replace("\r", "\n").splitlines() if line.startswith("error:")
+    ]  # (tqdm's bar: \r)
     assert code == 2 and "Traceback" not in err and len(errors) == 1
-    assert f"training image {bomb} is too large to open safely" in errors[0] and "--verify" in errors[0]
+    assert (
+        f"training image {bomb} is too large to open safely" in errors[0]
+        and "--verify" in errors[0]
+    )
 
 
-@pytest.mark.parametrize("content, problem", [("empty", "is empty"), ("truncated", "is damaged or cut short"),
-                                              ("bomb", "is too large to open safely")])
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        ("empty", "is empty"),
+        ("truncated", "is damaged or cut short"),
+        ("bomb", "is too large to open safely"),
+    ],
+)
 def test_colorize_refuses_bad_sketches_in_one_sentence(trained, tmp_path, capsys, content, problem):
     sketch = tmp_path / "sketch.png"
     if content == "bomb":
         Image.new("L", (12000, 12000)).save(sketch)
     elif content == "truncated":
-        Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(sketch)
+        Image.fromarray(
+            np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+        ).save(sketch)
         sketch.write_bytes(sketch.read_bytes()[:3000])  # a download cut short
     else:
         sketch.write_bytes(b"")
     with pytest.raises(SystemExit) as exc:
-        colorize_sketch.main([str(sketch), "--weights", str(trained[0] / ex3.WEIGHTS), "--output-dir", str(tmp_path)])
+        colorize_sketch.main(
+            [str(sketch), "--weights", str(trained[0] / WEIGHTS), "--output-dir", str(tmp_path)]
+        )
     err = capsys.readouterr().err
     assert exc.value.code == 2 and f"sketch {sketch} {problem}" in err and "Traceback" not in err
     assert not list(tmp_path.glob("*_colorized.png"))
 
 
-@pytest.mark.parametrize("content, problem", [(b"random bytes \x00\x01\x02" * 50, "is not a PyTorch weights file"),
-                                              (b"", "is empty or cut short")])
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (b"random bytes \x00\x01\x02" * 50, "is not a PyTorch weights file"),
+        (b"", "is empty or cut short"),
+    ],
+)
 def test_colorize_refuses_a_file_that_is_not_weights(data, tmp_path, capsys, content, problem):
     weights = tmp_path / "notes.pth"
     weights.write_bytes(content)
     with pytest.raises(SystemExit) as exc:
         colorize_sketch.main([str(data / "val" / "sketches" / "v1.png"), "--weights", str(weights)])
     err = capsys.readouterr().err
-    assert exc.value.code == 2 and problem in err and "weights_only" not in err and "Traceback" not in err
+    assert (
+        exc.value.code == 2
+        and problem in err
+        and "weights_only" not in err
+        and "Traceback" not in err
+    )
 
 
 def test_colorize_names_exercise3s_other_file(trained, tmp_path, capsys):
     with pytest.raises(SystemExit):
-        colorize_sketch.main([str(tmp_path / "x.png"), "--weights", str(trained[0] / ex3.CHECKPOINT)])
+        colorize_sketch.main([str(tmp_path / "x.png"), "--weights", str(trained[0] / CHECKPOINT)])
     assert "pass generator_weights.pth from the same folder" in capsys.readouterr().err
 
 
 def test_patchgan_maps_change_nothing_in_training(data, trained, tmp_path, monkeypatch):
     """The same run with the maps left out ends with bit-for-bit the same nets, D's running averages included."""
-    monkeypatch.setattr(ex3, "save_patchgan_maps", lambda *args, **kwargs: None)
+    monkeypatch.setattr(EpochFiles, "patchgan_maps", lambda *args, **kwargs: None)
     run(data, tmp_path, "--epochs", "2")
     assert not list(tmp_path.glob("exercise3_patchgan_*.png"))
-    with_maps, without = (torch.load(d / ex3.CHECKPOINT, weights_only=True) for d in (trained[0], tmp_path))
+    with_maps, without = (
+        torch.load(d / CHECKPOINT, weights_only=True) for d in (trained[0], tmp_path)
+    )
     for key in ("net_G", "net_D"):
         assert with_maps[key].keys() == without[key].keys()
         for name, tensor in without[key].items():
@@ -400,24 +521,35 @@ def test_patchgan_maps_change_nothing_in_training(data, trained, tmp_path, monke
 
 def test_patchgan_verdicts_are_ds_training_verdicts_without_touching_d(tmp_path, monkeypatch):
     torch.manual_seed(0)
-    net_D = init_weights(ex3.PatchGANDiscriminator(ndf=8)).train()
+    net_D = init_weights(PatchGANDiscriminator(ndf=8)).train()
     for _ in range(3):  # give the running averages something to lose
         net_D(torch.randn(2, 3, 256, 256), torch.randn(2, 3, 256, 256))
     real_A, real_B, fake_B = (torch.rand(3, 3, 256, 256) * 2 - 1 for _ in range(3))
-    judge_D = ex3.PatchGANDiscriminator(ndf=8)  # built once, before training's seed, as exercise3_train.py does
     before, rng = {k: v.clone() for k, v in net_D.state_dict().items()}, torch.get_rng_state()
-    verdicts = figures.patchgan_verdicts(net_D, judge_D, real_A, real_B)
-    with torch.no_grad():  # what D itself says in a training step (train mode: this batch's statistics)
+    verdicts = figures.patchgan_verdicts(net_D, real_A, real_B)
+    with (
+        torch.no_grad()
+    ):  # what D itself says in a training step (train mode: this batch's statistics)
         expected = torch.sigmoid(copy.deepcopy(net_D)(real_A, real_B))[:, 0]
     assert verdicts.shape == (3, 30, 30) and torch.allclose(verdicts, expected, atol=1e-6)
-    assert all(torch.equal(v, before[k]) for k, v in net_D.state_dict().items())  # buffers did not move
+    assert all(
+        torch.equal(v, before[k]) for k, v in net_D.state_dict().items()
+    )  # buffers did not move
     assert torch.equal(torch.get_rng_state(), rng)  # nothing random drawn: --resume stays exact
 
     drawn = {}
-    monkeypatch.setattr(figures, "save_grid", lambda path, rows, row_titles, **kw: drawn.update(rows=rows, titles=row_titles))
-    figures.save_patchgan_maps(tmp_path / "maps.png", net_D, judge_D, real_A, real_B, fake_B, "t")
+    monkeypatch.setattr(
+        figures,
+        "save_grid",
+        lambda path, rows, row_titles, **kw: drawn.update(rows=rows, titles=row_titles),
+    )
+    figures.save_patchgan_maps(tmp_path / "maps.png", "t", net_D, real_A, real_B, fake_B)
     assert drawn["titles"] == ["sketch (input)", "D on the real pair", "D on the generated pair"]
     assert [len(row) for row in drawn["rows"]] == [3, 3, 3]
     for row, under in zip(drawn["rows"][1:], (real_B, fake_B)):
         for i, heat in enumerate(row):  # a 30x30 probability map laid over the image it judges
-            assert (heat.vmin, heat.vmax, heat.values.shape) == (0.0, 1.0, (30, 30)) and torch.equal(heat.under, under[i])
+            assert (heat.vmin, heat.vmax, heat.values.shape) == (
+                0.0,
+                1.0,
+                (30, 30),
+            ) and torch.equal(heat.under, under[i])

@@ -1,15 +1,23 @@
-"""The pix2pix training recipe (Isola et al. 2017, §3.3): one home for exercise3_train.py, speed/ and challenges/.
+"""The pix2pix training recipe (Isola et al. 2017, §3.3), in one place for exercise3_train.py,
+speed/ and challenges/.
 
-    LR, BETA1, LAMBDA_L1    the paper's constants
-    StepSpeed.choose(...)   how a step runs on a device: precision, memory layout, Adam's kernel (--fp32: fp32)
-    train_step(...)         one update: a gradient step on D, then one on G
+LR, BETA1, LAMBDA_L1    the paper's constants
+lr_factor(...)          the official learning-rate schedule: constant, then a linear decay
+StepSpeed.choose(...)   how a step runs on a device: precision, memory layout, Adam's kernel
+train_step(...)         one update: a gradient step on D, then one on G
 """
 
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
+import math
+
 import torch
 import torch.nn.functional as F
+from torchmetrics.functional.image import peak_signal_noise_ratio as psnr
+from torchmetrics.functional.image import structural_similarity_index_measure as ssim
+
+from helpers.cli import LessonError, shown
 
 from speed.precision import channels_last_pays, training_dtype
 
@@ -18,31 +26,53 @@ BETA1 = 0.5  # ... and momentum parameters beta1 = 0.5, beta2 = 0.999
 LAMBDA_L1 = 100  # §4.2: L1 weighted 100x against the GAN term
 
 
+def lr_factor(epoch, epochs, epochs_decay):
+    """The official schedule (`--lr_policy linear` in the official code's models/networks.py): the
+    learning rate stays constant, then falls linearly towards zero over the last `epochs_decay`
+    epochs (100 + 100 epochs there). Epochs count from 1; the last one trains at 1/(decay + 1)."""
+    return min(1.0, (epochs - epoch + 1) / (epochs_decay + 1))
+
+
 @dataclass
 class StepSpeed:
-    """How every step runs, chosen once per run. The default is the official code's way: fp32, NCHW and
-    the plain Adam loop; StepSpeed.choose() gives the same step, faster, where the hardware allows."""
+    """How every step runs, chosen once per run. The default is the official code's way: fp32,
+    NCHW and the plain Adam loop; StepSpeed.choose() gives the same step faster, where it can."""
 
     dtype: torch.dtype = torch.float32
     memory_format: torch.memory_format = torch.contiguous_format
-    adam_options: dict = field(default_factory=dict)  # {"fused": True}: one kernel for all of Adam's arithmetic
+    adam_options: dict = field(
+        default_factory=dict
+    )  # {"fused": True}: one kernel for all of Adam's arithmetic
 
     @classmethod
     def choose(cls, device, fp32=False):
-        """fp32=True: the official way. Otherwise autocast to the reduced precision the device computes
-        natively (bf16 on Ampere+ GPUs and on CPUs with AVX512-BF16 or AMX, fp16 on older GPUs, none
-        elsewhere: emulation would be slower), channels_last where it pays, fused Adam on CPU and CUDA.
-        speed/precision.py says why, per device."""
+        """fp32=True: the official way. Otherwise autocast to the reduced precision the device
+        computes natively (bf16 on Ampere+ GPUs and on CPUs with AVX512-BF16 or AMX, fp16 on older
+        GPUs, none elsewhere: emulation would be slower), channels_last where it pays, and fused
+        Adam on CPU and CUDA. speed/precision.py says why, per device."""
         if fp32:
             return cls()
         dtype = training_dtype(device)
-        layout = torch.channels_last if channels_last_pays(device, dtype) else torch.contiguous_format
-        fused = {"fused": True} if device.type in ("cpu", "cuda") else {}  # the devices with the kernel
+        layout = (
+            torch.channels_last if channels_last_pays(device, dtype) else torch.contiguous_format
+        )
+        fused = (
+            {"fused": True} if device.type in ("cpu", "cuda") else {}
+        )  # the devices with the kernel
         return cls(dtype, layout, fused)
 
     def __post_init__(self):
         device = "cuda" if self.dtype == torch.float16 else "cpu"  # fp16 autocast is a GPU's
-        self.scaler = torch.amp.GradScaler(device, enabled=self.dtype == torch.float16)  # fp16 grads underflow
+        self.scaler = torch.amp.GradScaler(
+            device, enabled=self.dtype == torch.float16
+        )  # fp16 grads underflow
+
+    def __str__(self):
+        if self.dtype == torch.float32 and not self.adam_options:
+            return "fp32 (the official way)"
+        layout = "channels_last" if self.memory_format == torch.channels_last else "NCHW"
+        adam = "fused Adam" if self.adam_options else "Adam"
+        return f"{str(self.dtype).removeprefix('torch.')} autocast, {layout}, {adam}"
 
     def autocast(self, device):
         """The context a step's forward passes run in: autocast to dtype, or nothing in fp32."""
@@ -52,9 +82,10 @@ class StepSpeed:
 
 
 def train_step(net_G, net_D, opt_G, opt_D, real_A, real_B, lambda_L1=LAMBDA_L1, speed=None):
-    """One pix2pix update (§3.3): a gradient step on D, then one on G. Returns the loss parts and D's
-    mean verdicts as floats. With net_D None (--no-gan) G alone takes a step on lambda * L1: the paper's
-    "L1" ablation (§4.2). `speed` is the run's StepSpeed (default: fp32, the official way)."""
+    """One pix2pix update (§3.3): a gradient step on D, then one on G. Returns the loss parts and
+    D's mean verdicts as floats. With net_D None (--no-gan) G alone steps on lambda * L1: the
+    paper's "L1" ablation (§4.2). `speed` is the run's StepSpeed (default: fp32, the official way).
+    """
     speed = speed or StepSpeed()
     autocast, scaler = speed.autocast(real_A.device), speed.scaler
     opt_G.zero_grad(set_to_none=True)  # last step's gradients go first: 218 MB of them at ngf 64
@@ -89,6 +120,39 @@ def train_step(net_G, net_D, opt_G, opt_D, real_A, real_B, lambda_L1=LAMBDA_L1, 
     scaler.scale(loss_G).backward()
     scaler.step(opt_G)
     scaler.update()  # once per iteration, after both optimizers stepped
-    parts = dict(G_GAN=loss_G_GAN, G_L1=loss_G_L1, D_real=loss_D_real, D_fake=loss_D_fake,
-                 D_of_real=torch.sigmoid(pred_real).mean(), D_of_fake=torch.sigmoid(pred_fake).mean())
+    parts = dict(
+        G_GAN=loss_G_GAN,
+        G_L1=loss_G_L1,
+        D_real=loss_D_real,
+        D_fake=loss_D_fake,
+        D_of_real=torch.sigmoid(pred_real).mean(),
+        D_of_fake=torch.sigmoid(pred_fake).mean(),
+    )
     return {k: v.item() for k, v in parts.items()}
+
+
+def check_finite(losses, epoch, checkpoint):
+    """Stop on a NaN/inf loss before anything is saved: the last good checkpoint stays as it was."""
+    bad = [k for k, v in losses.items() if not math.isfinite(v)]
+    if bad:
+        raise LessonError(
+            f"the {bad[0]} loss became {losses[bad[0]]} in epoch {epoch}: training "
+            f"diverged; {shown(checkpoint)} still holds the last good epoch; train "
+            "afresh with a smaller --lr"
+        )
+
+
+@torch.inference_mode()
+def validate(eval_G, loader, device):
+    """Mean L1 (on [-1, 1], as the training loss), PSNR and SSIM (on [0, 1]) over the val pairs."""
+    totals, count = dict(val_L1=0.0, val_PSNR=0.0, val_SSIM=0.0), 0
+    for real_A, real_B in loader:
+        real_B = real_B.to(device)
+        fake_B = eval_G(real_A.to(device)).float()
+        fake01, real01 = (fake_B + 1) / 2, (real_B + 1) / 2
+        totals["val_L1"] += (fake_B - real_B).abs().mean(dim=(1, 2, 3)).sum().item()
+        per_image = dict(reduction="none", data_range=1.0)
+        totals["val_PSNR"] += psnr(fake01, real01, dim=(1, 2, 3), **per_image).sum().item()
+        totals["val_SSIM"] += ssim(fake01, real01, **per_image).sum().item()
+        count += len(real_A)
+    return {k: v / count for k, v in totals.items()}
