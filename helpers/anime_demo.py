@@ -200,7 +200,8 @@ def _draw_half(colored, scene, shapes, side):
     for points, fill, closed, _ in shapes:
         xy = (points * side).ravel().tolist()
         if closed:
-            ink = fill if colored or fill in (None, BLACK) else WHITE  # pupils stay black
+            # The sketch keeps the outlines on white paper; only the black pupils stay filled.
+            ink = fill if colored or fill in (None, BLACK) else WHITE
             draw.polygon(xy, fill=ink)
             xy += xy[:2]
         # Rounded joints hide the notches at sharp corners; smooth curves (many points) need none.

@@ -1,10 +1,10 @@
 """The benchmark's workloads and the two worker processes (plain and fast) that run them;
 speed/bench.py drives them.
 
-Plain runs the networks as the official train.py and test.py do: the exact fp32 network, NCHW,
-eager (exercise3_train.py --fp32). Fast is what the scripts opt into: speed.fast_generator for
-inference, exercise3_train.py's default (StepSpeed.choose(device)) for training, with
-tune_process's process-wide settings.
+Plain runs the networks as train.py and test.py of junyanz/pytorch-CycleGAN-and-pix2pix do: the
+exact fp32 network, NCHW, eager (exercise3_train.py --fp32). Fast is what the scripts opt into:
+speed.fast_generator for inference, exercise3_train.py's default (StepSpeed.choose(device)) for
+training, with tune_process's process-wide settings.
 """
 
 import multiprocessing as mp
