@@ -6,16 +6,20 @@ the final name. The finished file gets the permissions any new file of the user 
 the usual umask 022), not the private 0600 of a temporary file.
 """
 
+import csv
 import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]  # the module's folder: checkpoints/, sample_facades/, the scripts
+# The repository's root, the one place every script and test finds checkpoints/, sample_facades/
+# and the scripts from, wherever it is run.
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def _current_umask():
-    """The process's umask. os.umask can only be read by setting it, so set it back at once."""
+def current_umask():
+    """The process's umask (tests compare file modes with it). os.umask can only be read by setting
+    it, so it is set back at once."""
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
@@ -23,7 +27,7 @@ def _current_umask():
 
 def new_file_mode():
     """The mode a plain new file gets from open(): 0o666 less the umask (0o644 for most users)."""
-    return 0o666 & ~_current_umask()
+    return 0o666 & ~current_umask()
 
 
 @contextmanager
@@ -35,7 +39,8 @@ def atomic_path(path):
     os.close(fd)
     try:
         yield Path(tmp)
-        os.chmod(tmp, new_file_mode())  # mkstemp makes 0600: others on a shared machine could not read it
+        # mkstemp makes the file 0600, which others on a shared machine could not read.
+        os.chmod(tmp, new_file_mode())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -49,8 +54,8 @@ def write_bytes_atomic(data, path):
 
 
 def check_writable_folder(folder):
-    """None if files can be created in `folder` (made if missing), else the reason, checked before any
-    long work starts: a read-only folder should fail in the first second, not after an epoch."""
+    """None if files can be created in `folder` (made if missing), else the reason. Scripts call it
+    before any long work: a read-only folder should fail in the first second, not after an epoch."""
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -63,8 +68,6 @@ def check_writable_folder(folder):
 
 def write_csv(rows, path):
     """A list of dicts (same keys) as a CSV file with a header row, written atomically."""
-    import csv
-
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[-1]))
         writer.writeheader()

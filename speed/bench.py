@@ -1,22 +1,24 @@
-"""Benchmark: the plain fp32 eager path (the official implementation's way) against the project's fast paths.
+"""Benchmark: the plain fp32 eager path against the project's fast paths, on this machine.
 
     python speed/bench.py --quick                  # about 3-5 minutes on 2 CPU cores
     python speed/bench.py --json bench.json        # more repeats; writes every figure as JSON
-    python speed/bench.py --loss-curve             # also 50 training steps, fast vs fp32 loss curves
-    python speed/bench.py --smoke                  # seconds: tiny networks, checks that it all runs
-    python speed/bench.py --compile inference      # the fast path with torch.compile (minutes to compile)
+    python speed/bench.py --loss-curve             # also 50 training steps, fast vs fp32 losses
+    python speed/bench.py --smoke                  # seconds: tiny networks, checks that it runs
+    python speed/bench.py --compile inference      # the fast path with torch.compile (minutes)
     OMP_WAIT_POLICY=PASSIVE python speed/bench.py  # on a busy machine (see docs/speed.rst)
 
-Measures, at 256x256 with the full networks (ngf = ndf = 64): the machine's matmul peak (fp32, bf16),
-generator inference (batch 1 and 8, per-image statistics as the exercises use), one pix2pix training
-iteration (batch 1 and 4: G and D forward, GAN + 100 * L1 losses, backward, two Adam steps), the fast
-path's accuracy (max |fast - fp32| of G's output), the data path and preprocessing. Prints a table;
-writes nothing unless --json is given (top level: inference_speedup, batch 1, and train_speedup, batch 4).
+Plain is the way train.py and test.py of junyanz/pytorch-CycleGAN-and-pix2pix run the networks:
+fp32, NCHW, eager. Measures, at 256x256 with the full networks (ngf = ndf = 64): the machine's
+matmul peak (fp32, bf16), generator inference (batch 1 and 8, per-image statistics as the
+exercises use), one pix2pix training iteration (batch 1 and 4: G and D forward, GAN + 100 * L1
+losses, backward, two Adam steps), the fast path's accuracy (max |fast - fp32| of G's output),
+the data path and preprocessing. Prints a table; writes nothing unless --json is given (top
+level: inference_speedup, batch 1, and train_speedup, batch 4).
 
-Plain and fast each run in their own worker process (speed/bench_workers.py), because allocator settings
-are process-wide and cannot be undone; the parent alternates single timed runs between the two, so both
-see the same load. Fast inference is speed.fast_generator (Exercises 1-2 with --fast); fast training is
-exercise3_train.py's default, plain training its --fp32.
+Plain and fast each run in their own worker process (speed/bench_workers.py), because allocator
+settings are process-wide and cannot be undone; the parent alternates single timed runs between
+the two, so both see the same load. Fast inference is speed.fast_generator (Exercises 1-2 with
+--fast); fast training is exercise3_train.py's default, plain training its --fp32.
 """
 
 import argparse
@@ -28,48 +30,69 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python speed/bench.py` from anywhere
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python speed/bench.py`
 
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
 
-from training.recipe import BETA1, LR  # noqa: E402
-from helpers.cli import add_device_argument, choose_device  # noqa: E402
-from helpers.files import atomic_path  # noqa: E402
-from pix2pix_models import IMAGE_SIZE, PatchGANDiscriminator, PerImageBatchNorm2d, UNetGenerator  # noqa: E402
-from speed.bench_workers import Pair, data_path  # noqa: E402
-from speed.precision import cpu_flags, native_cpu_bf16  # noqa: E402
+from helpers.cli import add_device_argument, choose_device
+from helpers.files import atomic_path
+from pix2pix_models import IMAGE_SIZE, PatchGANDiscriminator, PerImageBatchNorm2d, UNetGenerator
+from speed.bench_workers import Pair, data_path
+from speed.precision import cpu_flags, native_cpu_bf16
+from training.recipe import BETA1, LR
 
 MAX_ABS_DIFF = 0.05  # accuracy bar for the fast path's G output on [-1, 1]
-CURVE_STEPS, CURVE_SMOOTH, CURVE_TOLERANCE = 50, 10, 0.05  # loss-curve check: steps, moving average, 5%
+CURVE_STEPS = 50  # --loss-curve: training steps, ...
+CURVE_SMOOTH = 10  # ... the moving average compared, ...
+CURVE_TOLERANCE = 0.05  # ... and the largest relative deviation allowed
+# Timed runs per workload; the median is reported.
+REPEATS = {
+    "smoke": dict(infer1=1, infer8=1, train1=1, train4=1, data=1),
+    "quick": dict(infer1=5, infer8=3, train1=3, train4=3, data=5),
+    "full": dict(infer1=15, infer8=7, train1=7, train4=7, data=15),
+}
+# (key, task, batch, label in the table)
+WORKLOADS = (
+    ("infer1", "infer", 1, "G inference, batch 1"),
+    ("infer8", "infer", 8, "G inference, batch 8"),
+    ("train1", "train", 1, "training iteration, batch 1"),
+    ("train4", "train", 4, "training iteration, batch 4"),
+)
+SIMD_FLAGS = {"avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16"}
 
 
 def load_average():
-    return os.getloadavg() if hasattr(os, "getloadavg") else None  # the machine's business; none on Windows
+    return os.getloadavg() if hasattr(os, "getloadavg") else None  # none on Windows
 
 
 def matmul_gflops(dtype, n, repeats):
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a = torch.randn(n, n, dtype=dtype)
+    b = torch.randn(n, n, dtype=dtype)
     torch.mm(a, b)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         torch.mm(a, b)
         times.append(time.perf_counter() - start)
-    return 2 * n ** 3 / min(times) / 1e9  # the best run: a peak, which a busy machine can only lower
+    return 2 * n**3 / min(times) / 1e9  # the best run: a peak, which a busy machine can only lower
 
 
 def counted_flops(ngf):
-    """FLOPs of one G forward and of one training iteration per image, counted on the meta device."""
+    """FLOPs of one G forward and of one training iteration per image, counted on the meta
+    device (shapes only, no arithmetic)."""
     with torch.device("meta"):
         net_G = UNetGenerator(ngf=ngf, norm_layer=PerImageBatchNorm2d)
         with FlopCounterMode(display=False) as forward:
             net_G(torch.empty(1, 3, IMAGE_SIZE, IMAGE_SIZE))
-        net_G, net_D = UNetGenerator(ngf=ngf), PatchGANDiscriminator(ndf=ngf)
-        opt_G, opt_D = (torch.optim.Adam(net.parameters(), lr=LR, betas=(BETA1, 0.999)) for net in (net_G, net_D))
+        net_G = UNetGenerator(ngf=ngf)
+        net_D = PatchGANDiscriminator(ndf=ngf)
+        opt_G = torch.optim.Adam(net_G.parameters(), lr=LR, betas=(BETA1, 0.999))
+        opt_D = torch.optim.Adam(net_D.parameters(), lr=LR, betas=(BETA1, 0.999))
         real = torch.empty(1, 3, IMAGE_SIZE, IMAGE_SIZE)
-        with FlopCounterMode(display=False) as iteration:  # the shape of train_step(); BCE vs mean: same FLOPs
+        # The shape of train_step(); BCE or a mean: the same FLOPs.
+        with FlopCounterMode(display=False) as iteration:
             fake_B = net_G(real)
             (net_D(real, real).mean() + net_D(real, fake_B.detach()).mean()).backward()
             opt_D.step()
@@ -79,84 +102,135 @@ def counted_flops(ngf):
     return forward.get_total_flops(), iteration.get_total_flops()
 
 
+def cpu_model():
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.exists():
+        return platform.processor()
+    lines = cpuinfo.read_text().splitlines()
+    names = (line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
+    return next(names, platform.processor())
+
+
 def machine():
-    flags = cpu_flags() or set()
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() \
-        else platform.processor()
-    return dict(cpu=model, cores=os.cpu_count(), torch_threads=torch.get_num_threads(), torch=torch.__version__,
-                capability=torch.backends.cpu.get_cpu_capability(), native_bf16=native_cpu_bf16(),
-                simd_flags=sorted(flags & {"avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16"}),
-                gpu=torch.cuda.get_device_name() if torch.cuda.is_available() else None, python=platform.python_version())
+    return dict(
+        cpu=cpu_model(),
+        cores=os.cpu_count(),
+        torch_threads=torch.get_num_threads(),
+        torch=torch.__version__,
+        capability=torch.backends.cpu.get_cpu_capability(),
+        native_bf16=native_cpu_bf16(),
+        simd_flags=sorted((cpu_flags() or set()) & SIMD_FLAGS),
+        gpu=torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        python=platform.python_version(),
+    )
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer repeats, smaller matmuls (under 5 minutes)")
-    parser.add_argument("--smoke", action="store_true",
-                        help="seconds: ngf = ndf = 8 and one repeat; checks the benchmark runs, its figures mean nothing")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer repeats, smaller matmuls (under 5 minutes)"
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="seconds: ngf = ndf = 8 and one repeat; checks that the benchmark runs, its figures "
+        "mean nothing",
+    )
     parser.add_argument("--json", type=Path, help="also write all figures to this JSON file")
-    parser.add_argument("--loss-curve", action="store_true", help=f"also train {CURVE_STEPS} steps fast vs fp32")
-    parser.add_argument("--compile", choices=("none", "inference", "all"), default="none",
-                        help="where the fast path uses torch.compile (all: training too, several minutes to compile)")
+    parser.add_argument(
+        "--loss-curve", action="store_true", help=f"also train {CURVE_STEPS} steps fast vs fp32"
+    )
+    parser.add_argument(
+        "--compile",
+        choices=("none", "inference", "all"),
+        default="none",
+        help="where the fast path uses torch.compile (all: training too, minutes to compile)",
+    )
     add_device_argument(parser)
     return parser.parse_args(argv)
+
+
+def measure(pair, task, batch, flops, repeats):
+    """Plain and fast timings of one workload, with images/s, GFLOP/s, the speed-up and, for
+    inference, the largest difference between their outputs."""
+    result = pair.measure(task, batch, repeats)
+    for r in result.values():
+        r.update(images_per_s=batch / r["median_s"], gflops=batch * flops / r["median_s"] / 1e9)
+    plain, fast = result["plain"], result["fast"]
+    result["speedup"] = plain["median_s"] / fast["median_s"]
+    line = (
+        f"plain {plain['median_s']:.3f} s, fast {fast['median_s']:.3f} s, "
+        f"{result['speedup']:.2f}x; fast {fast['gflops']:.1f} GFLOP/s; page faults per pass "
+        f"{plain['page_faults']} -> {fast['page_faults']}"
+    )
+    if task == "infer":
+        difference = pair.ask("plain", "output") - pair.ask("fast", "output")
+        result["max_abs_diff"] = difference.abs().max().item()
+        line += f"; max|diff| {result['max_abs_diff']:.2e}"
+    return result, line
 
 
 def main(argv=None):
     args = parse_args(argv)
     device = choose_device(args.device)
     ngf = 8 if args.smoke else 64  # the paper's width; --smoke only checks that everything runs
-    repeats = dict(infer1=1, infer8=1, train1=1, train4=1, data=1) if args.smoke else \
-        dict(infer1=5, infer8=3, train1=3, train4=3, data=5) if args.quick else \
-        dict(infer1=15, infer8=7, train1=7, train4=7, data=15)
-    report = dict(machine=machine(), device=str(device), quick=args.quick, smoke=args.smoke, ngf=ngf,
-                  compile=args.compile,
-                  omp_wait_policy=os.environ.get("OMP_WAIT_POLICY", "default"), load_average_start=load_average())
+    repeats = REPEATS["smoke" if args.smoke else "quick" if args.quick else "full"]
+    report = dict(
+        machine=machine(),
+        device=str(device),
+        quick=args.quick,
+        smoke=args.smoke,
+        ngf=ngf,
+        compile=args.compile,
+        omp_wait_policy=os.environ.get("OMP_WAIT_POLICY", "default"),
+        load_average_start=load_average(),
+    )
     print(json.dumps(report["machine"]))
     fwd_flops, iter_flops = counted_flops(ngf)
     report["flops"] = dict(generator_forward=fwd_flops, train_iteration_per_image=iter_flops)
     n = 256 if args.smoke else 1024 if args.quick else 2048
     native = report["machine"]["native_bf16"]
-    report["peak_gflops"] = dict(fp32=matmul_gflops(torch.float32, n, 5 if args.quick else 10),
-                                 bf16=matmul_gflops(torch.bfloat16, n if native else min(n, 512), 3),
-                                 bf16_note="native" if native else f"not native: emulated (n={min(n, 512)})")
+    bf16_n = n if native else min(n, 512)  # emulated bf16 is slow: a smaller product will do
+    report["peak_gflops"] = dict(
+        fp32=matmul_gflops(torch.float32, n, 5 if args.quick else 10),
+        bf16=matmul_gflops(torch.bfloat16, bf16_n, 3),
+        bf16_note="native" if native else f"not native: emulated (n={bf16_n})",
+    )
     print(f"matmul peak: {report['peak_gflops']}")
     pair = Pair(device, args.compile, ngf)
     print(pair.describe["fast"])
-    for key, task, batch, flops in (("infer1", "infer", 1, fwd_flops), ("infer8", "infer", 8, fwd_flops),
-                                    ("train1", "train", 1, iter_flops), ("train4", "train", 4, iter_flops)):
-        result = pair.measure(task, batch, repeats[key])
-        for name, r in result.items():
-            r.update(images_per_s=batch / r["median_s"], gflops=batch * flops / r["median_s"] / 1e9)
-        result["speedup"] = result["plain"]["median_s"] / result["fast"]["median_s"]
-        if task == "infer":
-            result["max_abs_diff"] = (pair.ask("plain", "output") - pair.ask("fast", "output")).abs().max().item()
-        report[key] = result
-        print(f"{key}: plain {result['plain']['median_s']:.3f} s, fast {result['fast']['median_s']:.3f} s, "
-              f"{result['speedup']:.2f}x; fast {result['fast']['gflops']:.1f} GFLOP/s; page faults per pass "
-              f"{result['plain']['page_faults']} -> {result['fast']['page_faults']}"
-              + (f"; max|diff| {result['max_abs_diff']:.2e}" if task == "infer" else ""), flush=True)
+    for key, task, batch, _ in WORKLOADS:
+        flops = fwd_flops if task == "infer" else iter_flops
+        report[key], line = measure(pair, task, batch, flops, repeats[key])
+        print(f"{key}: {line}", flush=True)
     if args.loss_curve:
         steps = 2 * CURVE_SMOOTH if args.smoke else CURVE_STEPS
         curves = {name: pair.ask(name, "curve", steps) for name in ("plain", "fast")}
         report["loss_curve"] = compare_curves(curves)
         print(f"loss curve ({steps} steps): {report['loss_curve']['max_relative_deviation']}")
     pair.close()
-    # Measured again at the end, and the better kept: a busy machine lowers a peak, it never raises it.
-    report["peak_gflops"]["fp32"] = max(report["peak_gflops"]["fp32"], matmul_gflops(torch.float32, n, 5))
+    # Measured again at the end, and the better kept: a busy machine lowers a peak, never raises it.
+    fp32_again = matmul_gflops(torch.float32, n, 5)
+    report["peak_gflops"]["fp32"] = max(report["peak_gflops"]["fp32"], fp32_again)
     peak = report["peak_gflops"]["bf16" if native else "fp32"]
-    for key in ("infer1", "infer8", "train1", "train4"):
+    for key, _, _, _ in WORKLOADS:
         for name in ("plain", "fast"):
             report[key][name]["fraction_of_peak"] = report[key][name]["gflops"] / peak
     report["data"] = data_path(repeats["data"])
     print(f"data path: {report['data']}")
-    report["accuracy_ok"] = all(report[k]["max_abs_diff"] < MAX_ABS_DIFF for k in ("infer1", "infer8"))
-    report["inference_speedup"], report["train_speedup"] = report["infer1"]["speedup"], report["train4"]["speedup"]
+    differences = [report[key]["max_abs_diff"] for key in ("infer1", "infer8")]
+    report["accuracy_ok"] = all(difference < MAX_ABS_DIFF for difference in differences)
+    report["inference_speedup"] = report["infer1"]["speedup"]
+    report["train_speedup"] = report["train4"]["speedup"]
     report["load_average_end"] = load_average()
-    print(f"inference_speedup {report['inference_speedup']:.2f}x, train_speedup {report['train_speedup']:.2f}x, "
-          f"accuracy {'ok' if report['accuracy_ok'] else 'FAILED'}; load average {report['load_average_end']}")
+    print(
+        f"inference_speedup {report['inference_speedup']:.2f}x, "
+        f"train_speedup {report['train_speedup']:.2f}x, "
+        f"accuracy {'ok' if report['accuracy_ok'] else 'FAILED'}; "
+        f"load average {report['load_average_end']}"
+    )
     print(table(report))
     if args.json:
         with atomic_path(args.json) as tmp:
@@ -166,31 +240,53 @@ def main(argv=None):
 
 
 def table(report):
-    """The figures as an reStructuredText table, the form README.rst shows them in."""
+    """The figures as a reStructuredText table, the form docs/speed.rst shows them in."""
     rows = [("workload", "plain fp32 eager", "fast path", "fast/plain", "fast GFLOP/s", "of peak")]
-    for key, label in (("infer1", "G inference, batch 1"), ("infer8", "G inference, batch 8"),
-                       ("train1", "training iteration, batch 1"), ("train4", "training iteration, batch 4")):
-        r = report[key]
-        rows.append((label, f"{r['plain']['median_s']:.3f} s", f"{r['fast']['median_s']:.3f} s ({r['fast']['images_per_s']:.1f}"
-                     " img/s)", f"{r['speedup']:.2f}x", f"{r['fast']['gflops']:.0f}", f"{100 * r['fast']['fraction_of_peak']:.0f}%"))
+    for key, _, _, label in WORKLOADS:
+        plain, fast = report[key]["plain"], report[key]["fast"]
+        rows.append(
+            (
+                label,
+                f"{plain['median_s']:.3f} s",
+                f"{fast['median_s']:.3f} s ({fast['images_per_s']:.1f} img/s)",
+                f"{report[key]['speedup']:.2f}x",
+                f"{fast['gflops']:.0f}",
+                f"{100 * fast['fraction_of_peak']:.0f}%",
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     rule = "  ".join("=" * w for w in widths)
-    lines = [rule, "  ".join(c.ljust(w) for c, w in zip(rows[0], widths)), rule]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows[1:]] + [rule]
-    return "\n".join(line.rstrip() for line in lines)
+    lines = [rule, padded(rows[0], widths), rule]
+    lines += [padded(row, widths) for row in rows[1:]]
+    lines.append(rule)
+    return "\n".join(lines)
+
+
+def padded(row, widths):
+    return "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
 
 
 def compare_curves(curves):
     """Max relative deviation of the moving-averaged fast curve from the fp32 one, per loss part."""
-    out = dict(max_relative_deviation={}, steps=len(curves["plain"]), window=CURVE_SMOOTH, curves=curves)
+    deviations = {}
     for part in curves["plain"][0]:
-        smooth = {}
-        for name, steps in curves.items():
-            values = [s[part] for s in steps]
-            smooth[name] = [statistics.fmean(values[max(0, i - CURVE_SMOOTH + 1):i + 1]) for i in range(len(values))]
-        out["max_relative_deviation"][part] = max(abs(f - p) / abs(p) for f, p in zip(smooth["fast"], smooth["plain"]))
-    out["within_tolerance"] = all(v <= CURVE_TOLERANCE for v in out["max_relative_deviation"].values())
-    return out
+        smooth = {name: moving_average([s[part] for s in steps]) for name, steps in curves.items()}
+        pairs = zip(smooth["fast"], smooth["plain"], strict=True)
+        deviations[part] = max(abs(fast - plain) / abs(plain) for fast, plain in pairs)
+    return dict(
+        max_relative_deviation=deviations,
+        steps=len(curves["plain"]),
+        window=CURVE_SMOOTH,
+        curves=curves,
+        within_tolerance=all(v <= CURVE_TOLERANCE for v in deviations.values()),
+    )
+
+
+def moving_average(values):
+    """Each value averaged with up to CURVE_SMOOTH - 1 values before it."""
+    return [
+        statistics.fmean(values[max(0, i - CURVE_SMOOTH + 1) : i + 1]) for i in range(len(values))
+    ]
 
 
 if __name__ == "__main__":

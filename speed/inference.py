@@ -3,12 +3,15 @@
     net_G = fast_generator(create_facades_generator(), device)   # prints what it switched on
     fake_B = translate(net_G, real_A)                             # as with the exact network
 
-What it does, per device (`choose_inference` decides; every choice can be forced, as the tests do):
-    weights cast once to bf16/fp16 where the hardware computes it natively (autocast would re-cast
-    54 M weights on every call); channels_last activations (not on MPS); on CPUs, per-image BatchNorm
-    through group_norm's channels-last kernel and convolution weights pre-packed for oneDNN
-    (speed/cpu_kernels.py); torch.compile on request. FastGenerator feeds the network its input in
-    its dtype and layout and returns float32, so callers never need to know.
+What it does, per device (choose_inference decides; the tests force every choice):
+  - weights cast once to bf16/fp16 where the hardware computes it natively (autocast would
+    re-cast 54 M weights on every call);
+  - channels_last activations (not on MPS);
+  - on CPUs, per-image BatchNorm through group_norm's channels-last kernel, and convolution
+    weights packed for oneDNN once (speed/cpu_kernels.py);
+  - torch.compile on request.
+FastGenerator feeds the network its input in its dtype and layout and returns float32, so callers
+never need to know.
 """
 
 import copy
@@ -23,6 +26,7 @@ from speed.cpu_kernels import can_pack, pack_convolutions, use_group_norm
 from speed.precision import inference_dtype, tune_process
 
 NAMES = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
+COMPILERS = ("c++", "g++", "clang++", "cl")  # torch.compile needs one of them on a CPU
 
 
 @dataclass(frozen=True)
@@ -31,33 +35,41 @@ class InferenceSettings:
     dtype: torch.dtype = torch.float32
     channels_last: bool = False
     group_norm: bool = False  # per-image BatchNorm by group_norm's channels-last kernel (CPU)
-    prepack: bool = False  # convolution weights reordered for oneDNN once, not on every call (CPU)
+    prepack: bool = False  # convolution weights reordered for oneDNN once, not every call (CPU)
     compile: bool = False
 
     def describe(self):
         on = {True: "on", False: "off"}
-        return (f"fast inference on {self.device}: weights {NAMES[self.dtype]}, channels_last {on[self.channels_last]}, "
-                f"group_norm kernel {on[self.group_norm]}, prepacked convolutions {on[self.prepack]}, "
-                f"torch.compile {on[self.compile]}")
+        return (
+            f"fast inference on {self.device}: weights {NAMES[self.dtype]}, "
+            f"channels_last {on[self.channels_last]}, group_norm kernel {on[self.group_norm]}, "
+            f"prepacked convolutions {on[self.prepack]}, torch.compile {on[self.compile]}"
+        )
 
 
 def choose_inference(device, dtype=None, channels_last=True, prepack=True, compile=False):
-    """The settings for `device`; dtype=None takes the device's native reduced precision (or fp32)."""
+    """The settings for `device`; dtype=None takes its native reduced precision (or fp32)."""
     device = torch.device(device)
     dtype = dtype or inference_dtype(device)
-    if compile and device.type == "cpu" and not any(shutil.which(cc) for cc in ("c++", "g++", "clang++", "cl")):
+    cpu = device.type == "cpu"
+    if compile and cpu and not any(shutil.which(cc) for cc in COMPILERS):
         print("note: torch.compile needs a C++ compiler on the CPU and none was found; compile off")
         compile = False
-    cpu = device.type == "cpu"
-    # Packed weights are opaque oneDNN tensors, which torch.compile cannot trace (it packs on its own).
-    return InferenceSettings(device=device, dtype=dtype, channels_last=channels_last and device.type != "mps",
-                             group_norm=cpu, prepack=prepack and cpu and can_pack(dtype) and not compile,
-                             compile=compile)
+    # Packed weights are opaque oneDNN tensors, which torch.compile cannot trace (it packs itself).
+    return InferenceSettings(
+        device=device,
+        dtype=dtype,
+        channels_last=channels_last and device.type != "mps",
+        group_norm=cpu,
+        prepack=prepack and cpu and can_pack(dtype) and not compile,
+        compile=compile,
+    )
 
 
 class FastGenerator(nn.Module):
-    """A generator prepared by `settings` (a copy: the exact network passed in stays as it was). Called like
-    the network: its input is moved to the device, dtype and layout it needs; its output is float32."""
+    """A generator prepared by `settings` (a copy: the exact network passed in stays as it was).
+    Called like the network: its input is moved to the device, dtype and layout it needs; its
+    output is float32."""
 
     def __init__(self, net_G, settings):
         super().__init__()
@@ -78,18 +90,21 @@ class FastGenerator(nn.Module):
 
 
 def compile_for_inference(net):
-    """torch.compile, with freezing where it is safe: weights become constants that oneDNN packs once
-    (measured 1.59x vs 1.40x eager at batch 1). Never with BatchNorm on running statistics: freezing folds
-    it into the convolution before it, and torch 2.14's folding into a ConvTranspose2d with equal input and
-    output channels (the 512->512 innermost up-conv) was measured 27-37% off in that layer on a Zen 4."""
-    foldable = any(isinstance(m, nn.modules.batchnorm._BatchNorm) and not isinstance(m, PerImageBatchNorm2d)
-                   for m in net.modules())
-    return torch.compile(net, options={"freezing": not foldable and not net.training})
+    """torch.compile, with freezing where it is safe: frozen weights become constants that oneDNN
+    packs once. Never with BatchNorm on running statistics: freezing folds it into the convolution
+    before it, and PyTorch's folding into a ConvTranspose2d with equal input and output channels
+    (the innermost 512->512 up-conv) has been seen to be wrong (docs/speed.rst)."""
+    running_statistics = any(
+        isinstance(m, nn.modules.batchnorm._BatchNorm) and not isinstance(m, PerImageBatchNorm2d)
+        for m in net.modules()
+    )
+    freezing = not running_statistics and not net.training
+    return torch.compile(net, options={"freezing": freezing})
 
 
 def fast_generator(net_G, device, dtype=None, channels_last=True, prepack=True, compile=False):
-    """A FastGenerator of `net_G` on `device`, with this process tuned for it (tune_process). Prints what it
-    switched on: a script's --fast is this one call."""
+    """A FastGenerator of `net_G` on `device`, with this process tuned for it (tune_process).
+    Prints what it switched on: a script's --fast is this one call."""
     settings = choose_inference(device, dtype, channels_last, prepack, compile)
     print(settings.describe())
     for line in tune_process(settings.device):

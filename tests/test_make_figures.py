@@ -6,8 +6,8 @@ import pytest
 from PIL import Image
 
 from docs import make_figures
+from helpers.files import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 FIGURES = ("conditional_vs_unconditional.png", "unet.png", "patchgan.png")
 
 
@@ -19,19 +19,22 @@ def drawn(tmp_path_factory):
 
 def test_main_writes_every_figure_the_size_of_the_committed_one(drawn):
     out, result = drawn
-    assert sorted(p.name for p in out.iterdir()) == sorted(FIGURES)  # no temporary files left behind
+    written = sorted(p.name for p in out.iterdir())
+    assert written == sorted(FIGURES)  # no temporary files left behind
     assert [Path(p).name for p in result["files"]] == list(FIGURES)
     for name in FIGURES:
-        with Image.open(out / name) as fresh, Image.open(ROOT / "docs" / "figures" / name) as committed:
-            assert fresh.size == committed.size and min(fresh.size) > 500, name
+        committed = ROOT / "docs" / "figures" / name
+        with Image.open(out / name) as fresh, Image.open(committed) as before:
+            assert fresh.size == before.size and min(fresh.size) > 500, name
 
 
 def test_unet_shapes_are_those_of_unet_256(drawn):
     shapes = drawn[1]["unet"]
     assert shapes["down1"] == ((3, 256, 256), (64, 128, 128))
-    assert [shapes[f"down{k}"][1] for k in range(2, 9)] == [
-        (128, 64, 64), (256, 32, 32), (512, 16, 16), (512, 8, 8), (512, 4, 4), (512, 2, 2), (512, 1, 1)]
-    assert shapes["up1"] == ((512, 1, 1), (512, 2, 2))  # the bottleneck alone: no skip at the bottom
+    encoder = [shapes[f"down{k}"][1] for k in range(2, 9)]
+    assert encoder[:3] == [(128, 64, 64), (256, 32, 32), (512, 16, 16)]
+    assert encoder[3:] == [(512, 8, 8), (512, 4, 4), (512, 2, 2), (512, 1, 1)]
+    assert shapes["up1"] == ((512, 1, 1), (512, 2, 2))  # the bottleneck alone: no skip there
     assert shapes["up2"][0] == (1024, 2, 2)  # cat([d7, u1])
     assert shapes["up7"] == ((256, 64, 64), (64, 128, 128))
     assert shapes["final"] == ((128, 128, 128), (3, 256, 256))
@@ -40,7 +43,8 @@ def test_unet_shapes_are_those_of_unet_256(drawn):
 def test_patchgan_output_is_30x30_and_each_logit_sees_70x70(drawn):
     facts = drawn[1]["patchgan"]
     assert facts["input"] == (6, 256, 256)
-    assert facts["conv_shapes"] == [(64, 128, 128), (128, 64, 64), (256, 32, 32), (512, 31, 31), (1, 30, 30)]
+    strided = [(64, 128, 128), (128, 64, 64), (256, 32, 32)]
+    assert facts["conv_shapes"] == strided + [(512, 31, 31), (1, 30, 30)]
     assert facts["output"] == (1, 30, 30)
     assert facts["field"] == (70, 70)
     # Three stride-2 layers: neighbouring logits look 8 pixels apart; padding shifts the grid by 23.

@@ -1,7 +1,6 @@
-"""preprocess_anime_sketches.py: both input layouts, orientation, bad inputs, resume, --verify, --demo."""
+"""preprocess_anime_sketches.py: both input layouts, orientation, bad inputs, resume, names, --demo
+(tests/test_preprocess_verify.py: --verify)."""
 
-import hashlib
-import re
 import struct
 import zlib
 
@@ -10,36 +9,7 @@ import pytest
 from PIL import Image
 
 import preprocess_anime_sketches as prep
-
-SIZE = 32  # output side: tiny, the logic does not depend on it
-
-
-def make_pair(seed, height=48):
-    """A 2:1 pair shaped like Kaggle's: saturated colour blocks LEFT, black lines on white RIGHT."""
-    rng = np.random.default_rng(seed)
-    colour = np.zeros((height, height, 3), np.uint8)
-    colour[..., 0], colour[..., 1] = 230, rng.integers(0, 120)  # reddish everywhere
-    colour[height // 2:, :, 2] = 200  # a magenta lower half
-    sketch = np.full((height, height, 3), 255, np.uint8)
-    sketch[height // 3, :] = sketch[:, rng.integers(4, height - 4)] = 0
-    return Image.fromarray(np.concatenate([colour, sketch], axis=1))
-
-
-def write_pairs(folder, names, seed=0):
-    folder.mkdir(parents=True, exist_ok=True)
-    for i, name in enumerate(names):
-        make_pair(seed + i).save(folder / f"{name}.png")
-
-
-def tree_hashes(root):
-    """Every file under `root` (hidden ones too) -> its SHA-256: any change, addition or removal shows."""
-    return {p.relative_to(root): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in root.rglob("*") if p.is_file()}
-
-
-def run(capsys, *argv):
-    prep.main([*map(str, argv), "--size", str(SIZE), "--workers", "1"])
-    return capsys.readouterr().out
+from tests.preprocess_inputs import SIZE, make_pair, run, tree_hashes, write_pairs
 
 
 def looks_like_colour(path):
@@ -65,7 +35,8 @@ def test_kaggle_layout_orientation_and_summary(tmp_path, capsys):
         for kind in ("colors", "sketches"):
             assert sorted(p.stem for p in (out / split / kind).iterdir()) == names
         for name in names:  # the LEFT half is the colour image, the RIGHT half the sketch
-            colour, sketch = out / split / "colors" / f"{name}.png", out / split / "sketches" / f"{name}.png"
+            colour = out / split / "colors" / f"{name}.png"
+            sketch = out / split / "sketches" / f"{name}.png"
             assert Image.open(colour).size == (SIZE, SIZE) and Image.open(colour).mode == "RGB"
             assert looks_like_colour(colour) and looks_like_sketch(sketch)
     assert tree_hashes(src) == before  # input untouched, nothing added
@@ -96,10 +67,11 @@ def test_bad_inputs_are_skipped_or_converted_one_line_each(tmp_path, capsys):
     corrupt[60:80] = bytes(20)  # inside the image data: the CRC check fails
     (folder / "corrupt.png").write_bytes(bytes(corrupt))
     Image.new("RGB", (48, 48), "red").save(folder / "square.png")
-    # A decompression bomb: the header claims 30000x15000 (450 M pixels); PIL refuses before decoding.
-    header = struct.pack(">IIBBBBB", 30000, 15000, 8, 2, 0, 0, 0)
-    bomb = b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", zlib.compress(b"\0" * 100))
-    (folder / "bomb.png").write_bytes(bomb + png_chunk(b"IEND", b""))
+    # A decompression bomb: the header claims 30000x15000 (450 M pixels); PIL refuses to decode it.
+    header = png_chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 15000, 8, 2, 0, 0, 0))
+    data = png_chunk(b"IDAT", zlib.compress(b"\0" * 100))
+    bomb = b"\x89PNG\r\n\x1a\n" + header + data + png_chunk(b"IEND", b"")
+    (folder / "bomb.png").write_bytes(bomb)
     pair = make_pair(7)
     alpha = np.zeros((48, 96), np.uint8)
     alpha[:, :48] = 255  # colour half opaque, sketch half fully transparent: must come out white
@@ -107,7 +79,8 @@ def test_bad_inputs_are_skipped_or_converted_one_line_each(tmp_path, capsys):
     rgba.putalpha(Image.fromarray(alpha))
     rgba.save(folder / "rgba.png")
     palette = pair.convert("P", palette=Image.Palette.ADAPTIVE)  # exact colours, no dithering
-    palette.save(folder / "palette.png", transparency=palette.getpixel((0, 0)))  # top-left colour transparent
+    top_left = palette.getpixel((0, 0))
+    palette.save(folder / "palette.png", transparency=top_left)  # that colour is transparent
     pair.convert("L").save(folder / "grey.png")
     grey16 = (np.asarray(pair.convert("L"), dtype=np.uint16) * 257).astype(np.uint16)
     Image.fromarray(grey16).save(folder / "grey16.png")
@@ -127,13 +100,15 @@ def test_bad_inputs_are_skipped_or_converted_one_line_each(tmp_path, capsys):
     assert "Sketch images: 6" in text and "Status: READY for training" in text
     assert tree_hashes(src) == before
     sketches = out / "train" / "sketches"
-    assert sorted(p.stem for p in sketches.iterdir()) == ["good1", "good2", "grey", "grey16", "palette", "rgba"]
-    assert np.asarray(Image.open(sketches / "rgba.png")).min() == 255  # transparent -> white, not black
-    assert looks_like_colour(out / "train" / "colors" / "rgba.png")
-    grey16_out = np.asarray(Image.open(out / "train" / "colors" / "grey16.png"), dtype=int)
-    grey8_out = np.asarray(Image.open(out / "train" / "colors" / "grey.png"), dtype=int)
+    written = ["good1", "good2", "grey", "grey16", "palette", "rgba"]
+    assert sorted(p.stem for p in sketches.iterdir()) == written
+    assert np.asarray(Image.open(sketches / "rgba.png")).min() == 255  # transparent -> white
+    colors = out / "train" / "colors"
+    assert looks_like_colour(colors / "rgba.png")
+    grey16_out = np.asarray(Image.open(colors / "grey16.png"), dtype=int)
+    grey8_out = np.asarray(Image.open(colors / "grey.png"), dtype=int)
     assert np.abs(grey16_out - grey8_out).max() <= 1  # 16-bit scaled to 8-bit, not clipped to white
-    assert np.asarray(Image.open(out / "train" / "colors" / "palette.png"))[0, 0].min() >= 250  # tRNS -> white
+    assert np.asarray(Image.open(colors / "palette.png"))[0, 0].min() >= 250  # tRNS -> white
 
 
 def test_rerun_skips_finished_pairs_and_resume_completes(tmp_path, capsys):
@@ -148,45 +123,15 @@ def test_rerun_skips_finished_pairs_and_resume_completes(tmp_path, capsys):
     assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in files} == stamps
 
     # As if a run had been interrupted: two colour images and one sketch missing.
-    for path in (out / "train/colors/p1.png", out / "train/colors/p3.png", out / "train/sketches/p4.png"):
-        path.unlink()
+    for name in ("colors/p1.png", "colors/p3.png", "sketches/p4.png"):
+        (out / "train" / name).unlink()
     (out / "train/colors/.p1.png.x1y2.part").write_bytes(b"half a PNG")  # left by a killed worker
     text = run(capsys, "--input", src, "--output", out)
-    assert "3 written (0 converted), 2 already done" in text and "Status: READY for training" in text
+    assert "3 written (0 converted), 2 already done" in text
+    assert "Status: READY for training" in text
     assert sorted(out.rglob("*.png")) == files
     assert all(stamps[p][1] == p.read_bytes() for p in files)
     assert not list(out.rglob(".*"))  # no temp files left behind
-
-
-def test_verify_passes_then_catches_a_swapped_split(tmp_path, capsys):
-    src, out = tmp_path / "in", tmp_path / "out"
-    write_pairs(src / "train", ["a", "b", "c"])
-    run(capsys, "--input", src, "--output", out)
-    assert run(capsys, "--output", out, "--verify").rstrip().endswith("Status: READY for training")
-
-    split = out / "train"
-    (split / "sketches").rename(split / "tmp")
-    (split / "colors").rename(split / "sketches")
-    (split / "tmp").rename(split / "colors")
-    with pytest.raises(SystemExit) as exit_info:
-        run(capsys, "--output", out, "--verify")
-    captured = capsys.readouterr()
-    assert exit_info.value.code == 2
-    assert "look swapped" in captured.out and "Status: NOT READY" in captured.out
-    assert "Status: READY for training" not in captured.out
-
-
-def test_verify_catches_unpaired_and_wrong_size(tmp_path, capsys):
-    src, out = tmp_path / "in", tmp_path / "out"
-    write_pairs(src / "train", ["a", "b", "c"])
-    run(capsys, "--input", src, "--output", out)
-    (out / "train/colors/b.png").unlink()
-    Image.new("RGB", (SIZE + 1, SIZE), "white").save(out / "train/sketches/c.png")
-    with pytest.raises(SystemExit):
-        run(capsys, "--output", out, "--verify")
-    text = capsys.readouterr().out
-    assert "sketches/b.png has no partner" in text and "expected RGB 32x32" in text
-    assert "Status: READY for training" not in text
 
 
 @pytest.mark.parametrize("layout", ["missing", "no-train", "empty"])
@@ -205,17 +150,17 @@ def test_missing_or_empty_dataset_says_how_to_get_it(tmp_path, capsys, layout):
 
 
 def test_demo_is_kaggle_format_and_deterministic(tmp_path, capsys):
-    def demo(name, seed, workers):
-        prep.main(["--demo", "6", "--seed", str(seed), "--input", str(tmp_path / name),
-                   "--output", str(tmp_path / f"{name}_out"), "--size", str(SIZE), "--workers", str(workers)])
-        return tree_hashes(tmp_path / name)
+    def demo(name, *seed, workers=1):
+        folders = ["--input", tmp_path / name, "--output", tmp_path / f"{name}_out"]
+        text = run(capsys, "--demo", 6, *seed, *folders, "--workers", workers)
+        return text, tree_hashes(tmp_path / name)
 
-    first = demo("a", 0, workers=2)
-    text = capsys.readouterr().out
+    text, first = demo("a", "--seed", 0, workers=2)
     assert "Wrote 6 demo pairs (5 train, 1 val)" in text and "Status: READY for training" in text
-    assert demo("b", 0, workers=1) == first  # same seed: byte-identical files, however many workers
-    other = demo("c", 1, workers=1)
-    assert other.keys() == first.keys() and all(other[k] != first[k] for k in first if k.suffix == ".png")
+    assert demo("b", "--seed", 0)[1] == first  # same seed: the same bytes, however many workers
+    other = demo("c", "--seed", 1)[1]
+    assert other.keys() == first.keys()
+    assert all(other[k] != first[k] for k in first if k.suffix == ".png")
 
     pair = Image.open(tmp_path / "a" / "val" / "demo_00005.png")
     assert pair.size == (1024, 512) and pair.mode == "RGB"
@@ -225,11 +170,10 @@ def test_demo_is_kaggle_format_and_deterministic(tmp_path, capsys):
     assert (sketch.min(axis=2) > 200).mean() > 0.7 and (sketch < 60).any()  # black lines on white
     assert (colour.max(axis=2) - colour.min(axis=2)).mean() > 60  # a coloured picture
 
-    # The same demo command again rewrites nothing (same bytes), so every pair stays finished.
-    prep.main(["--demo", "6", "--input", str(tmp_path / "a"), "--output", str(tmp_path / "a_out"),
-               "--size", str(SIZE), "--workers", "1"])
-    assert "0 written (0 converted), 6 already done" in capsys.readouterr().out
-    assert tree_hashes(tmp_path / "a") == first
+    # The same command again (the default seed is 0) rewrites nothing: every pair stays done.
+    text, again = demo("a")
+    assert "0 written (0 converted), 6 already done" in text
+    assert again == first
 
 
 def test_demo_refuses_a_folder_with_real_data(tmp_path, capsys):
@@ -243,54 +187,13 @@ def test_demo_refuses_a_folder_with_real_data(tmp_path, capsys):
 
 
 def test_demo_refuses_to_mix_two_demo_sets(tmp_path, capsys):
-    args = ["--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"), "--size", str(SIZE),
-            "--workers", "1"]
-    prep.main(["--demo", "2", *args])
+    folders = ["--input", tmp_path / "in", "--output", tmp_path / "out"]
+    run(capsys, "--demo", 2, *folders)
     before = tree_hashes(tmp_path / "in")
     with pytest.raises(SystemExit) as exit_info:
-        prep.main(["--demo", "2", "--seed", "1", *args])
+        run(capsys, "--demo", 2, "--seed", 1, *folders)
     assert exit_info.value.code == 2 and "holds another demo set" in capsys.readouterr().err
     assert tree_hashes(tmp_path / "in") == before
-
-
-def pale_pair(seed, height=48):
-    """A genuine but pale colour image (mean channel spread about 0.027, 15% white, like some Kaggle pairs)
-    beside its sketch."""
-    rng = np.random.default_rng(seed)
-    colour = np.full((height, height, 3), (236, 230, 229), np.uint8) + rng.integers(0, 3, (height, height, 1)).astype(np.uint8)
-    colour[: height * 15 // 100] = 255  # a strip of white background
-    sketch = np.full((height, height, 3), 255, np.uint8)
-    sketch[height // 3, :] = sketch[:, rng.integers(4, height - 4)] = 0
-    return Image.fromarray(np.concatenate([colour, sketch], axis=1))
-
-
-def test_verify_accepts_pale_colour_images_and_still_catches_a_swap(tmp_path, capsys):
-    src, out = tmp_path / "in", tmp_path / "out"
-    (src / "train").mkdir(parents=True)
-    for i in range(4):
-        pale_pair(i).save(src / "train" / f"pale{i}.png")
-    assert run(capsys, "--input", src, "--output", out).rstrip().endswith("Status: READY for training")
-    verified = run(capsys, "--output", out, "--verify")
-    spread = [float(x) for x in re.findall(r"colour spread sketches ([\d.]+), colors ([\d.]+)", verified)[0]]
-    assert spread[0] < 0.005 and 0.015 < spread[1] < 0.03  # greyscale sketches, pale colours
-    split = out / "train"
-    (split / "sketches").rename(split / "tmp")
-    (split / "colors").rename(split / "sketches")
-    (split / "tmp").rename(split / "colors")
-    with pytest.raises(SystemExit):
-        run(capsys, "--output", out, "--verify")
-    assert "look swapped" in capsys.readouterr().out
-
-
-def test_verify_refuses_two_folders_of_the_same_kind(tmp_path, capsys):
-    src, out = tmp_path / "in", tmp_path / "out"
-    write_pairs(src / "train", ["a", "b"])
-    run(capsys, "--input", src, "--output", out)
-    for name in ("a", "b"):  # sketches where the colours should be: nothing tells the folders apart
-        (out / "train" / "colors" / f"{name}.png").write_bytes((out / "train" / "sketches" / f"{name}.png").read_bytes())
-    with pytest.raises(SystemExit):
-        run(capsys, "--output", out, "--verify")
-    assert "look alike" in capsys.readouterr().out
 
 
 def test_two_inputs_with_one_name_keep_both_pairs(tmp_path, capsys):
@@ -301,7 +204,8 @@ def test_two_inputs_with_one_name_keep_both_pairs(tmp_path, capsys):
     make_pair(3).save(src / "train" / "b.png")
     text = run(capsys, "--input", src, "--output", out)
     assert "3 written" in text and "already done" in text
-    assert sorted(p.name for p in (out / "train" / "colors").iterdir()) == ["a_jpg.png", "a_png.png", "b.png"]
+    names = sorted(p.name for p in (out / "train" / "colors").iterdir())
+    assert names == ["a_jpg.png", "a_png.png", "b.png"]
     assert "0 written" in run(capsys, "--input", src, "--output", out)  # a re-run finds both done
 
 
@@ -313,7 +217,8 @@ def test_a_clash_left_after_renaming_is_named(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         run(capsys, "--input", src, "--output", tmp_path / "out")
     err = capsys.readouterr().err
-    assert exit_info.value.code == 2 and "would both be written as a_png.png" in err and "rename one" in err
+    assert exit_info.value.code == 2
+    assert "would both be written as a_png.png" in err and "rename one" in err
 
 
 def test_an_impossible_output_folder_is_refused_before_any_work(tmp_path, capsys):
@@ -323,4 +228,5 @@ def test_an_impossible_output_folder_is_refused_before_any_work(tmp_path, capsys
     with pytest.raises(SystemExit) as exit_info:
         run(capsys, "--input", src, "--output", tmp_path / "a_file" / "out")
     err = capsys.readouterr().err
-    assert exit_info.value.code == 2 and "cannot write into --output" in err and "Traceback" not in err
+    assert exit_info.value.code == 2
+    assert "cannot write into --output" in err and "Traceback" not in err

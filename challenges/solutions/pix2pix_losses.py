@@ -1,6 +1,8 @@
-"""Reference solution to challenge 2 (challenges/pix2pix_losses.py): the pix2pix losses for one batch.
+"""Reference solution to challenge 2 (challenges/pix2pix_losses.py): the losses for one batch.
 
     python challenges/check.py --solutions   # checks this file and the other two solutions
+
+The same losses as training.recipe.train_step, which also takes the optimizer steps.
 """
 
 import torch
@@ -12,9 +14,10 @@ def pix2pix_losses(net_G, net_D, real_A, real_B, lambda_L1):
     # D: real pairs -> 1, generated pairs -> 0. detach(): D's loss must not send gradients into G.
     pred_real = net_D(real_A, real_B)  # (N, 1, 30, 30) logits, one per 70x70 patch
     pred_fake = net_D(real_A, fake_B.detach())
-    loss_D = 0.5 * (F.binary_cross_entropy_with_logits(pred_real, torch.ones_like(pred_real))
-                    + F.binary_cross_entropy_with_logits(pred_fake, torch.zeros_like(pred_fake)))  # §3.3: halved
-    # G: make D call its pairs real (target 1: the non-saturating loss), and stay close to the target.
+    loss_D_real = F.binary_cross_entropy_with_logits(pred_real, torch.ones_like(pred_real))
+    loss_D_fake = F.binary_cross_entropy_with_logits(pred_fake, torch.zeros_like(pred_fake))
+    loss_D = 0.5 * (loss_D_real + loss_D_fake)  # §3.3: halved, so D learns slower than G
+    # G: make D call its pairs real (target 1: the non-saturating loss), and stay close to real_B.
     pred = net_D(real_A, fake_B)  # not detached: G's gradients flow back through D
     loss_G_GAN = F.binary_cross_entropy_with_logits(pred, torch.ones_like(pred))
     loss_G = loss_G_GAN + lambda_L1 * F.l1_loss(fake_B, real_B)  # §3.1, Eq. 4

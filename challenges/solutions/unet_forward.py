@@ -1,6 +1,8 @@
 """Reference solution to challenge 1 (challenges/unet_forward.py): the U-Net's forward pass.
 
     python challenges/check.py --solutions   # checks this file and the other two solutions
+
+The forward pass of pix2pix_models.UNetGenerator, written out the same way.
 """
 
 import torch
@@ -12,7 +14,7 @@ class MyUNetGenerator(UNetGenerator):
     """UNetGenerator's layers, with the forward pass written out level by level."""
 
     def forward(self, x):
-        # Encoder: every level is kept, because the decoder reads it again through a skip connection.
+        # Encoder: every level is kept, because the decoder reads it again through a skip.
         d1 = self.down1(x)  # (N, 64, 128, 128)
         d2 = self.down2(d1)  # (N, 128, 64, 64)
         d3 = self.down3(d2)  # (N, 256, 32, 32)
@@ -30,4 +32,4 @@ class MyUNetGenerator(UNetGenerator):
         u5 = self.up5(torch.cat([d4, u4], dim=1))  # reads (N, 1024, 16, 16)
         u6 = self.up6(torch.cat([d3, u5], dim=1))  # reads (N, 512, 32, 32)
         u7 = self.up7(torch.cat([d2, u6], dim=1))  # reads (N, 256, 64, 64)
-        return self.final(torch.cat([d1, u7], dim=1))  # reads (N, 128, 128, 128) -> (N, 3, 256, 256)
+        return self.final(torch.cat([d1, u7], dim=1))  # (N, 128, 128, 128) -> (N, 3, 256, 256)

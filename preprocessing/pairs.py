@@ -1,0 +1,51 @@
+"""One Kaggle pair -> its colour half and its sketch half as PNGs: what each worker process does.
+
+process_pair((src, out_split, name, size))   -> ("written" | "converted" | "done" | "skipped",
+                                                src, note); speed/bench.py times it too
+"""
+
+from PIL import Image
+
+from helpers.anime_demo import PAIR_SIZE
+from helpers.cli import LessonError
+from helpers.files import write_bytes_atomic
+from helpers.images import open_image, png_bytes, to_rgb
+
+ASPECT_TOLERANCE = 0.01  # a pair must be 2:1 (1024x512) within 1%
+
+
+def is_done(path, size, not_before):
+    """A finished output: present, not older than its input, and a size x size RGB image."""
+    if not path.is_file() or path.stat().st_mtime < not_before:
+        return False  # missing, or the input changed since (say, a new demo set): redo it
+    try:
+        image = open_image(path)
+    except LessonError:
+        return False
+    return image.size == (size, size) and image.mode == "RGB"
+
+
+def process_pair(job):
+    """Split one pair into colour (left half) and sketch (right half): (status, file, note)."""
+    src, out_split, name, size = job
+    color_out = out_split / "colors" / f"{name}.png"
+    sketch_out = out_split / "sketches" / f"{name}.png"
+    if all(is_done(path, size, src.stat().st_mtime) for path in (color_out, sketch_out)):
+        return "done", src, None
+    try:
+        image = open_image(src, "pair", "it is left out")
+    except LessonError as error:
+        return "skipped", src, str(error)
+    width, height = image.size
+    if abs(width - 2 * height) > ASPECT_TOLERANCE * width:
+        return "skipped", src, f"{width}x{height} is not a 2:1 pair like %dx%d" % PAIR_SIZE
+    rgb = to_rgb(image)  # 16-bit grey scaled to 8 bits, transparency on white paper
+    note = None if image.mode == "RGB" else f"{image.mode} converted to RGB"
+    half = width // 2
+    # Lanczos, the sharpest of PIL's downscaling filters: thin sketch lines stay continuous, dark.
+    lanczos = Image.Resampling.LANCZOS
+    color = rgb.crop((0, 0, half, height)).resize((size, size), lanczos)
+    sketch = rgb.crop((width - half, 0, width, height)).resize((size, size), lanczos)
+    write_bytes_atomic(png_bytes(color), color_out)
+    write_bytes_atomic(png_bytes(sketch), sketch_out)
+    return ("converted" if note else "written"), src, note
