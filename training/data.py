@@ -20,6 +20,7 @@ from helpers.images import open_image, to_rgb
 
 LOAD_SCALE = 286 / 256  # §6.2: jitter = resize 256 -> 286, then random-crop back to 256
 HOLDOUT_PERCENT = 5  # with no val/ split, hold out this share of train, chosen by file name
+MEMORY_FOR_PAIRS = 512 << 20  # bytes: a set whose resized pairs fit is decoded once, not per epoch
 NO_DATA_HINT = (
     "run `python preprocess_anime_sketches.py` on the Kaggle pairs, or "
     "`python preprocess_anime_sketches.py --demo 200` for a synthetic set with no download"
@@ -74,39 +75,51 @@ def load_pairs(data_dir, max_images, val_images):
 
 class PairedSketchDataset(Dataset):
     """Pairs as two (3, S, S) tensors in [-1, 1]. An item is an index, or (index, jitter seed) from
-    EpochSampler: then the pair gets the official jitter, with ONE set of random values for both."""
+    EpochSampler: then the pair gets the official jitter, with ONE set of random values for both.
+
+    A small set (the demo's 200 pairs: 90 MB) is kept in memory once decoded and resized, so later
+    epochs only crop and flip; the result is the same, bit for bit."""
 
     def __init__(self, pairs, image_size):
-        self.pairs, self.size = pairs, image_size
+        self.pairs, self.size, self.load = pairs, image_size, round(image_size * LOAD_SCALE)
+        self.kept = {} if len(pairs) * 2 * 3 * self.load**2 <= MEMORY_FOR_PAIRS else None
 
     def __len__(self):
         return len(self.pairs)
 
     def __getitem__(self, item):
         index, jitter_seed = item if isinstance(item, tuple) else (item, None)
+        if jitter_seed is None:  # validation: resized, never jittered
+            pair = self.resized(index, self.size)
+        else:
+            pair = self.jitter(self.resized(index, self.load), jitter_seed)
+        real_A, real_B = pair.float() / 127.5 - 1.0  # (2, 3, S, S) uint8: sketch, colour
+        return real_A, real_B
+
+    def jitter(self, pair, seed):
+        """§6.2: a random crop back to the training size and a random horizontal flip, drawn from
+        `seed`, on both images of a (2, 3, 286, 286) pair at once."""
+        g = torch.Generator().manual_seed(seed)
+        top, left = torch.randint(0, pair.shape[-1] - self.size + 1, (2,), generator=g).tolist()
+        pair = TF.crop(pair, top, left, self.size, self.size)
+        return TF.horizontal_flip(pair) if torch.rand(1, generator=g).item() < 0.5 else pair
+
+    def resized(self, index, size):
+        if self.kept is not None and (index, size) in self.kept:
+            return self.kept[index, size]
         sketch, color = (
             to_rgb(open_image(path, "training image", VERIFY_HINT)) for path in self.pairs[index]
         )
         if sketch.size != color.size:
             raise LessonError(
-                f"{shown(self.pairs[index][0])} and {shown(self.pairs[index][1])} differ "
-                f"in size; {VERIFY_HINT}"
+                f"{shown(self.pairs[index][0])} and {shown(self.pairs[index][1])} "
+                f"differ in size; {VERIFY_HINT}"
             )
         pair = torch.stack([TF.pil_to_tensor(sketch), TF.pil_to_tensor(color)])  # (2, 3, H, W)
-        real_A, real_B = self.jitter(pair, jitter_seed).float() / 127.5 - 1.0  # one call moves both
-        return real_A, real_B
-
-    def jitter(self, pair, seed):
-        if seed is None:  # validation: no randomness
-            return TF.resize(
-                pair, [self.size, self.size], InterpolationMode.BICUBIC, antialias=True
-            )
-        g = torch.Generator().manual_seed(seed)
-        load = round(self.size * LOAD_SCALE)
-        top, left = torch.randint(0, load - self.size + 1, (2,), generator=g).tolist()
-        pair = TF.resize(pair, [load, load], InterpolationMode.BICUBIC, antialias=True)
-        pair = TF.crop(pair, top, left, self.size, self.size)
-        return TF.horizontal_flip(pair) if torch.rand(1, generator=g).item() < 0.5 else pair
+        pair = TF.resize(pair, [size, size], InterpolationMode.BICUBIC, antialias=True)
+        if self.kept is not None:
+            self.kept[index, size] = pair
+        return pair
 
     def first(self, n):
         """The first n pairs, unjittered, as two (n, 3, S, S) batches: the fixed preview images."""
