@@ -18,7 +18,7 @@ import colorize_sketch
 import exercise3_train as ex3
 from helpers.checkpoints import load_generator
 from helpers.cli import LessonError
-from helpers.files import new_file_mode
+from helpers.files import current_umask
 from pix2pix_models import (
     PatchGANDiscriminator,
     UNetGenerator,
