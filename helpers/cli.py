@@ -1,9 +1,9 @@
 """What every script's command line shares: errors a student can act on, the --device flag, number checks.
 
-    try:
-        ...
-    except LessonError as exc:
-        fail(str(exc))   # "error: <one sentence>" on stderr, exit status 2, no traceback
+try:
+    ...
+except LessonError as exc:
+    fail(str(exc))   # "error: <one sentence>" on stderr, exit status 2, no traceback
 """
 
 import argparse
@@ -45,8 +45,12 @@ def shown(path):
 
 
 def add_device_argument(parser):
-    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
-                        help="auto = cuda, then mps, then cpu (default: auto)")
+    parser.add_argument(
+        "--device",
+        choices=DEVICE_CHOICES,
+        default="auto",
+        help="auto = cuda, then mps, then cpu (default: auto)",
+    )
 
 
 def choose_device(name="auto"):
@@ -57,9 +61,13 @@ def choose_device(name="auto"):
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "mps" if mps_ok else "cpu"
     elif name == "cuda" and not torch.cuda.is_available():
-        raise LessonError("--device cuda was asked for but PyTorch sees no CUDA GPU; use --device auto or cpu.")
+        raise LessonError(
+            "--device cuda was asked for but PyTorch sees no CUDA GPU; use --device auto or cpu."
+        )
     elif name == "mps" and not mps_ok:
-        raise LessonError("--device mps was asked for but Apple's MPS backend is not available; use --device auto or cpu.")
+        raise LessonError(
+            "--device mps was asked for but Apple's MPS backend is not available; use --device auto or cpu."
+        )
     elif name not in DEVICE_CHOICES:
         raise LessonError(f"unknown device {name!r}; choose one of {', '.join(DEVICE_CHOICES)}.")
     return torch.device(name)
@@ -69,34 +77,44 @@ def _number(text, kind):
     try:
         return kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a {'whole ' if kind is int else ''}number"
+        ) from None
 
 
 def at_least(minimum, kind=int):
     """An argparse type: a number of `kind` that is at least `minimum` (argparse reports a bad one in one line)."""
+
     def parse(text):
         value = _number(text, kind)
         if not value >= minimum:  # also refuses nan
             raise argparse.ArgumentTypeError(f"must be at least {minimum:g}, not {text}")
         return value
+
     return parse
 
 
 def multiple_of(step):
     """An argparse type: a positive whole number that is a multiple of `step` (an image size, say)."""
+
     def parse(text):
         value = at_least(step)(text)
         if value % step:
             raise argparse.ArgumentTypeError(f"must be a multiple of {step}, not {text}")
         return value
+
     return parse
 
 
 def above(minimum, kind=float):
     """An argparse type: a finite number of `kind` strictly greater than `minimum` (a learning rate, say)."""
+
     def parse(text):
         value = _number(text, kind)
         if not value > minimum or value == float("inf"):  # also refuses nan
-            raise argparse.ArgumentTypeError(f"must be a finite number above {minimum:g}, not {text}")
+            raise argparse.ArgumentTypeError(
+                f"must be a finite number above {minimum:g}, not {text}"
+            )
         return value
+
     return parse
