@@ -232,9 +232,8 @@ def explore_skips(net_G, label, out_dir):
 
 def parse_args(argv):
     parser = ArgumentParser(description="Five experiments with the pretrained facades model.")
-    parser.add_argument(
-        "--experiment", choices=["all", *EXPERIMENTS], default="all", help="(default: all)"
-    )
+    choices = ["all", *EXPERIMENTS]
+    parser.add_argument("--experiment", choices=choices, default="all", help="(default: all)")
     parser.add_argument(
         "--output-dir", type=Path, default=Path("."), help="for the figures (default: .)"
     )
@@ -266,14 +265,13 @@ def explore(args):
     out_dir = args.output_dir
     problem = check_writable_folder(out_dir)  # before any work, not after it
     if problem:
-        raise LessonError(
-            f"cannot write into --output-dir {shown(out_dir)} ({problem}); choose another."
-        )
+        where = f"--output-dir {shown(out_dir)} ({problem})"
+        raise LessonError(f"cannot write into {where}; choose another --output-dir.")
     paths = image_files(args.labels or [])
     if args.labels and not paths:
         where = " ".join(map(shown, args.labels))
         raise LessonError(
-            f"no label images in {where}; pass PNG or JPEG files or a folder of them."
+            f"no label images in {where}; pass PNG or JPEG files, or folders of them."
         )
     experiments = EXPERIMENTS if args.experiment == "all" else (args.experiment,)
     device = choose_device(args.device)

@@ -9,7 +9,8 @@
 The weights are the official `facades_label2photo` generator (fetch them with
 `python download_pretrained.py`). Labels are drawn in the 12-colour CMP palette of
 helpers/facade_palette.py, measured from the real training labels; any other colour is snapped to
-the nearest palette colour. Exercises 1 and 2 and the painter declare their --checkpoint, --device
+the nearest palette colour. Exercise 1 reads its files with read_label, which also takes the real
+photo from a facades pair. Exercises 1 and 2 and the painter declare their --checkpoint, --device
 and --fast flags with add_generator_arguments and build the network with generator_from_args.
 """
 

@@ -23,7 +23,8 @@ TITLE_INCHES_PER_CHAR = 0.1  # a 13 pt title needs about this much width per cha
 
 @dataclass
 class Heat:
-    """A (H, W) map drawn with a colour map from `vmin` to `vmax`, over `under` (a (3, H', W') image) if given."""
+    """A (H, W) map drawn with a colour map from `vmin` to `vmax`, over `under` (a (3, H', W')
+    image) if given."""
 
     values: torch.Tensor
     vmin: float = 0.0
@@ -47,27 +48,32 @@ def _draw_cell(ax, cell):
     """Draw one cell; returns the image artist of a heat map (for its colour bar), else None."""
     if isinstance(cell, Heat):
         values = cell.values.detach().float().cpu().numpy()
+        colours = dict(cmap=cell.cmap, vmin=cell.vmin, vmax=cell.vmax, interpolation="nearest")
         if cell.under is None:
-            return ax.imshow(values, cmap=cell.cmap, vmin=cell.vmin, vmax=cell.vmax, interpolation="nearest")
+            return ax.imshow(values, **colours)
         height, width = cell.under.shape[-2:]
         ax.imshow(tensor_to_image(cell.under), interpolation="nearest")
-        return ax.imshow(values, cmap=cell.cmap, vmin=cell.vmin, vmax=cell.vmax, alpha=0.55,
-                         interpolation="nearest", extent=(-0.5, width - 0.5, height - 0.5, -0.5))
+        extent = (-0.5, width - 0.5, height - 0.5, -0.5)  # stretched over the image below
+        return ax.imshow(values, alpha=0.55, extent=extent, **colours)
     ax.imshow(tensor_to_image(cell), interpolation="nearest")
     return None
 
 
 def save_grid(path, rows, row_titles, title=None, col_titles=None, captions=None, cell_inches=2.2):
-    """Save a titled grid: each row a list of cells (a (3, H, W) tensor in [-1, 1], a Heat, or None for an
-    empty cell), named by `row_titles`; `col_titles` name the examples; `captions` (rows of strings) go
-    under the images."""
+    """Save a titled grid: each row a list of cells (a (3, H, W) tensor in [-1, 1], a Heat, or None
+    for an empty cell), named by `row_titles`; `col_titles` name the examples; `captions` (rows of
+    strings) go under the images."""
     n_rows, n_cols = len(rows), max(len(r) for r in rows)
     has_heat = any(isinstance(cell, Heat) for row in rows for cell in row)
     width = cell_inches * n_cols + 0.8 + (0.9 if has_heat else 0.0)
     if title:  # a figure of one or two columns would clip a long title on both sides
-        width = max(width, TITLE_INCHES_PER_CHAR * max(len(line) for line in title.splitlines()) + 0.4)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(width, cell_inches * n_rows + 0.7), squeeze=False,
-                             layout="constrained")  # constrained: room for titles, captions and colour bars
+        longest = max(len(line) for line in title.splitlines())
+        width = max(width, TITLE_INCHES_PER_CHAR * longest + 0.4)
+    height = cell_inches * n_rows + 0.7
+    # constrained: room for titles, captions and colour bars
+    fig, axes = plt.subplots(
+        n_rows, n_cols, figsize=(width, height), squeeze=False, layout="constrained"
+    )
     for r, row in enumerate(rows):
         heat = None
         for c in range(n_cols):

@@ -1,4 +1,4 @@
-"""download_pretrained.py against a real HTTP server on 127.0.0.1 that this file starts and controls.
+"""download_pretrained.py against a real HTTP server on 127.0.0.1 that this file starts.
 
 The served weights are a random-weight file in the official layout at full size (ngf=64, ~218 MB),
 built once per module: the downloader's check accepts only the true unet_256 shapes, so a small
@@ -334,7 +334,7 @@ def test_dns_error(tmp_path, capsys, monkeypatch):
     with pytest.raises(SystemExit):
         run(tmp_path, "http://weights.example.invalid/w.pth")
     captured = capsys.readouterr()
-    # Each failed try is said at once (offline, the retries would otherwise be 30 silent seconds) ...
+    # Each failed try is said at once (offline, the retries would be 30 silent seconds) ...
     retries = [line for line in captured.out.splitlines() if "trying again" in line]
     assert len(retries) == 2 and retries[0].startswith("weights.example.invalid cannot be reached")
     assert "(2 more tries" in retries[0] and "(1 more try," in retries[1] and "Ctrl+C" in retries[0]
@@ -418,7 +418,8 @@ def test_force_resumes_its_own_partial_download_and_keeps_the_good_files(
 def test_read_only_folder_with_good_weights_is_fine(
     valid_checkpoints, tmp_path, capsys, monkeypatch
 ):
-    """No .sha256 can be written (a read-only folder, as on a shared class machine): say so, and succeed."""
+    """No .sha256 can be written (a read-only folder, as on a class's shared machine): say so, and
+    succeed."""
     os.link(valid_checkpoints / NAME, tmp_path / NAME)
 
     def read_only(path):

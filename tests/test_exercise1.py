@@ -27,7 +27,7 @@ from pix2pix_models import UNetGenerator, translate
 
 @pytest.fixture
 def reuse_net(checkpoint, random_generator, monkeypatch):
-    """Skip re-reading the 218 MB file in tests about labels (the default-run test loads it for real)."""
+    """Skip re-reading the 218 MB file in tests about labels (the default run loads it for real)."""
 
     def create(path, device=None, **kwargs):
         assert path == checkpoint and kwargs == {"dropout": False}  # the module's default protocol
@@ -84,14 +84,13 @@ def test_default_run_writes_the_grid_of_four_sample_translations(
     # Four of the 12 samples, spread over the sorted list: the first and the last are among them.
     names = sorted(p.stem for p in SAMPLES.glob("*.png"))
     assert grid["col_titles"] == [names[0], names[4], names[7], names[11]]
-    for name, label in zip(grid["col_titles"], labels):  # exactly the files' labels, in order
+    for name, label in zip(grid["col_titles"], labels, strict=True):  # the files' labels, in order
         assert torch.equal(label, load_label(SAMPLES / f"{name}.png"))
-    # The bottom row is the exact official network's output for the label above it (checked on the last
-    # column alone: with per-image statistics an image's output does not depend on its batch), and the
-    # network the script used is the plain fp32 UNetGenerator, nothing swapped in.
-    assert type(nets[0]) is UNetGenerator and {p.dtype for p in nets[0].parameters()} == {
-        torch.float32
-    }
+    # The bottom row is the exact official network's output for the label above it (checked on the
+    # last column alone: with per-image statistics an image's output does not depend on its batch),
+    # and the network the script used is the plain fp32 UNetGenerator, nothing swapped in.
+    assert type(nets[0]) is UNetGenerator
+    assert {p.dtype for p in nets[0].parameters()} == {torch.float32}
     assert torch.allclose(fakes[-1:], translate(nets[0], labels[-1:]), atol=1e-4)
     assert not torch.allclose(fakes[0], fakes[-1], atol=1e-2)  # different labels, different outputs
     assert fakes.shape == (4, 3, 256, 256) and fakes.abs().max() <= 1.0
@@ -256,7 +255,7 @@ def test_unavailable_device_is_one_sentence(tmp_path, capsys):
 
 
 def test_readme_quick_start_runs_verbatim(checkpoint, tmp_path, monkeypatch):
-    """The Python block of README's quick start, run as written from a folder laid out like the repo."""
+    """The Python block of README's quick start, run as written, in a folder laid out like ROOT."""
     readme = (ROOT / "README.rst").read_text()
     section = readme.split(".. SECTION: quick-start", 1)[1].split(".. SECTION:", 1)[0]
     blocks = re.findall(r"\.\. code-block:: python\n\n((?:(?: {3}.*)?\n)+)", section)
@@ -277,8 +276,8 @@ def test_readme_quick_start_runs_verbatim(checkpoint, tmp_path, monkeypatch):
 def test_fast_flag_runs_a_faster_copy_close_to_the_exact_network(
     checkpoint, random_generator, reuse_net, tmp_path, capsys, grid_spy
 ):
-    """--fast prints what it switched on and stays within its precision's accuracy of the exact network;
-    the exact network itself is left as it was (fp32, its own modules)."""
+    """--fast prints what it switched on and stays within its precision's accuracy of the exact
+    network; the exact network itself is left as it was (fp32, its own modules)."""
     import speed
 
     dtype = speed.inference_dtype("cpu")
@@ -310,19 +309,22 @@ def test_fast_flag_runs_a_faster_copy_close_to_the_exact_network(
 
 
 def test_the_exercises_leave_process_wide_settings_alone():
-    """Without --fast nothing of the speed layer is even imported: no allocator, cuDNN or TF32 change."""
+    """Without --fast nothing of the speed layer is even imported: no allocator, cuDNN or TF32
+    change."""
     code = (
-        "import sys, torch; import exercise1_observe, exercise2_explore, facade_painter, facades_generator\n"
+        "import sys, torch\n"
+        "import exercise1_observe, exercise2_explore, facade_painter, facades_generator\n"
         "before = torch.backends.cudnn.benchmark\n"
         "exercise1_observe.parse_args([])\n"
-        "assert not [m for m in sys.modules if m == 'speed' or m.startswith('speed.')], 'speed imported'\n"
+        "speed = [m for m in sys.modules if m == 'speed' or m.startswith('speed.')]\n"
+        "assert not speed, 'speed imported'\n"
         "assert torch.backends.cudnn.benchmark == before"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=120)
 
 
 def non_utf8_path(folder, stem=b"fa\xe7ade"):
-    """A file name that is not valid UTF-8 (Latin-1 bytes, as an old archive may hold): legal on Linux."""
+    """A file name that is not valid UTF-8 (Latin-1 bytes, as in an old archive): legal on Linux."""
     return folder / (os.fsdecode(stem) + ".png")
 
 

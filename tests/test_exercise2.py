@@ -1,8 +1,8 @@
 """Exercise 2 end to end: each experiment alone writes its one figure and prints its numbers.
 
-The checkpoint is a RANDOM-weight file in the official layout (tests/official_reference.py): it drives
-the real loading path and the real script, and its pictures and numbers are noise, not results.
-It must be full size (ngf=64): create_facades_generator only accepts the real architecture.
+The checkpoint is a RANDOM-weight file in the official layout (tests/official_reference.py): it
+drives the real loading path and the real script, and its pictures and numbers are noise, not
+results. It must be full size (ngf=64): create_facades_generator only accepts the real architecture.
 """
 
 import os

@@ -1,6 +1,5 @@
-"""The facade label builder: palette colours only, the windows and floors it was asked for, the shipped
-samples and palette chart in step with the code, and its command line."""
-
+"""The facade label builder: palette colours only, the windows and floors it was asked for, the
+shipped samples and palette chart in step with the code, and its command line."""
 
 import numpy as np
 import pytest
@@ -36,7 +35,8 @@ ALL_DESIGNS = list(SAMPLE_DESIGNS.values()) + RANDOM_DESIGNS + EDGE_DESIGNS
 
 
 def components(mask):
-    """4-connected regions of a boolean (H, W) mask, as a list of their top rows (union-find on row runs)."""
+    """4-connected regions of a boolean (H, W) mask, as a list of their top rows (union-find on row
+    runs)."""
     parent, top, previous = [], [], []
 
     def find(a):
@@ -48,7 +48,7 @@ def components(mask):
     for y, row in enumerate(mask):
         edges = np.flatnonzero(np.diff(np.concatenate([[0], row.astype(np.int8), [0]])))
         runs = []
-        for start, end in zip(edges[::2], edges[1::2]):  # pixels [start, end) of this row are set
+        for start, end in zip(edges[::2], edges[1::2], strict=True):  # pixels [start, end) are set
             parent.append(len(parent))
             top.append(y)
             runs.append((start, end, len(parent) - 1))
@@ -100,8 +100,8 @@ def test_builder_draws_the_requested_windows_and_floors(design):
     assert len(components(pixels_of(image, "window"))) == design.window_count()
     if design.shop_front:  # no windows at street level: exactly the upper floors' grid
         assert design.window_count() == design.floors * design.windows_per_floor
-    # A blind covers a window's top, so rows are counted on window-or-blind regions: every window of a
-    # floor starts on the same pixel row, and the ground floor's windows (if any) on another.
+    # A blind covers a window's top, so rows are counted on window-or-blind regions: every window of
+    # a floor starts on the same pixel row, and the ground floor's windows (if any) on another.
     tops = components(pixels_of(image, "window", "blind"))
     assert len(tops) == design.window_count()
     assert len(set(tops)) == design.floors + (design.ground_floor_windows() > 0)

@@ -1,4 +1,4 @@
-"""Facts about the facades label loader: the CMP palette, load_label for every kind of input, and back.
+"""Facts about the facades label loader: the CMP palette, load_label for any input, and back.
 
 No model here, so these tests take well under a second each.
 """
@@ -45,7 +45,8 @@ DESIGN_PALETTE = [
 
 
 def class_map(tensor):
-    """(3, H, W) label tensor in [-1, 1] -> (H, W) class indices; asserts every pixel IS a palette colour."""
+    """(3, H, W) label tensor in [-1, 1] -> (H, W) class indices; asserts every pixel IS a palette
+    colour."""
     rgb = np.asarray(tensor_to_image(tensor))
     indices = snap_to_palette(rgb)
     assert np.array_equal(PALETTE[indices], rgb), "some pixels are not exactly a palette colour"

@@ -1,4 +1,5 @@
-"""Facts about the networks: counts, shapes, receptive field, init, and equality with the official layout."""
+"""Facts about the networks: counts, shapes, receptive field, init, and equality with the official
+layout."""
 
 import io
 
@@ -250,10 +251,8 @@ def test_state_dict_round_trip_in_both_formats(tmp_path, official_checkpoints):
         buffer.seek(0)
         restored = UNetGenerator()
         restored.load_state_dict(torch.load(buffer, weights_only=True), strict=True)
-        assert all(
-            torch.equal(a, b)
-            for a, b in zip(restored.state_dict().values(), net_G.state_dict().values())
-        )
+        pairs = zip(restored.state_dict().values(), net_G.state_dict().values(), strict=True)
+        assert all(torch.equal(a, b) for a, b in pairs)
 
 
 def test_loader_refuses_missing_and_foreign_files(tmp_path):

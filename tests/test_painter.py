@@ -1,5 +1,5 @@
-"""The facade painter: its HTTP API with good and bad inputs, concurrent requests, the no-weights mode,
-the real command line, and the page end to end in headless Chromium driven by Playwright.
+"""The facade painter: its HTTP API with good and bad inputs, concurrent requests, the no-weights
+mode, the real command line, and the page end to end in headless Chromium driven by Playwright.
 
 The generator here has random weights in the official layout (tests/official_reference.py): its
 facades are noise, but it computes exactly what the real model computes, so latency and the
@@ -74,7 +74,7 @@ def server_without_weights(tmp_path_factory):
 
 
 def base_url(server):
-    return "http://%s:%d/" % server.server_address[:2]
+    return server.url
 
 
 def request(server, method, path, body=None, content_type="image/png"):
@@ -110,7 +110,7 @@ _expected = {}
 
 
 def expected_facade(net_G, name="shop_street"):
-    """What the model itself makes of a shipped label, computed without the server (once per label)."""
+    """What the model itself makes of a shipped label, computed without the server (once each)."""
     if name not in _expected:
         _expected[name] = model_facade(net_G, sample(name))
     return _expected[name]
@@ -203,7 +203,7 @@ def test_wrong_size_is_resized_and_off_palette_colours_are_snapped(server, net_G
 
 
 def png_header_only(width, height):
-    """A PNG that claims a size and holds no pixels: bytes enough for Image.open, not for decoding."""
+    """A PNG that claims a size and holds no pixels: enough for Image.open, not for decoding."""
 
     def chunk(kind, data):
         return (
@@ -298,8 +298,9 @@ def test_odd_random_seeds_get_400_and_one_sentence(server, query):
     "host", [b"evil.example", b"evil.example:%d", b"127.0.0.1:1", b"localhost.evil.example:%d"]
 )
 def test_requests_for_another_host_are_refused(server, host):
-    """DNS rebinding: a page on evil.example points its name at 127.0.0.1 and its script asks us; the browser
-    still sends Host: evil.example, which this server refuses for every path, GET and POST alike."""
+    """DNS rebinding: a page on evil.example points its name at 127.0.0.1 and its script asks us;
+    the browser still sends Host: evil.example, which this server refuses for every path, GET and
+    POST alike."""
     host = host % server.server_address[1] if b"%d" in host else host
     for head in (
         b"GET / HTTP/1.1\r\nHost: " + host + b"\r\n\r\n",
@@ -376,7 +377,7 @@ def test_concurrent_requests_each_get_their_own_facade(server, net_G):
         t.start()
     for t in threads:
         t.join(timeout=300)
-    for name, (status, _, body) in zip(names, results):
+    for name, (status, _, body) in zip(names, results, strict=True):
         assert status == 200 and np.array_equal(decode_png(body), expected_facade(net_G, name)), (
             name
         )
@@ -469,8 +470,10 @@ ACCESSIBLE_NAME_CHECK = """() => {
     .some((text) => text && text.trim());
   const unnamed = [...document.querySelectorAll('button, input, select, textarea, canvas')]
     .filter((el) => !named(el)).map((el) => el.outerHTML.slice(0, 80));
-  const noAlt = [...document.querySelectorAll('img')].filter((img) => !img.alt).map((img) => img.outerHTML);
-  const fakeButtons = document.querySelectorAll('[onclick], div[role=button], span[role=button]').length;
+  const noAlt = [...document.querySelectorAll('img')].filter((img) => !img.alt)
+    .map((img) => img.outerHTML);
+  const fakeButtons = document.querySelectorAll('[onclick], div[role=button], span[role=button]')
+    .length;
   return {unnamed, noAlt, fakeButtons, lang: document.documentElement.lang,
           canvasLabel: document.getElementById('label').getAttribute('aria-label')};
 }"""
@@ -525,9 +528,8 @@ def test_paint_two_classes_and_generate_in_chromium(browser, server, net_G):
     page.wait_for_function(
         "() => document.getElementById('result').dataset.generation === '1'", timeout=60000
     )
-    size = page.evaluate(
-        "[document.getElementById('result').naturalWidth, document.getElementById('result').naturalHeight]"
-    )
+    result = "document.getElementById('result')"
+    size = page.evaluate(f"[{result}.naturalWidth, {result}.naturalHeight]")
     assert size == [256, 256]
     label_name, label_file = downloaded(page, "Download label")
     facade_name, facade_file = downloaded(page, "Download facade")
