@@ -19,9 +19,10 @@ class LessonError(Exception):
     def __init__(self, message=""):
         # A DataLoader worker's exception comes back to the main process re-made from a text that
         # holds the worker's whole traceback ("Caught LessonError in DataLoader worker process 0.
-        # Original Traceback ..."): keep only the sentence the worker raised.
-        if "Original Traceback" in message and "LessonError: " in message:
-            message = message.rsplit("LessonError: ", 1)[1].strip()
+        # Original Traceback ..."): keep only the sentence the worker raised (a subclass's too).
+        raised = f"{type(self).__name__}: "
+        if "Original Traceback" in message and raised in message:
+            message = message.rsplit(raised, 1)[1].strip()
         super().__init__(message)
 
 

@@ -21,7 +21,7 @@ from helpers.facade_palette import (
     PALETTE,
     snap_to_palette,
 )
-from helpers.images import image_to_tensor, tensor_to_image
+from helpers.images import ImageTooLarge, image_to_tensor, tensor_to_image
 
 SAMPLE = (
     SAMPLE_LABELS_DIR / "shop_street.png"
@@ -196,3 +196,11 @@ def test_tensors_are_made_from_rgb_images_only():
     with pytest.raises(ValueError, match="to_rgb"):
         image_to_tensor(grey)
     assert image_to_tensor(grey.convert("RGB")).shape == (3, 4, 4)
+
+
+def test_a_refusal_from_a_dataloader_worker_keeps_its_one_sentence():
+    """A worker's exception is re-made in the main process from its whole traceback text."""
+    sentence = "training image b.png is too large to open safely; run --verify."
+    text = "Caught ImageTooLarge in DataLoader worker process 0.\nOriginal Traceback (most recent "
+    text += f"call last):\n  File ...\nhelpers.images.ImageTooLarge: {sentence}\n"
+    assert str(ImageTooLarge(text)) == sentence and str(LessonError(sentence)) == sentence
