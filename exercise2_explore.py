@@ -1,64 +1,66 @@
 """Exercise 2: ask the pretrained facades model five questions, one figure each.
 
-    python exercise2_explore.py                                # all five experiments
-    python exercise2_explore.py --experiment skips             # one: windows | partial | colors | consistency | skips
-    python exercise2_explore.py --labels my_facade.png         # your labels in the colours and consistency figures
-    python exercise2_explore.py --design '{"floors": 6, "balconies": "all"}'   # your design as the base label
+    python exercise2_explore.py                         # all five experiments
+    python exercise2_explore.py --experiment skips      # or windows, partial, colors, consistency
+    python exercise2_explore.py --labels my_facade.png  # your labels: colours, consistency figures
+    python exercise2_explore.py --design '{"floors": 6, "balconies": "all"}'  # your base label
 
-Writes into --output-dir (default: the current folder) and prints the numbers behind each figure:
-    exercise2_windows.png      sparse, dense, asymmetric and large windows: labels over generated facades
+Writes into --output-dir (default: the current folder), and prints the numbers behind each figure:
+    exercise2_windows.png      sparse, dense, asymmetric and large windows: labels over facades
     exercise2_partial.png      one label with parts hidden: what the model invents without context
-    exercise2_colors.png       one label in five colour schemes; only the first is the palette it was trained on
-    exercise2_consistency.png  the default mode twice, test-time dropout samples and their spread, running stats
-    exercise2_skips.png        the full network, then its skip connections cut level by level, innermost first
-Needs the official weights: python download_pretrained.py. The network is the official one in fp32, exactly;
---fast runs faster copies (reduced precision where the hardware has it).
+    exercise2_colors.png       one label in five colour schemes; only the first is its palette
+    exercise2_consistency.png  the default mode twice, dropout samples and their spread, running
+                               statistics
+    exercise2_skips.png        the full network, then its skips cut level by level, innermost first
+Needs the official weights (python download_pretrained.py). The network is the official one in
+fp32, exactly; --fast runs faster copies (reduced precision where the hardware has it).
 """
 
 import json
 import time
-from contextlib import contextmanager
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageFilter
 
-from facades_generator import (CLASS_NAMES, DEFAULT_CHECKPOINT, PALETTE, create_facades_generator,
-                               load_label, snap_to_palette, translate)
-from helpers.cli import ArgumentParser, LessonError, add_device_argument, choose_device, fail, shown
-from helpers.facade_labels import FacadeDesign, draw_facade
+from facades_generator import add_generator_arguments, generator_from_args, load_label
+from helpers.cli import ArgumentParser, LessonError, choose_device, fail, shown
+from helpers.facade_labels import FacadeDesign, design_from_flag, draw_facade
+from helpers.facade_palette import CLASS_NAMES, PALETTE, snap_to_palette
 from helpers.figures import Heat, save_grid
 from helpers.files import check_writable_folder
 from helpers.images import image_files, image_to_tensor, tensor_to_image
-from pix2pix_models import IMAGE_SIZE, UNetGenerator
+from helpers.skip_cuts import SKIP_READERS, skips_cut
+from pix2pix_models import IMAGE_SIZE, translate
 
 EXPERIMENTS = ("windows", "partial", "colors", "consistency", "skips")
-DEFAULT_DESIGN = FacadeDesign(floors=4, windows_per_floor=4, balconies="alternate", shop_front=True,
-                              blinds=0.3, seed=1)
+DEFAULT_DESIGN = FacadeDesign(
+    floors=4, windows_per_floor=4, balconies="alternate", shop_front=True, blinds=0.3, seed=1
+)
 WINDOW_DESIGNS = {
     "sparse": FacadeDesign(floors=2, windows_per_floor=2),
     "dense": FacadeDesign(floors=9, windows_per_floor=8, window_width=0.6, window_height=0.5),
     "asymmetric": FacadeDesign(floors=4, windows_per_floor=4, irregular=0.9, seed=7),
-    "large windows": FacadeDesign(floors=3, windows_per_floor=3, window_width=0.8, window_height=0.72),
+    "large windows": FacadeDesign(
+        floors=3, windows_per_floor=3, window_width=0.8, window_height=0.72
+    ),
 }
-# Colours a person might guess for a facade label (grey wall, red windows, yellow door, green balconies).
-# They are not the colours the model was trained on (facades_generator.PALETTE); the other classes keep
-# their real colours here.
-GUESSED_PALETTE = {"facade": (128, 128, 128), "window": (255, 0, 0), "door": (255, 255, 0),
-                       "balcony": (0, 255, 0)}
+# Colours a person might guess for a facade label (grey wall, red windows, yellow door, green
+# balconies): not the colours the model was trained on (PALETTE). The other classes keep theirs.
+GUESSED_PALETTE = dict(
+    facade=(128, 128, 128), window=(255, 0, 0), door=(255, 255, 0), balcony=(0, 255, 0)
+)
 HUE_SHIFT = 85  # a third of the way round the colour wheel (PIL's hue channel runs 0..255)
 BLUR_RADIUS = 4  # pixels of Gaussian blur: turns every class border into a soft gradient
-# Hidden pixels are set to 0 in the model's [-1, 1] input, i.e. mid-grey: not one of the 12 classes,
-# and the value for which G's first convolution (it has no bias) outputs exactly zero, so a hidden
-# region tells the network nothing. Painting it "background" would instead claim "no building here".
+# Hidden pixels are set to 0 in the model's [-1, 1] input, i.e. mid-grey: not one of the 12
+# classes, and the value for which G's first convolution (it has no bias) outputs exactly zero, so
+# a hidden region tells the network nothing. Painting it "background" would claim "no building".
 MASK_VALUE = 0.0
 DROPOUT_SAMPLES = 4  # facades drawn per label with test-time dropout on
 MAX_LABELS = 4  # rows of --labels shown in one figure
-# The seven skip connections, innermost first (the order the cuts accumulate in), and the decoder block
-# whose input each one is the first half of: up2 reads cat([d7, u1]), ..., final reads cat([d1, u7]).
-SKIP_READERS = {"d7": "up2", "d6": "up3", "d5": "up4", "d4": "up5", "d3": "up6", "d2": "up7", "d1": "final"}
 
 
 def class_map(label):
@@ -71,17 +73,21 @@ def explore_windows(net_G, own_design, out_dir):
     labels = torch.stack([load_label(draw_facade(d)) for d in designs.values()])
     fake_B = translate(net_G, labels)
     window, wall = CLASS_NAMES.index("window"), CLASS_NAMES.index("facade")
-    print("windows: layout, window share of the image, brightness of the generated windows vs wall (0..1)")
-    for (name, design), label, fake in zip(designs.items(), labels, fake_B):
-        classes, light = torch.from_numpy(class_map(label)), (fake.mean(dim=0) + 1) / 2  # brightness 0..1
-        print(f"  {name:<14} {design.window_count():3d} windows on {design.floors + 1} storeys, "
-              f"{(classes == window).float().mean():5.1%} window pixels; windows "
-              f"{light[classes == window].mean():.2f} vs wall {light[classes == wall].mean():.2f}")
-    # Numbers go in the column titles: save_labelled_grid's captions would collide with the row below.
+    print("windows: layout, window share of the image, brightness of windows vs wall (0..1)")
+    for (name, design), label, fake in zip(designs.items(), labels, fake_B, strict=True):
+        classes = torch.from_numpy(class_map(label))
+        light = (fake.mean(dim=0) + 1) / 2  # (H, W) brightness 0..1
+        print(
+            f"  {name:<14} {design.window_count():3d} windows on {design.floors + 1} storeys, "
+            f"{(classes == window).float().mean():5.1%} window pixels; windows "
+            f"{light[classes == window].mean():.2f} vs wall {light[classes == wall].mean():.2f}"
+        )
+    # The numbers go in the column titles: captions would collide with the row below.
     col_titles = [f"{name}\n{d.window_count()} windows" for name, d in designs.items()]
-    return save_grid(out_dir / "exercise2_windows.png", [list(labels), list(fake_B)],
-                     ["label", "generated"], title="Exercise 2a: how the model handles window layouts",
-                              col_titles=col_titles)
+    title = "Exercise 2a: how the model handles window layouts"
+    rows = [list(labels), list(fake_B)]
+    path = out_dir / "exercise2_windows.png"
+    return save_grid(path, rows, ["label", "generated"], title=title, col_titles=col_titles)
 
 
 def region_masks(classes, seed):
@@ -89,28 +95,32 @@ def region_masks(classes, seed):
     size = classes.shape[0]
     top, strip, blocks = (torch.zeros(size, size, dtype=torch.bool) for _ in range(3))
     top[: size // 2] = True
-    strip[:, 3 * size // 8: 5 * size // 8] = True
+    strip[:, 3 * size // 8 : 5 * size // 8] = True
     block = size // 6
     for y, x in np.random.default_rng(seed).integers(0, size - block, size=(8, 2)):
-        blocks[y:y + block, x:x + block] = True
-    not_wall = torch.from_numpy(classes != CLASS_NAMES.index("facade"))
-    return {"top half": top, "vertical strip": strip, "random blocks": blocks, "all but the wall": not_wall}
+        blocks[y : y + block, x : x + block] = True
+    masks = {"top half": top, "vertical strip": strip, "random blocks": blocks}
+    masks["all but the wall"] = torch.from_numpy(classes != CLASS_NAMES.index("facade"))
+    return masks
 
 
 def explore_partial(net_G, label, seed, out_dir):
     masks = region_masks(class_map(label), seed)
-    masked = [label.masked_fill(mask, MASK_VALUE) for mask in masks.values()]  # mask broadcasts over RGB
+    masked = [label.masked_fill(mask, MASK_VALUE) for mask in masks.values()]  # over R, G and B
     fake_B = translate(net_G, torch.stack([label] + masked))
-    print("partial: hidden share, mean change of the output (0..255 levels) inside / outside the hidden region")
+    print("partial: hidden share; mean change of the output (0..255) inside / outside the region")
     col_titles = ["full label"]
-    for (name, mask), fake in zip(masks.items(), fake_B[1:]):
-        change = (fake - fake_B[0]).abs().mean(dim=0) * 127.5
-        print(f"  {name:<16} {mask.float().mean():5.1%} hidden; change inside {change[mask].mean():5.1f}, "
-              f"outside {change[~mask].mean():5.1f}")
-        col_titles.append(f"{name}\n{mask.float().mean():.0%} hidden")
-    return save_grid(out_dir / "exercise2_partial.png", [[label] + masked, list(fake_B)],
-                              ["label", "generated"], col_titles=col_titles,
-                              title="Exercise 2b: what the model invents where the label is hidden (mid-grey)")
+    for (name, mask), fake in zip(masks.items(), fake_B[1:], strict=True):
+        change = (fake - fake_B[0]).abs().mean(dim=0) * 127.5  # (H, W)
+        hidden = mask.float().mean()
+        inside, outside = change[mask].mean(), change[~mask].mean()
+        changes = f"change inside {inside:5.1f}, outside {outside:5.1f}"
+        print(f"  {name:<16} {hidden:5.1%} hidden; {changes}")
+        col_titles.append(f"{name}\n{hidden:.0%} hidden")
+    title = "Exercise 2b: what the model invents where the label is hidden (mid-grey)"
+    rows = [[label] + masked, list(fake_B)]
+    path = out_dir / "exercise2_partial.png"
+    return save_grid(path, rows, ["label", "generated"], title=title, col_titles=col_titles)
 
 
 def color_schemes(classes, seed):
@@ -123,37 +133,43 @@ def color_schemes(classes, seed):
     shifted = np.asarray(Image.fromarray(hsv, mode="HSV").convert("RGB"))[0]
     random = np.random.default_rng(seed).integers(0, 256, size=PALETTE.shape, dtype=np.uint8)
     soft = Image.fromarray(PALETTE[classes]).filter(ImageFilter.GaussianBlur(BLUR_RADIUS))
-    return {"real palette": PALETTE[classes], "guessed colours": guessed[classes],
-            "hue shifted 120°": shifted[classes], "random colours": random[classes],
-            "soft borders": np.asarray(soft)}
+    return {
+        "real palette": PALETTE[classes],
+        "guessed colours": guessed[classes],
+        "hue shifted 120°": shifted[classes],
+        "random colours": random[classes],
+        "soft borders": np.asarray(soft),
+    }
 
 
 def explore_colors(net_G, labels, seed, out_dir):
     rows, row_titles, col_titles = [], [], []
-    print("colors: mean distance to the nearest real palette colour (RGB 0..255), pixels nearest another class")
+    print("colors: mean distance to the nearest palette colour (0..255), share of another class")
     for name, label in labels:
         classes = class_map(label)
         schemes = color_schemes(classes, seed)
-        # Tensors straight from the RGB arrays: load_label would snap every pixel back to the nearest
-        # palette colour and hide exactly what this experiment shows.
+        # Tensors straight from the RGB arrays: load_label would snap every pixel back to the
+        # nearest palette colour and hide exactly what this experiment shows.
         inputs = torch.stack([image_to_tensor(Image.fromarray(rgb)) for rgb in schemes.values()])
         for scheme, rgb in schemes.items():
             nearest = snap_to_palette(rgb)
             distance = np.linalg.norm(rgb.astype(np.float64) - PALETTE[nearest], axis=-1).mean()
             other = (nearest != classes).mean()
-            print(f"  {name}: {scheme:<20} distance {distance:5.1f}, {other:5.1%} nearest another class")
+            numbers = f"distance {distance:5.1f}, {other:5.1%} nearest another class"
+            print(f"  {name}: {scheme:<20} {numbers}")
             if len(col_titles) < len(schemes):  # the first label's numbers; all of them are printed
                 col_titles.append(f"{scheme}\ndistance {distance:.0f}, {other:.0%} other class")
         rows += [list(inputs), list(translate(net_G, inputs))]
         row_titles += [name, "generated"]
-    return save_grid(out_dir / "exercise2_colors.png", rows, row_titles, col_titles=col_titles,
-                              title="Exercise 2c: the model only knows the colours it was trained on")
+    title = "Exercise 2c: the model only knows the colours it was trained on"
+    path = out_dir / "exercise2_colors.png"
+    return save_grid(path, rows, row_titles, title=title, col_titles=col_titles)
 
 
 def dropout_samples(net_dropout, batch, seed, samples=DROPOUT_SAMPLES):
     """(n, 3, H, W) labels -> (n, samples, 3, H, W) facades, reproducible for a given seed."""
     torch.manual_seed(seed)  # the dropout masks come from torch's global generator
-    # Each copy of a label in the batch draws its own dropout masks: all samples in one forward pass.
+    # Each copy of a label in the batch draws its own dropout masks: all samples in one pass.
     copies = batch.repeat_interleave(samples, dim=0)
     return translate(net_dropout, copies).unflatten(0, (len(batch), samples))
 
@@ -169,55 +185,35 @@ def explore_consistency(net_G, labels, make_generator, seed, out_dir):
     again = dropout_samples(net_dropout, batch[:1], seed)  # the first label once more, same seed
     del net_dropout
     spread = samples.std(dim=1).mean(dim=1) * 127.5  # (n, H, W) per-pixel std, 0..255 levels
-    print(f"  test-time dropout, {DROPOUT_SAMPLES} samples per label: mean per-pixel std {spread.mean():.2f} "
-          f"levels (max {spread.max():.1f})")
+    print(
+        f"  test-time dropout, {DROPOUT_SAMPLES} samples per label: mean per-pixel std "
+        f"{spread.mean():.2f} levels (max {spread.max():.1f})"
+    )
     print(f"  the same --seed again: max |diff| = {(samples[:1] - again).abs().max():g}")
     running = translate(make_generator(stats="running"), batch)
     gap = (first - running).abs().mean() * 127.5
-    print(f"  per-image statistics vs stored running statistics (--eval): mean |diff| = {gap:.2f} levels")
-    # One column per way of running G; for each label its input on top and what G made of it below.
-    col_titles = ["default run 1", f"default run 2\nmax |diff| = {repeat_diff:g}", "dropout sample 1",
-                  "dropout sample 2", "dropout sample 3", f"dropout std\nmean {spread.mean():.1f} levels",
-                  f"running stats (--eval)\nmean |diff| {gap:.1f} levels"]
+    print(f"  per-image vs stored running statistics (--eval): mean |diff| = {gap:.2f} levels")
+    # One column per way of running G; for each label its input on top, what G made of it below.
+    col_titles = ["default run 1", f"default run 2\nmax |diff| = {repeat_diff:g}"]
+    col_titles += [f"dropout sample {i}" for i in (1, 2, 3)]
+    col_titles += [f"dropout std\nmean {spread.mean():.1f} levels"]
+    col_titles += [f"running stats (--eval)\nmean |diff| {gap:.1f} levels"]
     rows, row_titles = [], []
-    for (name, label), a, b, drawn, std, r in zip(labels, first, second, samples, spread, running):
+    outputs = zip(first, second, samples, spread, running, strict=True)  # one per label
+    for (name, label), (a, b, drawn, std, r) in zip(labels, outputs, strict=True):
         heat = Heat(std, vmax=max(float(spread.max()), 1e-6), label="std (0..255 levels)")
         rows += [[label] * len(col_titles), [a, b, *drawn[:3], heat, r]]
         row_titles += [f"{name[:18]}\n(input)", "generated"]
-    return save_grid(out_dir / "exercise2_consistency.png", rows, row_titles, col_titles=col_titles,
-                     title="Exercise 2d: deterministic with dropout off, varied with the paper's test-time dropout")
-
-
-def zero_encoder_half(block, inputs):
-    """Forward pre-hook of a decoder block: its input cat([d_k, u]) with the encoder features d_k zeroed."""
-    (x,) = inputs
-    half = x.shape[1] // 2  # in unet_256 the encoder and decoder halves are equally wide at every level
-    return (torch.cat([torch.zeros_like(x[:, :half]), x[:, half:]], dim=1),)
-
-
-@contextmanager
-def skips_cut(net_G, levels):
-    """Inside the block, net_G runs with the skip connections from `levels` (e.g. ("d7", "d6")) cut.
-
-    The cut is made where a skip arrives: the decoder block reading it gets zeros instead of the encoder
-    features, and zeros add nothing to its transposed convolution (it has no bias). The encoder path is
-    untouched, since d_k still feeds down_{k+1}: only what crosses over to the decoder is lost.
-    """
-    unet = next(m for m in net_G.modules() if isinstance(m, UNetGenerator))  # --fast wraps it in a FastGenerator
-    handles = [getattr(unet, SKIP_READERS[level]).register_forward_pre_hook(zero_encoder_half) for level in levels]
-    try:
-        yield net_G
-    finally:
-        for handle in handles:
-            handle.remove()
+    title = "Exercise 2d: deterministic with dropout off, varied with the paper's test-time dropout"
+    path = out_dir / "exercise2_consistency.png"
+    return save_grid(path, rows, row_titles, title=title, col_titles=col_titles)
 
 
 def explore_skips(net_G, label, out_dir):
     skips = list(SKIP_READERS)
     full = translate(net_G, label[None])[0]
     outputs, col_titles = [full], ["full network"]
-    print("skips: cut cumulatively from the innermost outward; mean |change| of the output vs the full network "
-          "(0..255 levels)")
+    print("skips: cut from the innermost outward; mean |change| vs the full network (0..255)")
     for n in range(1, len(skips) + 1):
         with skips_cut(net_G, skips[:n]):
             fake_B = translate(net_G, label[None])[0]
@@ -228,80 +224,97 @@ def explore_skips(net_G, label, out_dir):
         print(f"  {cut:<6} cut ({levels}): change {change:5.1f}")
         outputs.append(fake_B)
         col_titles.append(f"{cut} cut\nchange {change:.1f} levels")
-    return save_grid(out_dir / "exercise2_skips.png", [[label] * len(outputs), outputs], ["label", "generated"],
-                     col_titles=col_titles, cell_inches=1.9,
-                     title="Exercise 2e: what the skip connections carry, cut from the innermost outward")
+    title = "Exercise 2e: what the skip connections carry, cut from the innermost outward"
+    rows, row_titles = [[label] * len(outputs), outputs], ["label", "generated"]
+    path = out_dir / "exercise2_skips.png"
+    return save_grid(path, rows, row_titles, title=title, col_titles=col_titles, cell_inches=1.9)
 
 
 def parse_args(argv):
     parser = ArgumentParser(description="Five experiments with the pretrained facades model.")
-    parser.add_argument("--experiment", choices=("all",) + EXPERIMENTS, default="all",
-                        help="which experiment to run (default: all)")
-    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
-                        help="generator weights (default: checkpoints/facades_generator.pth)")
-    parser.add_argument("--output-dir", type=Path, default=Path("."),
-                        help="where the figures go (default: the current folder)")
-    add_device_argument(parser)
-    parser.add_argument("--labels", nargs="+", type=Path, default=None,
-                        help=f"your own label files or folders for the colours and consistency experiments "
-                             f"(the first {MAX_LABELS}; default: the base design)")
-    parser.add_argument("--design", default=None,
-                        help="a facade design as JSON (see FacadeDesign in helpers/facade_labels.py), used as the "
-                             "base label (partial and skips figures) and added to the windows figure (default: a "
-                             "4-storey shop-front facade)")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed for the random blocks, random colours and dropout samples (default: 0)")
-    parser.add_argument("--fast", action="store_true",
-                        help="faster copies of the network (bf16/fp16 where native, CPU kernels); default: exact fp32")
+    choices = ["all", *EXPERIMENTS]
+    parser.add_argument("--experiment", choices=choices, default="all", help="(default: all)")
+    parser.add_argument(
+        "--output-dir", type=Path, default=Path("."), help="for the figures (default: .)"
+    )
+    add_generator_arguments(parser)  # --checkpoint, --device, --fast
+    parser.add_argument(
+        "--labels",
+        nargs="+",
+        type=Path,
+        default=None,
+        help=f"your label files or folders for the colours and consistency experiments (the "
+        f"first {MAX_LABELS}; default: the base design)",
+    )
+    parser.add_argument(
+        "--design",
+        default=None,
+        help="a facade design as JSON (FacadeDesign in helpers/facade_labels.py): the base label "
+        "of the partial and skips figures, and a column of the windows figure (default: a "
+        "4-storey shop-front facade)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="random blocks, colours, dropout masks (default: 0)"
+    )
     return parser.parse_args(argv)
+
+
+def explore(args):
+    """Run the experiments the flags ask for; LessonError for expected problems."""
+    own_design = design_from_flag(args.design) if args.design else None
+    out_dir = args.output_dir
+    problem = check_writable_folder(out_dir)  # before any work, not after it
+    if problem:
+        where = f"--output-dir {shown(out_dir)} ({problem})"
+        raise LessonError(f"cannot write into {where}; choose another --output-dir.")
+    paths = image_files(args.labels or [])
+    if args.labels and not paths:
+        where = " ".join(map(shown, args.labels))
+        raise LessonError(
+            f"no label images in {where}; pass PNG or JPEG files, or folders of them."
+        )
+    experiments = EXPERIMENTS if args.experiment == "all" else (args.experiment,)
+    device = choose_device(args.device)
+    network = "--fast" if args.fast else "exact fp32"
+    print(f"experiments: {', '.join(experiments)} | checkpoint: {shown(args.checkpoint)}")
+    print(f"device: {device}, {network} | seed: {args.seed} | output dir: {shown(out_dir)}")
+    base = own_design or DEFAULT_DESIGN
+    print(f"base design: {json.dumps(asdict(base))}")
+    if len(paths) > MAX_LABELS:
+        print(f"using the first {MAX_LABELS} of {len(paths)} labels")
+    base_label = load_label(draw_facade(base))
+    labels = [(shown(path.name), load_label(path)) for path in paths[:MAX_LABELS]]
+    labels = labels or [("base design", base_label)]
+
+    start = time.perf_counter()
+    make_generator = partial(generator_from_args, args, device)  # (stats=..., dropout=...)
+    net_G = make_generator()
+    for name in experiments:
+        if name == "windows":
+            path = explore_windows(net_G, own_design, out_dir)
+        elif name == "partial":
+            path = explore_partial(net_G, base_label, args.seed, out_dir)
+        elif name == "colors":
+            path = explore_colors(net_G, labels, args.seed, out_dir)
+        elif name == "consistency":
+            path = explore_consistency(net_G, labels, make_generator, args.seed, out_dir)
+        else:
+            path = explore_skips(net_G, base_label, out_dir)
+        print(f"Wrote {shown(path)}")
+    print(f"done in {time.perf_counter() - start:.1f} s (loading the weights included)")
 
 
 def main(argv=None):
     args = parse_args(argv)
     try:
-        own_design = FacadeDesign.from_spec(args.design) if args.design else None
-    except (ValueError, TypeError) as exc:  # JSONDecodeError is a ValueError
-        fail(f"--design is not a valid facade design ({exc}); see FacadeDesign in helpers/facade_labels.py.")
-    problem = check_writable_folder(args.output_dir)  # before any work, not after it
-    if problem:
-        fail(f"cannot write into --output-dir {shown(args.output_dir)} ({problem}); choose another --output-dir.")
-    experiments = EXPERIMENTS if args.experiment == "all" else (args.experiment,)
-    base = own_design or DEFAULT_DESIGN
-    paths = image_files(args.labels or [])
-    if args.labels and not paths:
-        fail(f"no label images in {' '.join(map(shown, args.labels))}; pass PNG or JPEG files or a folder of them.")
-    try:
-        device = choose_device(args.device)
-        print(f"experiments: {', '.join(experiments)} | checkpoint: {shown(args.checkpoint)} | device: {device}, "
-              f"{'--fast' if args.fast else 'exact fp32'} | seed: {args.seed} | output dir: {shown(args.output_dir)}")
-        print(f"base design: {json.dumps(asdict(base))}")
-        if len(paths) > MAX_LABELS:
-            print(f"using the first {MAX_LABELS} of {len(paths)} labels")
-        base_label = load_label(draw_facade(base))
-        labels = [(shown(path.name), load_label(path)) for path in paths[:MAX_LABELS]] or [("base design", base_label)]
-        start = time.perf_counter()
-
-        def make_generator(**protocol):  # the official network; --fast: a faster copy (speed/, docs/speed.rst)
-            net = create_facades_generator(args.checkpoint, device, **protocol)
-            if args.fast:
-                from speed import fast_generator
-                net = fast_generator(net, device)
-            return net
-
-        net_G = make_generator()
-        run = {"windows": lambda: explore_windows(net_G, own_design, args.output_dir),
-               "partial": lambda: explore_partial(net_G, base_label, args.seed, args.output_dir),
-               "colors": lambda: explore_colors(net_G, labels, args.seed, args.output_dir),
-               "consistency": lambda: explore_consistency(net_G, labels, make_generator, args.seed, args.output_dir),
-               "skips": lambda: explore_skips(net_G, base_label, args.output_dir)}
-        for name in experiments:
-            print(f"Wrote {shown(run[name]())}")
+        explore(args)
     except LessonError as exc:
-        fail(str(exc))
+        fail(str(exc))  # one sentence on stderr, exit status 2, no traceback
     except OSError as exc:  # the figures are the only files written
-        fail(f"could not write a figure into {shown(args.output_dir)} ({exc.strerror or exc}); "
-             "choose another --output-dir.")
-    print(f"done in {time.perf_counter() - start:.1f} s (loading the weights included)")
+        fail(
+            f"could not write a figure into {shown(args.output_dir)} ({exc.strerror or exc}); "
+            "choose another --output-dir."
+        )
 
 
 if __name__ == "__main__":

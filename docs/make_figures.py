@@ -28,7 +28,7 @@ from docs.diagrams.conditional import draw_conditional
 from docs.diagrams.drawing import shape_text
 from docs.diagrams.patchgan import draw_patchgan
 from docs.diagrams.unet import draw_unet
-from facades_generator import SAMPLE_LABELS_DIR
+from helpers.facade_labels import SAMPLE_LABELS_DIR
 from helpers.files import ROOT
 from helpers.images import open_image, to_rgb
 from pix2pix_models import IMAGE_SIZE, PatchGANDiscriminator, UNetGenerator, init_weights

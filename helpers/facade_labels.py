@@ -1,10 +1,10 @@
-"""Draw CMP-style facade label maps from a few numbers: floors, windows, door, balconies, shop front.
+"""Draw CMP-style facade label maps from a few numbers: floors, windows, door, balconies, shop.
 
     from helpers.facade_labels import FacadeDesign, draw_facade
     label = draw_facade(FacadeDesign(floors=5, windows_per_floor=3, balconies="all"))  # PIL image
     label.save("my_facade.png")
 
-Every pixel is one of the 12 palette colours of facades_generator.FACADE_CLASSES, laid out the way
+Every pixel is one of the 12 palette colours of helpers/facade_palette.py, laid out the way
 the real CMP labels are: blue background margins, a bright-blue wall, floors of light-blue windows
 with sills and blinds, orange moldings between floors, a cornice on top, a door and often a
 dark-red shop front at street level. The shipped `sample_facades/base/` labels are drawn by this
@@ -16,15 +16,20 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
-from facades_generator import CLASS_COLORS, FACADE_CLASSES, SAMPLE_LABELS_DIR
-from helpers.cli import ArgumentParser, fail
+from helpers.cli import ArgumentParser, LessonError, fail
+from helpers.facade_palette import CLASS_COLORS, FACADE_CLASSES, palette_chart
+from helpers.files import ROOT
 from helpers.images import save_image
 from pix2pix_models import IMAGE_SIZE
 
+SAMPLE_LABELS_DIR = ROOT / "sample_facades" / "base"  # the shipped labels: SAMPLE_DESIGNS below
+
 DOOR_POSITIONS = ("left", "center", "right", "none")
 BALCONY_STYLES = ("none", "alternate", "all", "continuous")
+LIMITS = {"floors": (1, 12), "windows_per_floor": (1, 10), "margin": (0, 0.3), "sky": (0, 0.3)}
+LIMITS |= {name: (0, 1) for name in ("window_width", "window_height", "irregular", "blinds")}
 
 
 @dataclass
@@ -37,8 +42,9 @@ class FacadeDesign:
     window_height: float = 0.55  # fraction of a storey's height
     irregular: float = 0.0  # 0 = a regular grid; up to 1 = windows shifted and resized per floor
     door: str = "center"  # left | center | right | none
-    balconies: str = "none"  # none | alternate (every other floor) | all | continuous (one long one per floor)
-    shop_front: bool = False  # a dark-red shop along the ground floor instead of ground-floor windows
+    # none | alternate (every other floor) | all | continuous (one long balcony per floor)
+    balconies: str = "none"
+    shop_front: bool = False  # a dark-red shop along the ground floor, instead of its windows
     moldings: bool = True  # orange bands between storeys
     cornice: bool = True  # the projecting band along the top of the wall
     sills: bool = True  # a thin sill under every window
@@ -49,19 +55,14 @@ class FacadeDesign:
     seed: int = 0  # drives `irregular` and `blinds`; the same design always draws the same label
 
     def __post_init__(self):
-        if not 1 <= self.floors <= 12:
-            raise ValueError(f"floors must be between 1 and 12, not {self.floors}")
-        if not 1 <= self.windows_per_floor <= 10:
-            raise ValueError(f"windows_per_floor must be between 1 and 10, not {self.windows_per_floor}")
-        if self.door not in DOOR_POSITIONS:
-            raise ValueError(f"door must be one of {', '.join(DOOR_POSITIONS)}, not {self.door!r}")
-        if self.balconies not in BALCONY_STYLES:
-            raise ValueError(f"balconies must be one of {', '.join(BALCONY_STYLES)}, not {self.balconies!r}")
-        for name in ("window_width", "window_height", "irregular", "blinds"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be between 0 and 1, not {getattr(self, name)}")
-        if not (0.0 <= self.margin <= 0.3 and 0.0 <= self.sky <= 0.3):
-            raise ValueError("margin and sky must be between 0 and 0.3")
+        for name, (low, high) in LIMITS.items():
+            value = getattr(self, name)
+            if not low <= value <= high:
+                raise ValueError(f"{name} must be between {low} and {high}, not {value}")
+        for name, choices in (("door", DOOR_POSITIONS), ("balconies", BALCONY_STYLES)):
+            value = getattr(self, name)
+            if value not in choices:
+                raise ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
 
     @classmethod
     def from_spec(cls, spec):
@@ -71,11 +72,12 @@ class FacadeDesign:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(spec) - known)
         if unknown:
-            raise ValueError(f"unknown design key {unknown[0]!r}; known keys: {', '.join(sorted(known))}")
+            known_keys = ", ".join(sorted(known))
+            raise ValueError(f"unknown design key {unknown[0]!r}; known keys: {known_keys}")
         return cls(**spec)
 
     def ground_floor_windows(self):
-        """Windows drawn at street level: none beside a shop front, else one per bay without the door."""
+        """Windows at street level: none beside a shop front, else one per bay but the door's."""
         if self.shop_front:
             return 0
         return self.windows_per_floor - (0 if self.door == "none" else 1)
@@ -83,6 +85,17 @@ class FacadeDesign:
     def window_count(self):
         """How many separate windows draw_facade() paints."""
         return self.floors * self.windows_per_floor + self.ground_floor_windows()
+
+
+def design_from_flag(spec):
+    """A script's --design JSON -> FacadeDesign; LessonError (one sentence) if it is not one."""
+    try:
+        return FacadeDesign.from_spec(spec)
+    except (ValueError, TypeError) as exc:  # JSONDecodeError is a ValueError
+        raise LessonError(
+            f"--design is not a valid facade design ({exc}); see FacadeDesign in "
+            "helpers/facade_labels.py."
+        ) from None
 
 
 def _box(draw, x0, y0, x1, y1, name):
@@ -129,21 +142,24 @@ def draw_facade(design, size=IMAGE_SIZE):
             w = bay * design.window_width * (1 + design.irregular * rng.uniform(-0.35, 0.35))
             h = storey * design.window_height * (1 + design.irregular * rng.uniform(-0.25, 0.2))
             w, h = min(w, 0.8 * bay), min(h, 0.72 * storey)
-            cx = wall_left + (i + 0.5) * bay + floor_shift + design.irregular * rng.uniform(-0.1, 0.1) * bay
-            cx = float(np.clip(cx, wall_left + (i + 0.1) * bay + w / 2, wall_left + (i + 0.9) * bay - w / 2))
+            jitter = design.irregular * rng.uniform(-0.1, 0.1) * bay
+            cx = wall_left + (i + 0.5) * bay + floor_shift + jitter
+            low, high = wall_left + (i + 0.1) * bay + w / 2, wall_left + (i + 0.9) * bay - w / 2
+            cx = float(np.clip(cx, low, high))  # the window stays inside its bay
             y0 = y_top + 0.18 * storey
-            _window(draw, cx - w / 2, y0, cx + w / 2, y0 + h, design, rng, size,
-                    balcony=_has_balcony(design, floor))
+            balcony = _has_balcony(design, floor)
+            _window(draw, (cx - w / 2, y0, cx + w / 2, y0 + h), design, rng, size, balcony)
             shortest, lowest = min(shortest, h), max(lowest, y0 + h)
         if design.balconies == "continuous" and floor % 2 == 1:
             # Over the lower 30% of every window and down past the lowest sill: a thinner band
             # would leave a sliver of window under it and split each window in two.
             y = y_top + 0.18 * storey + 0.7 * shortest
-            _box(draw, wall_left + 0.3 * bay, y, wall_right - 0.3 * bay, lowest + 0.03 * size, "balcony")
+            x0, x1 = wall_left + 0.3 * bay, wall_right - 0.3 * bay
+            _box(draw, x0, y, x1, lowest + 0.03 * size, "balcony")
 
     # Ground floor: the door sits in one bay; the others hold windows or one long shop front.
-    door_bay = {"left": 0, "center": design.windows_per_floor // 2,
-                "right": design.windows_per_floor - 1, "none": None}[design.door]
+    n = design.windows_per_floor
+    door_bay = {"left": 0, "center": n // 2, "right": n - 1}.get(design.door)  # None: no door
     if design.shop_front:
         shop_x0 = wall_left + 0.1 * bay
         shop_x1 = wall_right - 0.1 * bay
@@ -158,8 +174,8 @@ def draw_facade(design, size=IMAGE_SIZE):
             w = bay * design.window_width
             cx = (x0 + x1) / 2
             y0 = ground_top + 0.3 * storey
-            _window(draw, cx - w / 2, y0, cx + w / 2, y0 + storey * design.window_height, design, rng, size,
-                    balcony=False)
+            box = (cx - w / 2, y0, cx + w / 2, y0 + storey * design.window_height)
+            _window(draw, box, design, rng, size, balcony=False)
     return image
 
 
@@ -167,8 +183,10 @@ def _has_balcony(design, floor):
     return design.balconies == "all" or (design.balconies == "alternate" and floor % 2 == 0)
 
 
-def _window(draw, x0, y0, x1, y1, design, rng, size, balcony):
-    """One window with its sill, optional blind (top part) and optional balcony (bottom part)."""
+def _window(draw, box, design, rng, size, balcony):
+    """One window (box: x0, y0, x1, y1) with its sill, optional blind (top part) and optional
+    balcony (bottom part)."""
+    x0, y0, x1, y1 = box
     _box(draw, x0, y0, x1, y1, "window")
     h = y1 - y0
     if design.blinds > 0 and rng.random() < design.blinds:
@@ -177,7 +195,8 @@ def _window(draw, x0, y0, x1, y1, design, rng, size, balcony):
         reach = 0.15 * (x1 - x0)
         _box(draw, x0 - reach, y1 - 0.3 * h, x1 + reach, y1 + 0.06 * size * 0.5, "balcony")
     elif design.sills:
-        _box(draw, x0 - 0.1 * (x1 - x0), y1, x1 + 0.1 * (x1 - x0), y1 + max(2.0, 0.012 * size), "sill")
+        ledge = 0.1 * (x1 - x0)
+        _box(draw, x0 - ledge, y1, x1 + ledge, y1 + max(2.0, 0.012 * size), "sill")
 
 
 def random_design(rng):
@@ -199,53 +218,72 @@ def random_design(rng):
     )
 
 
-def palette_chart(swatch=28):
-    """The 12 palette colours as a PIL image: one row per class with its index, name and RGB."""
-    font = ImageFont.load_default(size=int(swatch * 0.55))
-    width, pad = 12 * swatch, swatch // 5
-    chart = Image.new("RGB", (width, len(FACADE_CLASSES) * swatch), (255, 255, 255))
-    draw = ImageDraw.Draw(chart)
-    for index, (name, rgb) in enumerate(FACADE_CLASSES):
-        top = index * swatch
-        draw.rectangle([pad, top + pad, 3 * swatch, top + swatch - pad], fill=rgb)
-        for x, text in ((3.3, f"{index + 1}"), (4.2, name), (7.4, f"{rgb}")):
-            draw.text((x * swatch, top + swatch // 2), text, fill=(0, 0, 0), font=font, anchor="lm")
-    return chart
-
-
 # The shipped sample labels (sample_facades/base/NAME.png): named for what they show.
 SAMPLE_DESIGNS = {
     "townhouse_4_floors": FacadeDesign(floors=4, windows_per_floor=3),
-    "apartment_block_balconies": FacadeDesign(floors=5, windows_per_floor=4, balconies="all", shop_front=True),
-    "shop_street": FacadeDesign(floors=3, windows_per_floor=5, shop_front=True, door="left", blinds=0.4, seed=3),
-    "narrow_house": FacadeDesign(floors=3, windows_per_floor=2, window_width=0.55, door="right", margin=0.18),
-    "wide_office": FacadeDesign(floors=6, windows_per_floor=6, window_width=0.6, window_height=0.6,
-                                cornice=False, door="center"),
-    "irregular_old_house": FacadeDesign(floors=3, windows_per_floor=4, irregular=0.7, seed=11, blinds=0.3),
-    "hotel_continuous_balconies": FacadeDesign(floors=5, windows_per_floor=5, balconies="continuous",
-                                               shop_front=True, pillars=True),
-    "blinds_and_pillars": FacadeDesign(floors=4, windows_per_floor=4, blinds=0.7, pillars=True, seed=5),
-    "alternate_balconies": FacadeDesign(floors=4, windows_per_floor=3, balconies="alternate", door="left"),
-    "tall_windows": FacadeDesign(floors=3, windows_per_floor=4, window_width=0.4, window_height=0.68,
-                                 shop_front=True, seed=2),
-    "plain_no_moldings": FacadeDesign(floors=4, windows_per_floor=4, moldings=False, cornice=False, sills=False),
-    "small_windows_many_floors": FacadeDesign(floors=8, windows_per_floor=5, window_width=0.38,
-                                              window_height=0.45, door="right"),
+    "apartment_block_balconies": FacadeDesign(
+        floors=5, windows_per_floor=4, balconies="all", shop_front=True
+    ),
+    "shop_street": FacadeDesign(
+        floors=3, windows_per_floor=5, shop_front=True, door="left", blinds=0.4, seed=3
+    ),
+    "narrow_house": FacadeDesign(
+        floors=3, windows_per_floor=2, window_width=0.55, door="right", margin=0.18
+    ),
+    "wide_office": FacadeDesign(
+        floors=6, windows_per_floor=6, window_width=0.6, window_height=0.6, cornice=False
+    ),
+    "irregular_old_house": FacadeDesign(
+        floors=3, windows_per_floor=4, irregular=0.7, seed=11, blinds=0.3
+    ),
+    "hotel_continuous_balconies": FacadeDesign(
+        floors=5, windows_per_floor=5, balconies="continuous", shop_front=True, pillars=True
+    ),
+    "blinds_and_pillars": FacadeDesign(
+        floors=4, windows_per_floor=4, blinds=0.7, pillars=True, seed=5
+    ),
+    "alternate_balconies": FacadeDesign(
+        floors=4, windows_per_floor=3, balconies="alternate", door="left"
+    ),
+    "tall_windows": FacadeDesign(
+        floors=3, windows_per_floor=4, window_width=0.4, window_height=0.68, shop_front=True, seed=2
+    ),
+    "plain_no_moldings": FacadeDesign(
+        floors=4, windows_per_floor=4, moldings=False, cornice=False, sills=False
+    ),
+    "small_windows_many_floors": FacadeDesign(
+        floors=8, windows_per_floor=5, window_width=0.38, window_height=0.45, door="right"
+    ),
 }
 
 
 def main(argv=None):
     parser = ArgumentParser(description="Draw facade label maps in the CMP palette.")
-    parser.add_argument("--output-dir", type=Path, default=SAMPLE_LABELS_DIR,
-                        help="where to write the sample labels (default: sample_facades/base/)")
-    parser.add_argument("--design", default=None,
-                        help='draw one design from JSON, e.g. \'{"floors": 3, "balconies": "all"}\', '
-                             "into --output (default: write all shipped samples)")
-    parser.add_argument("--output", type=Path, default=Path("my_facade.png"),
-                        help="file for --design (default: my_facade.png)")
-    parser.add_argument("--palette-chart", type=Path, default=None,
-                        help="instead, draw the palette's colour chart into this PNG (the README's is "
-                             "docs/palette.png)")
+    parser.add_argument(
+        "--output-dir",
+        type=Path,
+        default=SAMPLE_LABELS_DIR,
+        help="where to write the sample labels (default: sample_facades/base/)",
+    )
+    parser.add_argument(
+        "--design",
+        default=None,
+        help='draw one design from JSON, e.g. \'{"floors": 3, "balconies": "all"}\', '
+        "into --output (default: write all shipped samples)",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=Path("my_facade.png"),
+        help="file for --design (default: my_facade.png)",
+    )
+    parser.add_argument(
+        "--palette-chart",
+        type=Path,
+        default=None,
+        help="instead, draw the palette's colour chart into this PNG (the README's is "
+        "docs/palette.png)",
+    )
     args = parser.parse_args(argv)
 
     if args.palette_chart is not None:
@@ -254,11 +292,13 @@ def main(argv=None):
         return
     if args.design is not None:
         try:
-            design = FacadeDesign.from_spec(args.design)
-        except (ValueError, TypeError) as exc:  # JSONDecodeError is a ValueError
-            fail(f"--design is not a valid facade design ({exc}); see FacadeDesign in helpers/facade_labels.py.")
+            design = design_from_flag(args.design)
+        except LessonError as exc:
+            fail(str(exc))
         save_image(draw_facade(design), args.output)
-        print(f"Wrote {args.output} ({design.window_count()} windows): {json.dumps(asdict(design))}")
+        print(
+            f"Wrote {args.output} ({design.window_count()} windows): {json.dumps(asdict(design))}"
+        )
         return
     for name, design in SAMPLE_DESIGNS.items():
         save_image(draw_facade(design), args.output_dir / f"{name}.png")

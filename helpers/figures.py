@@ -5,7 +5,6 @@ target), the layout of the paper's own figures. A cell may also be a heat map (a
 alone or over an image, with one colour bar per row: Exercise 3's PatchGAN maps are such a grid.
 """
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +22,8 @@ TITLE_INCHES_PER_CHAR = 0.1  # a 13 pt title needs about this much width per cha
 
 @dataclass
 class Heat:
-    """A (H, W) map drawn with a colour map from `vmin` to `vmax`, over `under` (a (3, H', W') image) if given."""
+    """A (H, W) map drawn with a colour map from `vmin` to `vmax`, over `under` (a (3, H', W')
+    image) if given."""
 
     values: torch.Tensor
     vmin: float = 0.0
@@ -47,27 +47,32 @@ def _draw_cell(ax, cell):
     """Draw one cell; returns the image artist of a heat map (for its colour bar), else None."""
     if isinstance(cell, Heat):
         values = cell.values.detach().float().cpu().numpy()
+        colours = dict(cmap=cell.cmap, vmin=cell.vmin, vmax=cell.vmax, interpolation="nearest")
         if cell.under is None:
-            return ax.imshow(values, cmap=cell.cmap, vmin=cell.vmin, vmax=cell.vmax, interpolation="nearest")
+            return ax.imshow(values, **colours)
         height, width = cell.under.shape[-2:]
         ax.imshow(tensor_to_image(cell.under), interpolation="nearest")
-        return ax.imshow(values, cmap=cell.cmap, vmin=cell.vmin, vmax=cell.vmax, alpha=0.55,
-                         interpolation="nearest", extent=(-0.5, width - 0.5, height - 0.5, -0.5))
+        extent = (-0.5, width - 0.5, height - 0.5, -0.5)  # stretched over the image below
+        return ax.imshow(values, alpha=0.55, extent=extent, **colours)
     ax.imshow(tensor_to_image(cell), interpolation="nearest")
     return None
 
 
 def save_grid(path, rows, row_titles, title=None, col_titles=None, captions=None, cell_inches=2.2):
-    """Save a titled grid: each row a list of cells (a (3, H, W) tensor in [-1, 1], a Heat, or None for an
-    empty cell), named by `row_titles`; `col_titles` name the examples; `captions` (rows of strings) go
-    under the images."""
+    """Save a titled grid: each row a list of cells (a (3, H, W) tensor in [-1, 1], a Heat, or None
+    for an empty cell), named by `row_titles`; `col_titles` name the examples; `captions` (rows of
+    strings) go under the images."""
     n_rows, n_cols = len(rows), max(len(r) for r in rows)
     has_heat = any(isinstance(cell, Heat) for row in rows for cell in row)
     width = cell_inches * n_cols + 0.8 + (0.9 if has_heat else 0.0)
     if title:  # a figure of one or two columns would clip a long title on both sides
-        width = max(width, TITLE_INCHES_PER_CHAR * max(len(line) for line in title.splitlines()) + 0.4)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(width, cell_inches * n_rows + 0.7), squeeze=False,
-                             layout="constrained")  # constrained: room for titles, captions and colour bars
+        longest = max(len(line) for line in title.splitlines())
+        width = max(width, TITLE_INCHES_PER_CHAR * longest + 0.4)
+    height = cell_inches * n_rows + 0.7
+    # constrained: room for titles, captions and colour bars
+    fig, axes = plt.subplots(
+        n_rows, n_cols, figsize=(width, height), squeeze=False, layout="constrained"
+    )
     for r, row in enumerate(rows):
         heat = None
         for c in range(n_cols):
@@ -90,55 +95,3 @@ def save_grid(path, rows, row_titles, title=None, col_titles=None, captions=None
     if title:
         fig.suptitle(title, fontsize=13)
     return save_figure(fig, path)
-
-
-def save_progress_plot(history, path):
-    """Exercise 3's loss curves (G's two parts, D's two parts) and validation L1, one panel each."""
-    rows = [h for h in history if h["epoch"] > 0]
-    x = [h["epoch"] for h in rows]
-    fig, (ax_g, ax_d, ax_v) = plt.subplots(1, 3, figsize=(15, 4), layout="constrained")
-    has_D = bool(rows) and "D_real" in rows[0]  # --no-gan trains no D: its panel says so instead of plotting zeros
-    if has_D:
-        ax_g.plot(x, [h["G_GAN"] for h in rows], label="G GAN part")
-        for ax in (ax_g, ax_d):
-            ax.axhline(math.log(2), color="grey", ls=":", label="log 2 = 0.69: D undecided")
-        ax_d.plot(x, [h["D_real"] for h in rows], label="D on real pairs")
-        ax_d.plot(x, [h["D_fake"] for h in rows], label="D on generated pairs")
-    elif rows:
-        ax_d.text(0.5, 0.5, "no discriminator\n(--no-gan: L1 alone)", ha="center", va="center",
-                  transform=ax_d.transAxes, fontsize=12, color="grey")
-        ax_d.set(xticks=[], yticks=[])  # no scale to read off an empty panel
-    ax_g.plot(x, [h["G_L1"] for h in rows], label="G L1 part (before x lambda)")
-    ax_v.plot([h["epoch"] for h in history], [h["val_L1"] for h in history], "o-", label="validation L1")
-    for ax, title in ((ax_g, "Generator loss"), (ax_d, "Discriminator loss"), (ax_v, "Validation L1 (lower is better)")):
-        ax.set(title=title, xlabel="epoch")
-        if ax.get_legend_handles_labels()[0]:  # an empty legend is a warning
-            ax.legend()
-    return save_figure(fig, path)
-
-
-@torch.inference_mode()
-def patchgan_verdicts(net_D, judge_D, real_A, images):
-    """D's verdict, sigmoid = probability "real", on every 70x70 patch of each (sketch, image) pair: (N, 30, 30).
-
-    judge_D, net_D's twin, takes net_D's weights and runs in train mode, as net_D does in every step:
-    BatchNorm with the statistics of this batch (real pairs and generated pairs go in separate batches,
-    as in train_step). Running net_D itself would move its running averages; nothing here draws a
-    random number either, so training and --resume go on exactly as without the figure.
-    """
-    judge_D.load_state_dict(net_D.state_dict())
-    device = next(judge_D.parameters()).device
-    logits = judge_D.train()(real_A.to(device), images.to(device))  # (N, 1, 30, 30)
-    return torch.sigmoid(logits.float())[:, 0].cpu()
-
-
-def save_patchgan_maps(path, net_D, judge_D, real_A, real_B, fake_B, title):
-    """Exercise 3's PatchGAN figure: one column per image; rows: the sketch, D's 30x30 verdicts on the
-    real pair (sketch, target) laid over the target, and on the generated pair laid over G's output."""
-    rows, captions = [list(real_A)], [None]
-    for images in (real_B, fake_B):
-        verdicts = patchgan_verdicts(net_D, judge_D, real_A, images)
-        rows.append([Heat(v, 0.0, 1.0, "D: probability real", under=image) for v, image in zip(verdicts, images)])
-        captions.append([f"mean P(real) {v.mean():.2f}" for v in verdicts])
-    return save_grid(path, rows, ["sketch (input)", "D on the real pair", "D on the generated pair"], title=title,
-                     col_titles=[f"val {i + 1}" for i in range(len(real_A))], captions=captions)

@@ -1,11 +1,13 @@
-"""Images in and out: open any image file safely, convert any mode to RGB, tensor <-> image, save.
+"""Images in and out: open any image safely, convert any mode to RGB, tensor <-> image, save.
 
-One place for the error mapping, so every script says the same clear sentence about a missing,
-empty, damaged, non-image or absurdly large file instead of a traceback. torch is imported only by
-the two tensor functions, so preprocess_anime_sketches.py and its worker processes start fast.
+One decoder (open_image, for files and for the painter's uploads) with one size limit and one
+error mapping, so every script says the same clear sentence about a missing, empty, damaged,
+non-image or absurdly large file instead of a traceback. torch is imported only by the two tensor
+functions, so preprocess_anime_sketches.py and its worker processes start fast.
 """
 
 import io
+import struct
 import warnings
 import zlib
 from pathlib import Path
@@ -16,26 +18,43 @@ from PIL import Image, UnidentifiedImageError
 from helpers.cli import LessonError, shown
 from helpers.files import atomic_path
 
-# Pillow decodes a few kB of PNG into gigabytes if asked; it warns above MAX_IMAGE_PIXELS (89 million
-# pixels) and refuses at twice that. Any image above the first limit is refused here: a label, sketch
-# or Kaggle pair is at most a few million pixels.
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")  # what image_files collects
-READ_ERRORS = (OSError, SyntaxError, ValueError, EOFError, zlib.error, Image.DecompressionBombError)
+# Pillow decodes a few kB of PNG into gigabytes if asked. A label, sketch or Kaggle pair is at most
+# a few million pixels and a phone photo about 12 million, so anything larger is refused from its
+# header, before it is decoded: by every script and by the painter's uploads alike.
+MAX_PIXELS = 4096 * 4096
+TOO_LARGE = f"is too large to open safely (over {MAX_PIXELS:,} pixels: a decompression bomb?)"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")  # image_files
+# What Pillow raises for damaged data (its Image.open catches the same while identifying a file).
+READ_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error)
+READ_ERRORS += (zlib.error, Image.DecompressionBombError)
 
 
-def open_image(path, what="image", fix="pass another file"):
-    """Read a whole image file into memory -> PIL image. LessonError naming the file and `fix` if it cannot.
+class ImageTooLarge(LessonError):
+    """open_image's refusal of an image over MAX_PIXELS (the painter answers it with HTTP 413)."""
 
-    `what` names the file's role in the message ("label", "sketch"); the file is closed on return, and
-    a file cut short fails here rather than half-way through the work.
+
+def open_image(source, what="image", fix="pass another file", formats=None):
+    """A file path, or the bytes of an image file -> decoded PIL image. LessonError naming the file
+    and `fix` if it cannot be.
+
+    `what` names its role in the message ("label", "sketch"); `formats` limits the decoders Pillow
+    may try (the painter's uploads). Every chunk and checksum is read, so a file cut short fails
+    here rather than half-way through the work; an image over MAX_PIXELS raises ImageTooLarge.
     """
-    path = Path(path)
+    subject = what if isinstance(source, bytes) else f"{what} {shown(source)}"
+    data = source
     try:
+        if not isinstance(source, bytes):
+            data = Path(source).read_bytes()  # the whole file: no handle stays open
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as opened:
-                opened.load()
-                return opened.copy()
+            image = Image.open(io.BytesIO(data), formats=formats)  # reads the header only
+        if image.width * image.height > MAX_PIXELS:
+            raise ImageTooLarge(f"{subject} {TOO_LARGE}; {fix}.")
+        image.verify()  # every chunk and checksum: a PNG cut short fails even if its pixels decode
+        image = Image.open(io.BytesIO(data), formats=formats)  # verify() used the first one up
+        image.load()
+        return image
     except FileNotFoundError:
         problem = "does not exist"
     except IsADirectoryError:
@@ -43,21 +62,23 @@ def open_image(path, what="image", fix="pass another file"):
     except PermissionError:
         problem = "cannot be read (permission denied)"
     except UnidentifiedImageError:
-        problem = "is empty" if path.stat().st_size == 0 else "is not an image Pillow can read (PNG, JPEG, ...)"
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        problem = f"is too large to open safely (over {Image.MAX_IMAGE_PIXELS:,} pixels: a decompression bomb?)"
+        problem = "is empty" if not data else "is not an image Pillow can read (PNG, JPEG, ...)"
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # Pillow's own limits
+        raise ImageTooLarge(f"{subject} {TOO_LARGE}; {fix}.") from None
     except READ_ERRORS as exc:
         problem = f"is damaged or cut short ({exc})"
-    raise LessonError(f"{what} {shown(path)} {problem}; {fix}.")
+    raise LessonError(f"{subject} {problem}; {fix}.")
 
 
 def to_rgb(image, background=(255, 255, 255)):
-    """Any PIL mode -> 8-bit RGB: transparency laid over `background`, 16-bit grey scaled (not clipped)."""
+    """Any PIL mode -> 8-bit RGB: transparency laid over `background`, 16-bit grey scaled (not
+    clipped). The one conversion to RGB: image_to_tensor expects its result."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         array = np.asarray(image, dtype=np.float64)
         if array.max() > 255:  # a true 16-bit (or wider) range: keep the top 8 bits
             array = array / 257.0 if array.max() <= 65535 else array * (255.0 / array.max())
-        return Image.fromarray(np.clip(array.round(), 0, 255).astype(np.uint8), mode="L").convert("RGB")
+        grey = np.clip(array.round(), 0, 255).astype(np.uint8)
+        return Image.fromarray(grey, mode="L").convert("RGB")
     if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
         rgba = image.convert("RGBA")
         canvas = Image.new("RGBA", rgba.size, tuple(background) + (255,))
@@ -66,10 +87,12 @@ def to_rgb(image, background=(255, 255, 255)):
 
 
 def image_to_tensor(image):
-    """PIL image -> (3, H, W) float tensor in [-1, 1] (the range G's Tanh produces)."""
+    """An RGB PIL image (to_rgb makes one) -> (3, H, W) float tensor in [-1, 1] (G's Tanh range)."""
     import torch
 
-    array = np.asarray(image.convert("RGB"), dtype=np.float32)
+    if image.mode != "RGB":
+        raise ValueError(f"expected an RGB image, not mode {image.mode}; convert it with to_rgb")
+    array = np.asarray(image, dtype=np.float32)
     return torch.from_numpy(array).permute(2, 0, 1) / 127.5 - 1.0
 
 
@@ -87,20 +110,21 @@ def tensor_to_image(tensor):
 
 
 def png_bytes(image):
-    """A PIL image as the bytes of a PNG file (what save_image writes, and what the painter sends)."""
+    """A PIL image as the bytes of a PNG file (what the painter sends, and preprocessing writes)."""
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
 
 
 def save_image(image, path):
-    """Save a PIL image (format from the suffix, PNG if unknown) atomically, with the user's permissions."""
+    """Save a PIL image atomically, with the user's permissions; the suffix says the format (PNG if
+    unknown)."""
     with atomic_path(path) as tmp:
         image.save(tmp, format=Image.registered_extensions().get(Path(path).suffix.lower(), "PNG"))
 
 
 def image_files(sources, per_folder=None):
-    """Files and folders -> image files, in the order given; a folder gives its images sorted by name.
+    """Files and folders -> image files, in the order given; a folder gives its images by name.
 
     With `per_folder`, a larger folder gives that many of them, spread over its sorted list (so a
     default run shows varied facades, not four similar neighbours). Files named directly are always
@@ -111,11 +135,14 @@ def image_files(sources, per_folder=None):
         if not source.is_dir():
             files.append(source)
             continue
-        found = sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        found = sorted(
+            p for p in source.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+        )
         if not found:
             print(f"skipping {shown(source)}: no images (PNG, JPEG, ...) in this folder")
         elif per_folder is not None and len(found) > per_folder:
             print(f"{shown(source)}: using {per_folder} of its {len(found)} images")
-            found = [found[i] for i in np.linspace(0, len(found) - 1, per_folder).round().astype(int)]
+            picks = np.linspace(0, len(found) - 1, per_folder).round().astype(int)  # first to last
+            found = [found[i] for i in picks]
         files += found
     return files

@@ -1,1 +1,2 @@
-"""The facade painter's page (index.html, painter.css, painter.js) and its HTTP server (server.py)."""
+"""The facade painter: its page (index.html, painter.css, painter.js), the HTTP server behind it
+(server.py) and the Host-header check that keeps other web sites out (hosts.py)."""

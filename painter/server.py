@@ -1,20 +1,20 @@
 """The facade painter's HTTP server: the page's static files and the small API behind it.
 
-    GET  /palette.json       the 12 CMP classes and their colours (facades_generator.FACADE_CLASSES)
-    GET  /samples.json       names of the shipped labels; GET /samples/NAME.png serves one
-    GET  /random[?seed=N]    a random label PNG from helpers/facade_labels.py (its design as JSON in X-Facade-Design)
-    GET  /status.json        whether the weights are loaded and, if not, how to get them
-    POST /generate           a label image as the body (Content-Type image/png) -> the 256x256 facade as image/png
+    GET  /palette.json     the 12 CMP classes and their colours (helpers/facade_palette.py)
+    GET  /samples.json     names of the shipped labels; GET /samples/NAME.png serves one
+    GET  /random[?seed=N]  a random label PNG (helpers/facade_labels.py), its design as JSON in
+                           the X-Facade-Design header
+    GET  /status.json      whether the weights are loaded and, if not, how to get them
+    POST /generate         a label image as the body (Content-Type image/png) -> the 256x256
+                           facade as image/png
 
-Only requests addressed to this server are answered: the Host header must name the address it listens
-on (for a loopback server 127.0.0.1, localhost or ::1), so a web page that rebinds its own DNS name to
-127.0.0.1 gets 403; and uploads must say they are images, which a cross-site form cannot (it may only
-send form or text bodies), so such a post gets 415. Every bad request gets a 4xx and one sentence.
+Only requests addressed to this server are answered: the Host header must name the address it
+listens on (painter/hosts.py), so a web page that rebinds its own DNS name to 127.0.0.1 gets 403;
+and uploads must say they are images, which a cross-site form cannot (it may only send form or
+text bodies), so such a post gets 415. Every bad request gets a 4xx and one sentence.
 facade_painter.py is the command that starts it.
 """
 
-import io
-import ipaddress
 import json
 import socket
 import threading
@@ -27,31 +27,40 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
-from facades_generator import FACADE_CLASSES, SAMPLE_LABELS_DIR, load_label, translate
-from helpers.facade_labels import draw_facade, random_design
-from helpers.images import png_bytes, tensor_to_image
-from pix2pix_models import IMAGE_SIZE
+from facades_generator import load_label
+from helpers.cli import LessonError
+from helpers.facade_labels import SAMPLE_LABELS_DIR, draw_facade, random_design
+from helpers.facade_palette import FACADE_CLASSES
+from helpers.images import ImageTooLarge, open_image, png_bytes, tensor_to_image
+from painter.hosts import accepted_host_names, host_matches, url_host
+from pix2pix_models import IMAGE_SIZE, translate
 
 PAGE_DIR = Path(__file__).resolve().parent  # index.html, painter.css, painter.js
-STATIC_FILES = {  # URL path -> (file in painter/, content type); nothing else on disk is ever served
+STATIC_FILES = {  # URL path -> (file in painter/, content type); nothing else on disk is served
     "/": ("index.html", "text/html; charset=utf-8"),
     "/painter.css": ("painter.css", "text/css; charset=utf-8"),
     "/painter.js": ("painter.js", "text/javascript; charset=utf-8"),
 }
-MAX_BODY_BYTES = 4 * 1024 * 1024  # a 256x256 label PNG is a few kB; room for bigger labels that get resized
-MAX_PIXELS = 4096 * 4096  # a few kB of PNG can unpack to gigabytes: refuse such images before decoding
-MAX_DISCARD_BYTES = 64 * 1024 * 1024  # how much of a refused body we read away so the client sees our answer
-ACCEPTED_FORMATS = ("PNG", "WEBP", "JPEG", "BMP", "GIF")  # decoded by content, whatever the header says
-# Content types a cross-site <form> cannot send (it may only send form or text bodies), so a web page the
-# student visits cannot post to /generate; and a script that sends any of them needs a CORS preflight,
-# which this server never grants.
+PALETTE_JSON = {
+    "size": IMAGE_SIZE,
+    "classes": [
+        {"index": i + 1, "name": n, "rgb": list(c)} for i, (n, c) in enumerate(FACADE_CLASSES)
+    ],
+}
+MAX_BODY_BYTES = 4 * 1024 * 1024  # a 256x256 label PNG is a few kB; room for larger labels
+MAX_DISCARD_BYTES = 64 * 1024 * 1024  # what a refused body may be read away of (see _discard)
+ACCEPTED_FORMATS = ("PNG", "WEBP", "JPEG", "BMP", "GIF")  # decoded by content, whatever the header
+# Content types a cross-site <form> cannot send (it may only send form or text bodies), so a web
+# page the student visits cannot post to /generate; and a script that sends any of them needs a
+# CORS preflight, which this server never grants.
 UPLOAD_TYPES = ("image/png", "image/webp", "image/jpeg", "image/bmp", "image/gif")
-MAX_SEED = 2**63 - 1  # numpy's default_rng takes any non-negative int; cap the digits a query may send
+MAX_SEED = 2**63 - 1  # numpy's default_rng takes any non-negative int; cap the digits a query sends
 # Offline by construction: the browser may load nothing but this server's own files.
-CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' blob: data:; object-src 'none'; "
-                           "base-uri 'none'; frame-ancestors 'none'")
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
 
 
 class RequestError(Exception):
@@ -60,7 +69,7 @@ class RequestError(Exception):
     def __init__(self, status, message, unread_bytes=0):
         super().__init__(message)
         self.status, self.message = status, message
-        self.unread_bytes = unread_bytes  # body bytes still on the wire, to read away after answering
+        self.unread_bytes = unread_bytes  # body bytes still on the wire, read away after answering
 
 
 def sample_names():
@@ -69,23 +78,14 @@ def sample_names():
 
 
 def decode_label(body):
-    """Request body -> (3, 256, 256) label tensor: any size is resized, any colour snapped to the palette."""
+    """Request body -> (3, 256, 256) label tensor: any size is resized, any colour snapped to the
+    palette. The decoder and its size limit are every script's: helpers.images.open_image."""
     try:
-        image = Image.open(io.BytesIO(body), formats=ACCEPTED_FORMATS)  # reads the header only
-        too_big = image.width * image.height > MAX_PIXELS
-        if not too_big:
-            image.verify()  # reads every chunk and checksum: a PNG cut short fails even if its pixels decode
-            image = Image.open(io.BytesIO(body), formats=ACCEPTED_FORMATS)  # verify() used the first one up
-            image.load()
-    except UnidentifiedImageError:
-        raise RequestError(HTTPStatus.BAD_REQUEST, "the body is not an image (PNG, WebP, JPEG, BMP or GIF); "
-                                                   "send the label as a PNG.") from None
-    except Image.DecompressionBombError:  # Pillow's own limit, far above ours
-        too_big = True
-    except Exception as exc:  # Pillow reports damaged files as OSError, SyntaxError, ValueError, EOFError...
-        raise RequestError(HTTPStatus.BAD_REQUEST, f"the image is damaged or cut short ({exc}).") from None
-    if too_big:
-        raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "the image has more than 4096x4096 pixels.")
+        image = open_image(body, "the body", "send the label as a PNG", formats=ACCEPTED_FORMATS)
+    except ImageTooLarge as exc:
+        raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, str(exc)) from None
+    except LessonError as exc:
+        raise RequestError(HTTPStatus.BAD_REQUEST, str(exc)) from None
     return load_label(image)
 
 
@@ -98,19 +98,21 @@ class PainterServer(ThreadingHTTPServer):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, PainterHandler)
-        self.host_names = accepted_host_names(address[0])  # what a request's Host header may name
+        host, port = self.server_address[:2]  # port 0 has become a free port
+        self.url = f"http://{url_host(host)}:{port}/"
+        self.host_names = accepted_host_names(address[0])  # what a Host header may name
         self.net_G = net_G
-        self.unavailable_reason = unavailable_reason  # why net_G is None: shown on the page, sent with 503
+        self.unavailable_reason = unavailable_reason  # why net_G is None: on the page, with 503
         self.quiet = quiet
-        # One forward pass at a time: parallel passes would only fight over the same CPU cores, and
-        # a queue keeps each request's result its own.
+        # One forward pass at a time: parallel passes would only fight over the same CPU cores,
+        # and a queue keeps each request's result its own.
         self.model_lock = threading.Lock()
 
     def generate(self, label):
         """(3, 256, 256) label -> (PNG bytes of the facade, seconds the forward pass took)."""
         with self.model_lock:
             start = time.perf_counter()
-            fake_B = translate(self.net_G, label.unsqueeze(0))[0]  # translate runs under inference_mode
+            fake_B = translate(self.net_G, label.unsqueeze(0))  # (1, 3, 256, 256), inference mode
             seconds = time.perf_counter() - start
         return png_bytes(tensor_to_image(fake_B)), seconds
 
@@ -126,20 +128,22 @@ class PainterHandler(BaseHTTPRequestHandler):
             return
         url = urlsplit(self.path)
         path = url.path
+        sample = path.removeprefix("/samples/").removesuffix(".png")
         if path in STATIC_FILES:
             name, content_type = STATIC_FILES[path]
             self._send(HTTPStatus.OK, content_type, (PAGE_DIR / name).read_bytes())
         elif path == "/palette.json":
-            classes = [{"index": i + 1, "name": name, "rgb": list(rgb)} for i, (name, rgb) in enumerate(FACADE_CLASSES)]
-            self._send_json({"size": IMAGE_SIZE, "classes": classes})
+            self._send_json(PALETTE_JSON)
         elif path == "/samples.json":
             self._send_json({"samples": sample_names()})
-        elif path.startswith("/samples/") and path.endswith(".png") and path[len("/samples/"):-4] in sample_names():
-            self._send(HTTPStatus.OK, "image/png", (SAMPLE_LABELS_DIR / path[len("/samples/"):]).read_bytes())
+        elif path == f"/samples/{sample}.png" and sample in sample_names():
+            png = (SAMPLE_LABELS_DIR / f"{sample}.png").read_bytes()
+            self._send(HTTPStatus.OK, "image/png", png)
         elif path == "/random":
             self._send_random(parse_qs(url.query).get("seed", [None])[0])
         elif path == "/status.json":
-            self._send_json({"ready": self.server.net_G is not None, "message": self.server.unavailable_reason})
+            ready = self.server.net_G is not None
+            self._send_json({"ready": ready, "message": self.server.unavailable_reason})
         elif path == "/favicon.ico":
             self._send(HTTPStatus.NO_CONTENT, "image/x-icon", b"")
         else:
@@ -147,15 +151,18 @@ class PainterHandler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         try:
-            body = self._read_body()  # first, so that a refused request leaves no unread bytes behind
+            body = self._read_body()  # first: a refused request leaves no unread bytes behind
             if not self._host_is_ours():
                 return
             if urlsplit(self.path).path != "/generate":
                 raise RequestError(HTTPStatus.NOT_FOUND, "POST a PNG label to /generate.")
             content_type = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
             if content_type not in UPLOAD_TYPES:
-                raise RequestError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"send the label with Content-Type: image/png "
-                                   f"(not {content_type or 'none'!r}), e.g. curl -H 'Content-Type: image/png'.")
+                raise RequestError(
+                    HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                    f"send the label with Content-Type: image/png (not {content_type or 'none'!r}),"
+                    " e.g. curl -H 'Content-Type: image/png'.",
+                )
             if self.server.net_G is None:
                 raise RequestError(HTTPStatus.SERVICE_UNAVAILABLE, self.server.unavailable_reason)
             png, seconds = self.server.generate(decode_label(body))
@@ -166,35 +173,38 @@ class PainterHandler(BaseHTTPRequestHandler):
             return
         except Exception as exc:  # a bug, not a bad request: say so, log it, keep serving
             traceback.print_exc()
-            self._send_text(HTTPStatus.INTERNAL_SERVER_ERROR, f"internal error ({type(exc).__name__}).")
+            message = f"internal error ({type(exc).__name__})."
+            self._send_text(HTTPStatus.INTERNAL_SERVER_ERROR, message)
             return
         self._send(HTTPStatus.OK, "image/png", png, {"X-Inference-Seconds": f"{seconds:.3f}"})
         if not self.server.quiet:
             print(f"generated a facade in {seconds:.2f} s", flush=True)
 
     def _read_body(self):
-        """The request body, or a RequestError for a missing, malformed or too large Content-Length."""
+        """The request body; RequestError for a missing, malformed or too large Content-Length."""
         length = self.headers.get("Content-Length")
         if length is None:
-            raise RequestError(HTTPStatus.LENGTH_REQUIRED, "send the label with a Content-Length header.")
-        if not (length.strip().isascii() and length.strip().isdigit()):  # "²".isdigit() is True, int("²") fails
-            raise RequestError(HTTPStatus.BAD_REQUEST, f"Content-Length {length!r} is not a number of bytes.")
+            message = "send the label with a Content-Length header."
+            raise RequestError(HTTPStatus.LENGTH_REQUIRED, message)
+        if not (length.strip().isascii() and length.strip().isdigit()):  # "²".isdigit() is True
+            message = f"Content-Length {length!r} is not a number of bytes."
+            raise RequestError(HTTPStatus.BAD_REQUEST, message)
         length = int(length)
         if length > MAX_BODY_BYTES:
-            raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                               f"the body is {length} bytes; a label may be at most {MAX_BODY_BYTES} bytes.",
-                               unread_bytes=length)
+            message = f"the body is {length} bytes; a label may be at most {MAX_BODY_BYTES} bytes."
+            raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, message, unread_bytes=length)
         try:
             body = self.rfile.read(length)
         except TimeoutError:
             body = b""
         if len(body) < length:
-            raise RequestError(HTTPStatus.BAD_REQUEST, "the body ended before Content-Length bytes arrived.")
+            message = "the body ended before Content-Length bytes arrived."
+            raise RequestError(HTTPStatus.BAD_REQUEST, message)
         return body
 
     def _discard(self, length):
-        """Read a refused body away (up to a limit): closing with unread data would reset the connection
-        and the client would never see our 413."""
+        """Read a refused body away (up to a limit): closing with unread data would reset the
+        connection, and the client would never see our 413."""
         self.connection.settimeout(2)
         remaining = min(length, MAX_DISCARD_BYTES)
         try:
@@ -207,29 +217,33 @@ class PainterHandler(BaseHTTPRequestHandler):
             pass
 
     def _host_is_ours(self):
-        """True if the Host header names this server; else answer 403 (or 400 without a Host) and return False.
-        A page on another site that points its own DNS name at 127.0.0.1 (DNS rebinding) sends its name here."""
+        """True if the Host header names this server (painter/hosts.py); else answer 403, or 400
+        without a Host header, and return False."""
         host = self.headers.get("Host")
-        if host is not None and host_matches(host, self.server.host_names, self.server.server_address[1]):
+        port = self.server.server_address[1]
+        if host is not None and host_matches(host, self.server.host_names, port):
             return True
-        listening = "http://%s:%d/" % (url_host(self.server.server_address[0]), self.server.server_address[1])
+        url = self.server.url
         if host is None:
-            self._send_text(HTTPStatus.BAD_REQUEST, f"send a Host header; the painter is at {listening}.")
+            self._send_text(HTTPStatus.BAD_REQUEST, f"send a Host header; the painter is at {url}.")
         else:
-            self._send_text(HTTPStatus.FORBIDDEN, f"this painter answers requests for {listening} only, not for "
-                                                  f"Host {host[:80]!r}; open {listening} in your browser.")
+            message = f"this painter answers requests for {url} only, not for Host {host[:80]!r}"
+            self._send_text(HTTPStatus.FORBIDDEN, f"{message}; open {url} in your browser.")
         return False
 
     def _send_random(self, seed):
         if seed is not None and not (seed.isascii() and seed.isdigit() and int(seed) <= MAX_SEED):
-            self._send_text(HTTPStatus.BAD_REQUEST, f"seed must be a whole number from 0 to {MAX_SEED}, "
-                                                    f"not {seed[:40]!r}.")
+            message = f"seed must be a whole number from 0 to {MAX_SEED}, not {seed[:40]!r}."
+            self._send_text(HTTPStatus.BAD_REQUEST, message)
             return
         design = random_design(np.random.default_rng(None if seed is None else int(seed)))
         # Two decimals keep the design short enough to retype (the page shows it as a command).
-        design = replace(design, **{k: round(v, 2) for k, v in asdict(design).items() if isinstance(v, float)})
-        self._send(HTTPStatus.OK, "image/png", png_bytes(draw_facade(design)),
-                   {"X-Facade-Design": json.dumps(asdict(design), separators=(",", ":"))})
+        rounded = {k: round(v, 2) for k, v in asdict(design).items() if isinstance(v, float)}
+        design = replace(design, **rounded)
+        spec = json.dumps(asdict(design), separators=(",", ":"))
+        self._send(
+            HTTPStatus.OK, "image/png", png_bytes(draw_facade(design)), {"X-Facade-Design": spec}
+        )
 
     def _send_json(self, payload):
         self._send(HTTPStatus.OK, "application/json", json.dumps(payload).encode())
@@ -256,47 +270,3 @@ class PainterHandler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):
         if not self.server.quiet:
             super().log_message(format, *args)
-
-
-def is_loopback(host):
-    """True when only this computer can reach `host` (127.x.x.x, ::1, localhost)."""
-    try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:  # a host name: it may resolve to anything
-        return False
-
-
-def is_ip_literal(host):
-    try:
-        ipaddress.ip_address(host)
-        return True
-    except ValueError:
-        return False
-
-
-def url_host(host):
-    return f"[{host}]" if ":" in host else host
-
-
-def accepted_host_names(listen_host):
-    """Host names a request may use: the address listened on, plus this computer's loopback names when it
-    listens on loopback or on every address. None for every address: any IP literal is then fine too."""
-    names = {listen_host.lower()}
-    everywhere = listen_host in ("", "0.0.0.0", "::")
-    if everywhere or is_loopback(listen_host):
-        names |= {"127.0.0.1", "localhost", "::1"}
-    return names | ({None} if everywhere else set())
-
-
-def host_matches(header, names, port):
-    """True if a Host header (`name` or `name:port`, IPv6 in brackets) names this server and its port.
-    An IP literal cannot be rebound by a web page, so a server listening everywhere accepts any of them."""
-    header = header.strip().lower()
-    if header.startswith("["):  # [::1]:8000
-        name, _, rest = header[1:].partition("]")
-        port_text = rest[1:] if rest.startswith(":") else rest
-    else:
-        name, _, port_text = header.partition(":")
-    if port_text and port_text != str(port):
-        return False
-    return name in names or (None in names and is_ip_literal(name))

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from facades_generator import create_facades_generator
 from tests.exercise3_support import write_pairs
 from tests.official_reference import random_official_state_dict
 
@@ -18,6 +19,23 @@ def checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp("weights") / "random_official_layout.pth"
     torch.save(random_official_state_dict(), path)
     return path
+
+
+@pytest.fixture(scope="session")
+def random_generator(checkpoint):
+    """create_facades_generator(checkpoint, **protocol) on the random-weight checkpoint, read once
+    per protocol for the whole session: random_generator() is the default network,
+    random_generator(dropout=True) the paper's stochastic one. Tests share these networks, so a
+    test must leave them as it found them (no hooks left behind, weights untouched)."""
+    loaded = {}
+
+    def create(**protocol):
+        key = tuple(sorted(protocol.items()))
+        if key not in loaded:
+            loaded[key] = create_facades_generator(checkpoint, **protocol)
+        return loaded[key]
+
+    return create
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,13 @@
 """An independent rebuild of the official pix2pix networks' *nested* layout, from DESIGN.md.
 
-The official release builds the U-Net recursively: each level is a block whose Sequential holds
-[LeakyReLU, down conv, BN, <the next level>, ReLU, up conv, BN, (Dropout)] and whose forward
-returns cat([x, model(x)]). Its activations are in-place, so the LeakyReLU at the start of a block
-also rewrites x, the tensor that the skip connection carries. This file reproduces that layout
-(and therefore the official checkpoint's key names) so the tests can check our flat UNetGenerator
-against it number for number. It is test code only: the lesson's scripts never import it.
+The official release (UnetSkipConnectionBlock in models/networks.py of
+junyanz/pytorch-CycleGAN-and-pix2pix) builds the U-Net recursively: each level is a block whose
+Sequential holds [LeakyReLU, down conv, BN, <the next level>, ReLU, up conv, BN, (Dropout)] and
+whose forward returns cat([x, model(x)]). Its activations are in-place, so the LeakyReLU at the
+start of a block also rewrites x, the tensor that the skip connection carries. This file
+reproduces that layout (and therefore the official checkpoint's key names) so the tests can check
+our flat UNetGenerator against it number for number. It is test code only: the lesson's scripts
+never import it.
 """
 
 import torch
@@ -13,8 +15,16 @@ import torch.nn as nn
 
 
 class NestedBlock(nn.Module):
-    def __init__(self, outer_nc, inner_nc, input_nc=None, submodule=None,
-                 outermost=False, innermost=False, use_dropout=False):
+    def __init__(
+        self,
+        outer_nc,
+        inner_nc,
+        input_nc=None,
+        submodule=None,
+        outermost=False,
+        innermost=False,
+        use_dropout=False,
+    ):
         super().__init__()
         self.outermost = outermost
         input_nc = outer_nc if input_nc is None else input_nc
@@ -27,10 +37,14 @@ class NestedBlock(nn.Module):
             upconv = nn.ConvTranspose2d(inner_nc * 2, outer_nc, kernel_size=4, stride=2, padding=1)
             layers = [downconv, submodule, uprelu, upconv, nn.Tanh()]
         elif innermost:
-            upconv = nn.ConvTranspose2d(inner_nc, outer_nc, kernel_size=4, stride=2, padding=1, bias=False)
+            upconv = nn.ConvTranspose2d(
+                inner_nc, outer_nc, kernel_size=4, stride=2, padding=1, bias=False
+            )
             layers = [downrelu, downconv, uprelu, upconv, upnorm]
         else:
-            upconv = nn.ConvTranspose2d(inner_nc * 2, outer_nc, kernel_size=4, stride=2, padding=1, bias=False)
+            upconv = nn.ConvTranspose2d(
+                inner_nc * 2, outer_nc, kernel_size=4, stride=2, padding=1, bias=False
+            )
             layers = [downrelu, downconv, downnorm, submodule, uprelu, upconv, upnorm]
             if use_dropout:
                 layers.append(nn.Dropout(0.5))

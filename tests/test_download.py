@@ -1,4 +1,4 @@
-"""download_pretrained.py against a real HTTP server on 127.0.0.1 that this file starts and controls.
+"""download_pretrained.py against a real HTTP server on 127.0.0.1 that this file starts.
 
 The served weights are a random-weight file in the official layout at full size (ngf=64, ~218 MB),
 built once per module: the downloader's check accepts only the true unet_256 shapes, so a small
@@ -15,7 +15,6 @@ import threading
 import zipfile
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,7 +22,10 @@ import torch
 from PIL import Image
 
 import download_pretrained
-from facades_generator import PALETTE, create_facades_generator
+from facades_generator import create_facades_generator
+from helpers import download
+from helpers.facade_palette import PALETTE
+from helpers.files import ROOT
 from tests.official_reference import random_official_state_dict
 
 NAME = "facades_generator.pth"
@@ -35,7 +37,9 @@ class Route:
     status: int = 200
     content_type: str = "application/octet-stream"
     ranges: bool = True  # answer Range requests with 206
-    cuts: list = field(default_factory=list)  # per request: stop after this many bytes (None: don't)
+    cuts: list = field(
+        default_factory=list
+    )  # per request: stop after this many bytes (None: don't)
     declared_length: int = None  # Content-Length to claim instead of the true one
 
 
@@ -71,7 +75,7 @@ class Handler(BaseHTTPRequestHandler):
         end = len(body) if cut is None else min(len(body), start + cut)
         try:
             for offset in range(start, end, 1 << 20):
-                self.wfile.write(body[offset:min(end, offset + (1 << 20))])
+                self.wfile.write(body[offset : min(end, offset + (1 << 20))])
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client hung up (the disk-full test does)
 
@@ -84,7 +88,9 @@ def server():
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     httpd.daemon_threads = True
     httpd.routes, httpd.log = {}, []
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     yield httpd
@@ -112,7 +118,7 @@ def valid_checkpoints(weights, tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def no_backoff(monkeypatch):
-    monkeypatch.setattr(download_pretrained, "BACKOFF_FACTOR", 0.0)
+    monkeypatch.setattr(download, "BACKOFF_FACTOR", 0.0)
 
 
 def serve(server, path, route):
@@ -121,8 +127,19 @@ def serve(server, path, route):
 
 
 def run(tmp_path, url, *extra):
-    return download_pretrained.main(["--checkpoint-dir", str(tmp_path), "--url", url,
-                                     "--retries", "2", "--timeout", "5", *extra])
+    return download_pretrained.main(
+        [
+            "--checkpoint-dir",
+            str(tmp_path),
+            "--url",
+            url,
+            "--retries",
+            "2",
+            "--timeout",
+            "5",
+            *extra,
+        ]
+    )
 
 
 def requests_to(server, path):
@@ -149,7 +166,10 @@ def test_download_load_rerun_and_force(server, weights, tmp_path, capsys):
     cut = 30 << 20
     url = serve(server, "/ok.pth", Route(data, ranges=False, cuts=[None, cut]))
     run(tmp_path, url)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [NAME, NAME + ".sha256"]  # one copy, no .part
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        NAME,
+        NAME + ".sha256",
+    ]  # one copy, no .part
     assert (tmp_path / NAME).read_bytes() == data  # the downloaded bytes, unchanged
     digest = hashlib.sha256(data).hexdigest()
     assert (tmp_path / (NAME + ".sha256")).read_text() == f"{digest}  {NAME}\n"
@@ -174,8 +194,12 @@ def test_resume_after_cut_in_a_later_run(server, weights, tmp_path, capsys):
     data, _ = weights
     cut = 100 << 20
     url = serve(server, "/cut.pth", Route(data, cuts=[cut]))
-    err = assert_fails(capsys, tmp_path, lambda: run(tmp_path, url, "--retries", "0"),
-                       "run the same command again to resume")
+    err = assert_fails(
+        capsys,
+        tmp_path,
+        lambda: run(tmp_path, url, "--retries", "0"),
+        "run the same command again to resume",
+    )
     assert f"{cut:,}" in err
     assert (tmp_path / (NAME + ".part")).stat().st_size == cut  # kept for the next run
     run(tmp_path, url)
@@ -184,13 +208,22 @@ def test_resume_after_cut_in_a_later_run(server, weights, tmp_path, capsys):
     assert not (tmp_path / (NAME + ".part")).exists()
 
 
-def test_partial_file_of_another_download_is_dropped_and_the_download_starts_over(server, weights, tmp_path, capsys):
+def test_partial_file_of_another_download_is_dropped_and_the_download_starts_over(
+    server, weights, tmp_path, capsys
+):
     url = serve(server, "/restart.pth", Route(weights[0]))
-    (tmp_path / (NAME + ".part")).write_bytes(b"z" * (len(weights[0]) + 5000))  # longer: not its beginning
+    (tmp_path / (NAME + ".part")).write_bytes(
+        b"z" * (len(weights[0]) + 5000)
+    )  # longer: not its beginning
     run(tmp_path, url)
-    assert requests_to(server, "/restart.pth") == [f"bytes={len(weights[0]) + 5000}-", None]  # 416, then all
+    assert requests_to(server, "/restart.pth") == [
+        f"bytes={len(weights[0]) + 5000}-",
+        None,
+    ]  # 416, then all
     assert "is not the beginning of" in capsys.readouterr().out
-    assert (tmp_path / NAME).read_bytes() == weights[0] and not (tmp_path / (NAME + ".part")).exists()
+    assert (tmp_path / NAME).read_bytes() == weights[0] and not (
+        tmp_path / (NAME + ".part")
+    ).exists()
 
 
 def test_404_is_not_retried(server, tmp_path, capsys):
@@ -209,7 +242,12 @@ def test_500_is_retried_then_fails(server, tmp_path, capsys):
 def test_truncated_body(server, tmp_path, capsys):
     body = bytes(range(256)) * 4096  # 1 MiB sent, 2 MiB promised, every time
     url = serve(server, "/short.pth", Route(body, ranges=False, declared_length=2 * len(body)))
-    assert_fails(capsys, tmp_path, lambda: run(tmp_path, url), f"stopped at {len(body):,} of {2 * len(body):,}")
+    assert_fails(
+        capsys,
+        tmp_path,
+        lambda: run(tmp_path, url),
+        f"stopped at {len(body):,} of {2 * len(body):,}",
+    )
     assert len(requests_to(server, "/short.pth")) == 3
 
 
@@ -242,14 +280,18 @@ def test_malicious_pickle_is_refused_and_never_runs(server, tmp_path, capsys):
     torch.save({"model.model.0.weight": Evil(marker)}, buffer)
     url = serve(server, "/evil.pth", Route(buffer.getvalue()))
     checkpoints = tmp_path / "checkpoints"
-    assert_fails(capsys, checkpoints, lambda: run(checkpoints, url), "could run code", "not loaded", "--url")
+    assert_fails(
+        capsys, checkpoints, lambda: run(checkpoints, url), "could run code", "not loaded", "--url"
+    )
     assert not marker.exists()  # ... and the downloader never ran it
     assert list(checkpoints.iterdir()) == []
 
 
 def test_random_bytes_are_a_damaged_file_not_a_threat(server, tmp_path, capsys):
     url = serve(server, "/noise.pth", Route(np.random.default_rng(0).bytes(5000)))
-    err = assert_fails(capsys, tmp_path, lambda: run(tmp_path, url), "is not a PyTorch weights file", "--url")
+    err = assert_fails(
+        capsys, tmp_path, lambda: run(tmp_path, url), "is not a PyTorch weights file", "--url"
+    )
     assert "could run code" not in err
     assert list(tmp_path.iterdir()) == []
 
@@ -258,8 +300,14 @@ def test_other_network_is_refused(server, tmp_path, capsys):
     buffer = io.BytesIO()
     torch.save(random_official_state_dict(ngf=8), buffer)  # right keys, wrong --ngf
     url = serve(server, "/ngf8.pth", Route(buffer.getvalue()))
-    assert_fails(capsys, tmp_path, lambda: run(tmp_path, url), "not the facades_label2photo generator",
-                 "shape mismatch", "--url")
+    assert_fails(
+        capsys,
+        tmp_path,
+        lambda: run(tmp_path, url),
+        "not the facades_label2photo generator",
+        "shape mismatch",
+        "--url",
+    )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -268,8 +316,14 @@ def test_connection_refused(tmp_path, capsys):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}/w.pth"
-    assert_fails(capsys, tmp_path, lambda: run(tmp_path, url), "refused the connection",
-                 "check your network", f"copy it to {tmp_path / NAME}")
+    assert_fails(
+        capsys,
+        tmp_path,
+        lambda: run(tmp_path, url),
+        "refused the connection",
+        "check your network",
+        f"copy it to {tmp_path / NAME}",
+    )
 
 
 def test_dns_error(tmp_path, capsys, monkeypatch):
@@ -280,13 +334,16 @@ def test_dns_error(tmp_path, capsys, monkeypatch):
     with pytest.raises(SystemExit):
         run(tmp_path, "http://weights.example.invalid/w.pth")
     captured = capsys.readouterr()
-    # Each failed try is said at once (offline, the retries would otherwise be 30 silent seconds) ...
+    # Each failed try is said at once (offline, the retries would be 30 silent seconds) ...
     retries = [line for line in captured.out.splitlines() if "trying again" in line]
     assert len(retries) == 2 and retries[0].startswith("weights.example.invalid cannot be reached")
     assert "(2 more tries" in retries[0] and "(1 more try," in retries[1] and "Ctrl+C" in retries[0]
     # ... and the last sentence says what to do, the copy-by-hand route included.
     err = captured.err.strip().splitlines()[-1]
-    assert "cannot resolve the host name weights.example.invalid" in err and "check your network" in err
+    assert (
+        "cannot resolve the host name weights.example.invalid" in err
+        and "check your network" in err
+    )
     assert "on a machine with internet" in err
 
 
@@ -312,17 +369,18 @@ def failing_open(error):
 def test_disk_full(server, tmp_path, capsys, monkeypatch):
     url = serve(server, "/full.pth", Route(b"x" * (3 << 20)))
     disk_full = OSError(errno.ENOSPC, "No space left on device")
-    monkeypatch.setattr(download_pretrained, "open", failing_open(disk_full), raising=False)
+    monkeypatch.setattr(download, "open", failing_open(disk_full), raising=False)
     assert_fails(capsys, tmp_path, lambda: run(tmp_path, url), "disk is full", "free some space")
     assert list(tmp_path.iterdir()) == []  # the partial file is removed to give the space back
 
 
 def test_folder_without_write_permission(server, tmp_path, capsys, monkeypatch):
     url = serve(server, "/perm.pth", Route(b"x" * 1000))
+
     def denied(path, mode="r"):
         raise PermissionError(errno.EACCES, "Permission denied", str(path))
 
-    monkeypatch.setattr(download_pretrained, "open", denied, raising=False)
+    monkeypatch.setattr(download, "open", denied, raising=False)
     assert_fails(capsys, tmp_path, lambda: run(tmp_path, url), "cannot write", "--checkpoint-dir")
 
 
@@ -333,8 +391,9 @@ def test_checkpoint_dir_that_cannot_be_created(server, tmp_path, capsys):
     assert requests_to(server, "/never.pth") == []
 
 
-def test_force_resumes_its_own_partial_download_and_keeps_the_good_files(server, weights, valid_checkpoints, tmp_path,
-                                                                          capsys):
+def test_force_resumes_its_own_partial_download_and_keeps_the_good_files(
+    server, weights, valid_checkpoints, tmp_path, capsys
+):
     data, _ = weights
     for name in (NAME, NAME + ".sha256"):
         (tmp_path / name).write_bytes((valid_checkpoints / name).read_bytes())
@@ -344,16 +403,23 @@ def test_force_resumes_its_own_partial_download_and_keeps_the_good_files(server,
     with pytest.raises(SystemExit) as exc:
         run(tmp_path, url, "--force", "--retries", "0")
     assert exc.value.code == 2 and "run the same command again to resume" in capsys.readouterr().err
-    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name in good} == good  # nothing deleted
+    assert {
+        p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name in good
+    } == good  # nothing deleted
     assert (tmp_path / (NAME + ".part")).stat().st_size == cut
     run(tmp_path, url, "--force")  # the same command again: resumes, does not start over
     assert requests_to(server, "/force.pth") == [None, f"bytes={cut}-"]
     assert (tmp_path / NAME).read_bytes() == data and not (tmp_path / (NAME + ".part")).exists()
-    assert (tmp_path / (NAME + ".sha256")).read_text().split()[0] == hashlib.sha256(data).hexdigest()
+    assert (tmp_path / (NAME + ".sha256")).read_text().split()[0] == hashlib.sha256(
+        data
+    ).hexdigest()
 
 
-def test_read_only_folder_with_good_weights_is_fine(valid_checkpoints, tmp_path, capsys, monkeypatch):
-    """No .sha256 can be written (a read-only folder, as on a shared class machine): say so, and succeed."""
+def test_read_only_folder_with_good_weights_is_fine(
+    valid_checkpoints, tmp_path, capsys, monkeypatch
+):
+    """No .sha256 can be written (a read-only folder, as on a class's shared machine): say so, and
+    succeed."""
     os.link(valid_checkpoints / NAME, tmp_path / NAME)
 
     def read_only(path):
@@ -377,21 +443,29 @@ def test_downloaded_files_get_the_users_permissions(server, weights, tmp_path, c
 
 def test_sha256_mismatch_is_reported_not_downloaded(server, tmp_path, capsys):
     (tmp_path / NAME).write_bytes(b"changed after the download")
-    (tmp_path / (NAME + ".sha256")).write_text(f"{hashlib.sha256(b'original').hexdigest()}  {NAME}\n")
+    (tmp_path / (NAME + ".sha256")).write_text(
+        f"{hashlib.sha256(b'original').hexdigest()}  {NAME}\n"
+    )
     with pytest.raises(SystemExit) as exc:
         run(tmp_path, server.url + "/unused.pth")
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip()
     assert "does not match the SHA-256" in err and "--force" in err
-    assert (tmp_path / NAME).read_bytes() == b"changed after the download"  # the user's file is left alone
+    assert (
+        tmp_path / NAME
+    ).read_bytes() == b"changed after the download"  # the user's file is left alone
     assert requests_to(server, "/unused.pth") == []
 
 
 def test_copied_by_hand_is_checked_offline(weights, valid_checkpoints, tmp_path, capsys):
-    os.link(valid_checkpoints / NAME, tmp_path / NAME)  # as if copied here by hand, without a sidecar
+    os.link(
+        valid_checkpoints / NAME, tmp_path / NAME
+    )  # as if copied here by hand, without a sidecar
     run(tmp_path, "http://127.0.0.1:9/unreachable.pth")  # no network needed
     assert "passes the check" in capsys.readouterr().out
-    assert (tmp_path / (NAME + ".sha256")).read_text().split()[0] == hashlib.sha256(weights[0]).hexdigest()
+    assert (tmp_path / (NAME + ".sha256")).read_text().split()[0] == hashlib.sha256(
+        weights[0]
+    ).hexdigest()
 
     (tmp_path / NAME).unlink()  # (a hard link: never write through it)
     (tmp_path / NAME).write_bytes(b"<html>saved from a browser</html>")
@@ -399,7 +473,9 @@ def test_copied_by_hand_is_checked_offline(weights, valid_checkpoints, tmp_path,
     with pytest.raises(SystemExit):
         run(tmp_path, "http://127.0.0.1:9/unreachable.pth")
     assert "--force" in capsys.readouterr().err
-    assert (tmp_path / NAME).read_bytes() == b"<html>saved from a browser</html>"  # left for the user
+    assert (
+        tmp_path / NAME
+    ).read_bytes() == b"<html>saved from a browser</html>"  # left for the user
 
 
 def cmp_zip():
@@ -408,11 +484,16 @@ def cmp_zip():
     index = rng.integers(1, 13, size=(40, 30), dtype=np.uint8)  # class 1..12 per pixel, not square
     index[0, 0], index[0, 1] = 3, 12
     p_mode = Image.fromarray(index)
-    p_mode.putpalette(rng.integers(0, 256, 768, dtype=np.uint8).tolist())  # its own colours: must be ignored
+    p_mode.putpalette(
+        rng.integers(0, 256, 768, dtype=np.uint8).tolist()
+    )  # its own colours: must be ignored
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        for name, image in (("cmp_b0001", p_mode), ("cmp_b0002", Image.fromarray(index[::-1].copy())),
-                            ("cmp_b0003", p_mode)):
+        for name, image in (
+            ("cmp_b0001", p_mode),
+            ("cmp_b0002", Image.fromarray(index[::-1].copy())),
+            ("cmp_b0003", p_mode),
+        ):
             png = io.BytesIO()
             image.save(png, format="PNG")
             archive.writestr(f"base/{name}.png", png.getvalue())
@@ -447,14 +528,21 @@ def test_samples_url_serving_html(server, valid_checkpoints, tmp_path, capsys):
     checkpoints, samples = valid_checkpoints, tmp_path / "cmp"
     url = serve(server, "/cmp.html", Route(b"<html>moved</html>", content_type="text/html"))
     with pytest.raises(SystemExit) as exc:
-        run(checkpoints, server.url + "/unused.pth", "--samples", "--samples-url", url,
-            "--samples-dir", str(samples))
+        run(
+            checkpoints,
+            server.url + "/unused.pth",
+            "--samples",
+            "--samples-url",
+            url,
+            "--samples-dir",
+            str(samples),
+        )
     assert exc.value.code == 2
     assert "--samples-url" in capsys.readouterr().err
     assert list(samples.iterdir()) == []
 
 
 def test_the_downloads_page_names_the_official_url_and_the_files():
-    readme = (Path(download_pretrained.__file__).parent / "docs" / "downloads.rst").read_text()
+    readme = (ROOT / "docs" / "downloads.rst").read_text()
     assert download_pretrained.OFFICIAL_URL in readme  # the offline instructions must not drift
     assert f"checkpoints/{NAME}" in readme and f"checkpoints/{NAME}.sha256" in readme

@@ -9,7 +9,6 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,28 +16,24 @@ import torch
 from PIL import Image
 
 import exercise1_observe
+import facades_generator
 import helpers.figures
-from facades_generator import create_facades_generator, load_label, translate
-from pix2pix_models import UNetGenerator
+from facades_generator import create_facades_generator, load_label
+from helpers.facade_labels import SAMPLE_LABELS_DIR as SAMPLES
+from helpers.files import ROOT
 from helpers.images import image_to_tensor
-
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT / "sample_facades" / "base"
-
-
-@pytest.fixture(scope="module")
-def loaded_net(checkpoint):
-    return create_facades_generator(checkpoint)
+from pix2pix_models import UNetGenerator, translate
 
 
 @pytest.fixture
-def reuse_net(checkpoint, loaded_net, monkeypatch):
-    """Skip re-reading the 218 MB file in tests about labels (the default-run test loads it for real)."""
+def reuse_net(checkpoint, random_generator, monkeypatch):
+    """Skip re-reading the 218 MB file in tests about labels (the default run loads it for real)."""
+
     def create(path, device=None, **kwargs):
         assert path == checkpoint and kwargs == {"dropout": False}  # the module's default protocol
-        return loaded_net.to(device)
+        return random_generator().to(device)
 
-    monkeypatch.setattr(exercise1_observe, "create_facades_generator", create)
+    monkeypatch.setattr(facades_generator, "create_facades_generator", create)
 
 
 @pytest.fixture
@@ -66,15 +61,16 @@ def photo_like(size=256, seed=0):
     return np.clip(ramp + rng.normal(0, 15, (size, size, 3)), 0, 255).astype(np.uint8)
 
 
-def test_default_run_writes_the_grid_of_four_sample_translations(checkpoint, tmp_path, capsys, grid_spy,
-                                                                   monkeypatch):
+def test_default_run_writes_the_grid_of_four_sample_translations(
+    checkpoint, tmp_path, capsys, grid_spy, monkeypatch
+):
     nets = []
 
     def keep_net(*args, **kwargs):  # the real loader; we keep its net to check the bottom row
         nets.append(create_facades_generator(*args, **kwargs))
         return nets[-1]
 
-    monkeypatch.setattr(exercise1_observe, "create_facades_generator", keep_net)
+    monkeypatch.setattr(facades_generator, "create_facades_generator", keep_net)
     output = tmp_path / "out" / "exercise1_output.png"
     out = run(["--checkpoint", checkpoint, "--output", output, "--device", "cpu"], capsys)
 
@@ -88,12 +84,13 @@ def test_default_run_writes_the_grid_of_four_sample_translations(checkpoint, tmp
     # Four of the 12 samples, spread over the sorted list: the first and the last are among them.
     names = sorted(p.stem for p in SAMPLES.glob("*.png"))
     assert grid["col_titles"] == [names[0], names[4], names[7], names[11]]
-    for name, label in zip(grid["col_titles"], labels):  # exactly the files' labels, in order
+    for name, label in zip(grid["col_titles"], labels, strict=True):  # the files' labels, in order
         assert torch.equal(label, load_label(SAMPLES / f"{name}.png"))
-    # The bottom row is the exact official network's output for the label above it (checked on the last
-    # column alone: with per-image statistics an image's output does not depend on its batch), and the
-    # network the script used is the plain fp32 UNetGenerator, nothing swapped in.
-    assert type(nets[0]) is UNetGenerator and {p.dtype for p in nets[0].parameters()} == {torch.float32}
+    # The bottom row is the exact official network's output for the label above it (checked on the
+    # last column alone: with per-image statistics an image's output does not depend on its batch),
+    # and the network the script used is the plain fp32 UNetGenerator, nothing swapped in.
+    assert type(nets[0]) is UNetGenerator
+    assert {p.dtype for p in nets[0].parameters()} == {torch.float32}
     assert torch.allclose(fakes[-1:], translate(nets[0], labels[-1:]), atol=1e-4)
     assert not torch.allclose(fakes[0], fakes[-1], atol=1e-2)  # different labels, different outputs
     assert fakes.shape == (4, 3, 256, 256) and fakes.abs().max() <= 1.0
@@ -102,11 +99,18 @@ def test_default_run_writes_the_grid_of_four_sample_translations(checkpoint, tmp
 def test_missing_weights_message(tmp_path, capsys):
     output = tmp_path / "exercise1_output.png"
     with pytest.raises(SystemExit) as exit_info:
-        exercise1_observe.main(["--checkpoint", str(tmp_path / "facades_generator.pth"), "--output", str(output)])
+        exercise1_observe.main(
+            ["--checkpoint", str(tmp_path / "facades_generator.pth"), "--output", str(output)]
+        )
     captured = capsys.readouterr()
     assert exit_info.value.code == 2
-    assert "python download_pretrained.py" in captured.err and "facades_generator.pth" in captured.err
-    assert "offline" in captured.err and "copy it to checkpoints/facades_generator.pth" in captured.err
+    assert (
+        "python download_pretrained.py" in captured.err and "facades_generator.pth" in captured.err
+    )
+    assert (
+        "offline, follow docs/downloads.rst" in captured.err
+    )  # the page with the route and the URL
+    assert captured.err.count("\n") == 1 and captured.err.endswith(".\n")  # one sentence
     assert "Traceback" not in captured.err + captured.out
     assert not output.exists()
 
@@ -120,7 +124,9 @@ def test_corrupt_weights_exit_2(tmp_path, capsys):
     assert "download_pretrained.py" in capsys.readouterr().err
 
 
-def test_mixed_label_files_skip_the_unreadable_ones(checkpoint, reuse_net, tmp_path, capsys, grid_spy):
+def test_mixed_label_files_skip_the_unreadable_ones(
+    checkpoint, reuse_net, tmp_path, capsys, grid_spy
+):
     rgb = np.asarray(Image.open(SAMPLES / "shop_street.png").convert("RGB"))
     Image.fromarray(rgb).save(tmp_path / "drawing.png")
     Image.fromarray(rgb).save(tmp_path / "cmp_like.jpg", quality=80)
@@ -129,9 +135,23 @@ def test_mixed_label_files_skip_the_unreadable_ones(checkpoint, reuse_net, tmp_p
     Image.fromarray(rgba, mode="RGBA").save(tmp_path / "with_alpha.png")
     (tmp_path / "notes.txt").write_text("not an image")
     output = tmp_path / "grid.png"
-    out = run(["--labels", tmp_path / "drawing.png", tmp_path / "cmp_like.jpg", tmp_path / "notes.txt",
-               tmp_path / "with_alpha.png", tmp_path / "missing.png",
-               "--checkpoint", checkpoint, "--output", output, "--device", "cpu"], capsys)
+    out = run(
+        [
+            "--labels",
+            tmp_path / "drawing.png",
+            tmp_path / "cmp_like.jpg",
+            tmp_path / "notes.txt",
+            tmp_path / "with_alpha.png",
+            tmp_path / "missing.png",
+            "--checkpoint",
+            checkpoint,
+            "--output",
+            output,
+            "--device",
+            "cpu",
+        ],
+        capsys,
+    )
 
     skipped = [line for line in out.out.splitlines() if line.startswith("skipping")]
     assert len(skipped) == 2 and "notes.txt" in skipped[0] and "missing.png" in skipped[1]
@@ -139,11 +159,15 @@ def test_mixed_label_files_skip_the_unreadable_ones(checkpoint, reuse_net, tmp_p
     [grid] = grid_spy
     assert grid["col_titles"] == ["drawing", "cmp_like", "with_alpha"]
     drawing, jpeg, alpha = grid["rows"][0]
-    assert (jpeg == drawing).all(dim=0).float().mean() > 0.95  # JPEG noise snapped back to the classes
+    assert (jpeg == drawing).all(
+        dim=0
+    ).float().mean() > 0.95  # JPEG noise snapped back to the classes
     assert torch.equal(alpha[:, :, 64:], drawing[:, :, 64:])
 
 
-def test_facades_pair_uses_its_right_half_and_shows_the_photo(checkpoint, reuse_net, tmp_path, capsys, grid_spy):
+def test_facades_pair_uses_its_right_half_and_shows_the_photo(
+    checkpoint, reuse_net, tmp_path, capsys, grid_spy
+):
     label = Image.open(SAMPLES / "townhouse_4_floors.png").convert("RGB")
     pair = Image.new("RGB", (512, 256))
     pair.paste(Image.fromarray(photo_like()), (0, 0))
@@ -154,10 +178,25 @@ def test_facades_pair_uses_its_right_half_and_shows_the_photo(checkpoint, reuse_
     wide.paste(Image.open(SAMPLES / "narrow_house.png").convert("RGB"), (256, 0))
     wide.save(tmp_path / "wide_label.png")
     output = tmp_path / "pair.png"
-    out = run(["--labels", tmp_path / "pair_0001.jpg", tmp_path / "wide_label.png",
-               "--checkpoint", checkpoint, "--output", output, "--device", "cpu"], capsys)
+    out = run(
+        [
+            "--labels",
+            tmp_path / "pair_0001.jpg",
+            tmp_path / "wide_label.png",
+            "--checkpoint",
+            checkpoint,
+            "--output",
+            output,
+            "--device",
+            "cpu",
+        ],
+        capsys,
+    )
 
-    assert "pair_0001.jpg: a facades pair" in out.out and "wide_label.png: a facades pair" not in out.out
+    assert (
+        "pair_0001.jpg: a facades pair" in out.out
+        and "wide_label.png: a facades pair" not in out.out
+    )
     [grid] = grid_spy
     assert grid["row_titles"] == ["label (input)", "generated", "real photo (target)"]
     (pair_label, wide_label), _, (photo, blank) = grid["rows"]
@@ -174,7 +213,17 @@ def test_unwritable_output_is_one_sentence(checkpoint, reuse_net, tmp_path, caps
     (tmp_path / "a_file").write_text("a file, not a folder")
     output = tmp_path / "a_file" / "grid.png"
     with pytest.raises(SystemExit) as exit_info:
-        run(["--labels", SAMPLES / "narrow_house.png", "--checkpoint", checkpoint, "--output", output], capsys)
+        run(
+            [
+                "--labels",
+                SAMPLES / "narrow_house.png",
+                "--checkpoint",
+                checkpoint,
+                "--output",
+                output,
+            ],
+            capsys,
+        )
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and f"cannot write {output}" in err and "Traceback" not in err
     assert "loaded the generator" not in capsys.readouterr().out  # refused before any work
@@ -184,8 +233,15 @@ def test_no_usable_labels_exit_2(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("not an image")
     (tmp_path / "empty").mkdir()
     with pytest.raises(SystemExit) as exit_info:
-        exercise1_observe.main(["--labels", str(tmp_path / "notes.txt"), str(tmp_path / "empty"),
-                                "--output", str(tmp_path / "o.png")])
+        exercise1_observe.main(
+            [
+                "--labels",
+                str(tmp_path / "notes.txt"),
+                str(tmp_path / "empty"),
+                "--output",
+                str(tmp_path / "o.png"),
+            ]
+        )
     captured = capsys.readouterr()
     assert exit_info.value.code == 2 and "no usable label images" in captured.err
     assert "notes.txt" in captured.out and "no images" in captured.out
@@ -199,7 +255,7 @@ def test_unavailable_device_is_one_sentence(tmp_path, capsys):
 
 
 def test_readme_quick_start_runs_verbatim(checkpoint, tmp_path, monkeypatch):
-    """The Python block of README's quick start, run as written from a folder laid out like the repo."""
+    """The Python block of README's quick start, run as written, in a folder laid out like ROOT."""
     readme = (ROOT / "README.rst").read_text()
     section = readme.split(".. SECTION: quick-start", 1)[1].split(".. SECTION:", 1)[0]
     blocks = re.findall(r"\.\. code-block:: python\n\n((?:(?: {3}.*)?\n)+)", section)
@@ -217,67 +273,125 @@ def test_readme_quick_start_runs_verbatim(checkpoint, tmp_path, monkeypatch):
         assert png.size == (256, 256) and png.mode == "RGB"
 
 
-def test_fast_flag_runs_a_faster_copy_close_to_the_exact_network(checkpoint, loaded_net, reuse_net, tmp_path, capsys,
-                                                                  grid_spy):
-    """--fast prints what it switched on and stays within its precision's accuracy of the exact network;
-    the exact network itself is left as it was (fp32, its own modules)."""
+def test_fast_flag_runs_a_faster_copy_close_to_the_exact_network(
+    checkpoint, random_generator, reuse_net, tmp_path, capsys, grid_spy
+):
+    """--fast prints what it switched on and stays within its precision's accuracy of the exact
+    network; the exact network itself is left as it was (fp32, its own modules)."""
     import speed
 
     dtype = speed.inference_dtype("cpu")
-    out = run(["--labels", SAMPLES / "narrow_house.png", "--checkpoint", checkpoint, "--output",
-               tmp_path / "fast.png", "--device", "cpu", "--fast"], capsys)
+    out = run(
+        [
+            "--labels",
+            SAMPLES / "narrow_house.png",
+            "--checkpoint",
+            checkpoint,
+            "--output",
+            tmp_path / "fast.png",
+            "--device",
+            "cpu",
+            "--fast",
+        ],
+        capsys,
+    )
     assert "device:     cpu, --fast" in out.out and "fast inference on cpu: weights" in out.out
     [grid] = grid_spy
     label, fake = grid["rows"][0][0], grid["rows"][1][0]
+    loaded_net = random_generator()
     exact = translate(loaded_net, label[None])[0]
-    assert (fake - exact).abs().max() < (1e-4 if dtype == torch.float32 else 0.05)  # bf16: 8 bits of mantissa
-    assert {p.dtype for p in loaded_net.parameters()} == {torch.float32} and type(loaded_net) is UNetGenerator
+    assert (fake - exact).abs().max() < (
+        1e-4 if dtype == torch.float32 else 0.05
+    )  # bf16: 8 bits of mantissa
+    assert {p.dtype for p in loaded_net.parameters()} == {torch.float32} and type(
+        loaded_net
+    ) is UNetGenerator
 
 
 def test_the_exercises_leave_process_wide_settings_alone():
-    """Without --fast nothing of the speed layer is even imported: no allocator, cuDNN or TF32 change."""
-    code = ("import sys, torch; import exercise1_observe, exercise2_explore, facade_painter, facades_generator\n"
-            "before = torch.backends.cudnn.benchmark\n"
-            "exercise1_observe.parse_args([])\n"
-            "assert not [m for m in sys.modules if m == 'speed' or m.startswith('speed.')], 'speed imported'\n"
-            "assert torch.backends.cudnn.benchmark == before")
+    """Without --fast nothing of the speed layer is even imported: no allocator, cuDNN or TF32
+    change."""
+    code = (
+        "import sys, torch\n"
+        "import exercise1_observe, exercise2_explore, facade_painter, facades_generator\n"
+        "before = torch.backends.cudnn.benchmark\n"
+        "exercise1_observe.parse_args([])\n"
+        "speed = [m for m in sys.modules if m == 'speed' or m.startswith('speed.')]\n"
+        "assert not speed, 'speed imported'\n"
+        "assert torch.backends.cudnn.benchmark == before"
+    )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=120)
 
 
 def non_utf8_path(folder, stem=b"fa\xe7ade"):
-    """A file name that is not valid UTF-8 (Latin-1 bytes, as an old archive may hold): legal on Linux."""
+    """A file name that is not valid UTF-8 (Latin-1 bytes, as in an old archive): legal on Linux."""
     return folder / (os.fsdecode(stem) + ".png")
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="only Linux file names may be arbitrary bytes")
-def test_a_label_whose_name_is_not_utf8_is_drawn_and_named(checkpoint, reuse_net, tmp_path, capsys, grid_spy):
+def test_a_label_whose_name_is_not_utf8_is_drawn_and_named(
+    checkpoint, reuse_net, tmp_path, capsys, grid_spy
+):
     label = non_utf8_path(tmp_path)
     Image.open(SAMPLES / "narrow_house.png").save(label)
     output = tmp_path / "grid.png"
-    out = run(["--labels", label, "--checkpoint", checkpoint, "--output", output, "--device", "cpu"], capsys)
+    out = run(
+        ["--labels", label, "--checkpoint", checkpoint, "--output", output, "--device", "cpu"],
+        capsys,
+    )
     assert output.is_file() and f"wrote {output.resolve()}" in out.out
     assert grid_spy[0]["col_titles"] == ["fa\ufffdade"]  # the undecodable byte shown as U+FFFD
 
 
-def test_a_photo_given_as_a_label_is_warned_about_and_still_translated(checkpoint, reuse_net, tmp_path, capsys,
-                                                                        grid_spy):
+def test_a_photo_given_as_a_label_is_warned_about_and_still_translated(
+    checkpoint, reuse_net, tmp_path, capsys, grid_spy
+):
     Image.fromarray(photo_like()).save(tmp_path / "holiday_photo.jpg", quality=90)
-    out = run(["--labels", tmp_path / "holiday_photo.jpg", SAMPLES / "narrow_house.png", "--checkpoint", checkpoint,
-               "--output", tmp_path / "grid.png", "--device", "cpu"], capsys)
+    out = run(
+        [
+            "--labels",
+            tmp_path / "holiday_photo.jpg",
+            SAMPLES / "narrow_house.png",
+            "--checkpoint",
+            checkpoint,
+            "--output",
+            tmp_path / "grid.png",
+            "--device",
+            "cpu",
+        ],
+        capsys,
+    )
     warnings = [line for line in out.out.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and "holiday_photo.jpg does not look like a label map" in warnings[0]
     assert len(grid_spy[0]["rows"][1]) == 2  # both still translated
 
 
-def test_a_single_label_gets_a_figure_whose_title_is_not_clipped(checkpoint, reuse_net, tmp_path, capsys):
+def test_a_single_label_gets_a_figure_whose_title_is_not_clipped(
+    checkpoint, reuse_net, tmp_path, capsys
+):
     output = tmp_path / "one.png"
-    run(["--labels", SAMPLES / "narrow_house.png", "--checkpoint", checkpoint, "--output", output, "--device", "cpu"],
-        capsys)
+    run(
+        [
+            "--labels",
+            SAMPLES / "narrow_house.png",
+            "--checkpoint",
+            checkpoint,
+            "--output",
+            output,
+            "--device",
+            "cpu",
+        ],
+        capsys,
+    )
     with Image.open(output) as png:
-        ink = np.asarray(png.convert("L"))[: png.height // 12] < 128  # the title's band: dark text pixels
+        ink = (
+            np.asarray(png.convert("L"))[: png.height // 12] < 128
+        )  # the title's band: dark text pixels
         mode = os.stat(output).st_mode & 0o777
     columns = np.flatnonzero(ink.any(axis=0))
-    assert columns.size and columns.min() > 3 and columns.max() < ink.shape[1] - 4  # margin on both sides
+    assert (
+        columns.size and columns.min() > 3 and columns.max() < ink.shape[1] - 4
+    )  # margin on both sides
     mask = os.umask(0o022)
     os.umask(mask)
     assert mode == 0o666 & ~mask  # readable by the class, like any file the user makes

@@ -1,32 +1,42 @@
-"""The facade label builder: palette colours only, the windows and floors it was asked for, the shipped
-samples and palette chart in step with the code, and its command line."""
-
-from pathlib import Path
+"""The facade label builder: palette colours only, the windows and floors it was asked for, the
+shipped samples and palette chart in step with the code, and its command line."""
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from helpers import facade_labels
-from helpers.facade_labels import (SAMPLE_DESIGNS, FacadeDesign, draw_facade, palette_chart,
-                           random_design)
-from facades_generator import CLASS_COLORS, PALETTE, SAMPLE_LABELS_DIR
+from helpers.facade_labels import (
+    SAMPLE_DESIGNS,
+    SAMPLE_LABELS_DIR,
+    FacadeDesign,
+    draw_facade,
+    random_design,
+)
+from helpers.facade_palette import CLASS_COLORS, PALETTE, palette_chart
+from helpers.files import ROOT
 from helpers.images import image_files
 
-ROOT = Path(__file__).resolve().parent.parent
 RANDOM_DESIGNS = [random_design(np.random.default_rng(seed)) for seed in range(24)]
 EDGE_DESIGNS = [
     FacadeDesign(floors=1, windows_per_floor=1, door="none"),
-    FacadeDesign(floors=1, windows_per_floor=1, door="left"),  # the door takes the only ground-floor bay
+    FacadeDesign(
+        floors=1, windows_per_floor=1, door="left"
+    ),  # the door takes the only ground-floor bay
     FacadeDesign(floors=12, windows_per_floor=10, blinds=1.0, balconies="all", seed=4),
-    FacadeDesign(floors=5, windows_per_floor=6, irregular=1.0, balconies="continuous", blinds=0.5, seed=9),
-    FacadeDesign(floors=3, windows_per_floor=3, window_width=1.0, window_height=1.0, shop_front=True),
+    FacadeDesign(
+        floors=5, windows_per_floor=6, irregular=1.0, balconies="continuous", blinds=0.5, seed=9
+    ),
+    FacadeDesign(
+        floors=3, windows_per_floor=3, window_width=1.0, window_height=1.0, shop_front=True
+    ),
 ]
 ALL_DESIGNS = list(SAMPLE_DESIGNS.values()) + RANDOM_DESIGNS + EDGE_DESIGNS
 
 
 def components(mask):
-    """4-connected regions of a boolean (H, W) mask, as a list of their top rows (union-find on row runs)."""
+    """4-connected regions of a boolean (H, W) mask, as a list of their top rows (union-find on row
+    runs)."""
     parent, top, previous = [], [], []
 
     def find(a):
@@ -38,14 +48,18 @@ def components(mask):
     for y, row in enumerate(mask):
         edges = np.flatnonzero(np.diff(np.concatenate([[0], row.astype(np.int8), [0]])))
         runs = []
-        for start, end in zip(edges[::2], edges[1::2]):  # pixels [start, end) of this row are set
+        for start, end in zip(edges[::2], edges[1::2], strict=True):  # pixels [start, end) are set
             parent.append(len(parent))
             top.append(y)
             runs.append((start, end, len(parent) - 1))
             for p_start, p_end, p_id in previous:
-                if p_start < end and start < p_end:  # overlapping columns: the runs touch vertically
+                if (
+                    p_start < end and start < p_end
+                ):  # overlapping columns: the runs touch vertically
                     a, b = find(p_id), find(runs[-1][2])
-                    parent[max(a, b)] = min(a, b)  # keep the earlier run, so its top row is the region's
+                    parent[max(a, b)] = min(
+                        a, b
+                    )  # keep the earlier run, so its top row is the region's
         previous = runs
     return [top[i] for i in range(len(parent)) if find(i) == i]
 
@@ -78,14 +92,16 @@ def test_builder_draws_only_palette_colours(size):
         assert np.isin(codes, rgb_codes(PALETTE)).all(), design
 
 
-@pytest.mark.parametrize("design", ALL_DESIGNS, ids=lambda d: f"{d.floors}x{d.windows_per_floor}-{d.balconies}")
+@pytest.mark.parametrize(
+    "design", ALL_DESIGNS, ids=lambda d: f"{d.floors}x{d.windows_per_floor}-{d.balconies}"
+)
 def test_builder_draws_the_requested_windows_and_floors(design):
     image = draw_facade(design)
     assert len(components(pixels_of(image, "window"))) == design.window_count()
     if design.shop_front:  # no windows at street level: exactly the upper floors' grid
         assert design.window_count() == design.floors * design.windows_per_floor
-    # A blind covers a window's top, so rows are counted on window-or-blind regions: every window of a
-    # floor starts on the same pixel row, and the ground floor's windows (if any) on another.
+    # A blind covers a window's top, so rows are counted on window-or-blind regions: every window of
+    # a floor starts on the same pixel row, and the ground floor's windows (if any) on another.
     tops = components(pixels_of(image, "window", "blind"))
     assert len(tops) == design.window_count()
     assert len(set(tops)) == design.floors + (design.ground_floor_windows() > 0)
@@ -102,13 +118,18 @@ def test_same_design_same_label_and_seed_matters():
 def test_shipped_samples_are_what_the_builder_draws(name):
     with Image.open(SAMPLE_LABELS_DIR / f"{name}.png") as shipped:
         assert shipped.size == (256, 256)
-        assert np.array_equal(np.asarray(shipped.convert("RGB")), np.asarray(draw_facade(SAMPLE_DESIGNS[name])))
+        assert np.array_equal(
+            np.asarray(shipped.convert("RGB")), np.asarray(draw_facade(SAMPLE_DESIGNS[name]))
+        )
 
 
 def test_palette_chart_swatches_are_the_palette_and_docs_copy_is_current():
     for chart in (palette_chart(), Image.open(ROOT / "docs" / "palette.png").convert("RGB")):
         swatch = chart.height // len(PALETTE)
-        centres = [chart.getpixel((int(1.5 * swatch), i * swatch + swatch // 2)) for i in range(len(PALETTE))]
+        centres = [
+            chart.getpixel((int(1.5 * swatch), i * swatch + swatch // 2))
+            for i in range(len(PALETTE))
+        ]
         assert np.array_equal(np.array(centres), PALETTE)
 
 
@@ -117,8 +138,14 @@ def test_from_spec_reads_json_and_rejects_mistakes():
     assert (design.floors, design.balconies, design.shop_front) == (3, "all", True)
     with pytest.raises(ValueError, match="unknown design key 'flors'"):
         FacadeDesign.from_spec({"flors": 3})
-    for bad in ({"floors": 0}, {"windows_per_floor": 11}, {"door": "middle"}, {"balconies": "some"},
-                {"window_width": 1.5}, {"margin": 0.5}):
+    for bad in (
+        {"floors": 0},
+        {"windows_per_floor": 11},
+        {"door": "middle"},
+        {"balconies": "some"},
+        {"window_width": 1.5},
+        {"margin": 0.5},
+    ):
         with pytest.raises(ValueError):
             FacadeDesign.from_spec(bad)
 
@@ -127,15 +154,25 @@ def test_image_files_expands_folders_in_name_order(tmp_path):
     for name in ("b.png", "a.jpg", "notes.txt", "c.png", "d.png"):
         (tmp_path / name).write_bytes(b"")
     single = tmp_path / "elsewhere.png"
-    assert image_files([tmp_path, single]) == [tmp_path / n for n in ("a.jpg", "b.png", "c.png", "d.png")] + [single]
+    assert image_files([tmp_path, single]) == [
+        tmp_path / n for n in ("a.jpg", "b.png", "c.png", "d.png")
+    ] + [single]
     # per_folder spreads its picks over the sorted folder: first, middle, last
-    assert image_files([tmp_path], per_folder=3) == [tmp_path / n for n in ("a.jpg", "c.png", "d.png")]
+    assert image_files([tmp_path], per_folder=3) == [
+        tmp_path / n for n in ("a.jpg", "c.png", "d.png")
+    ]
 
 
 def test_cli_draws_a_design_and_rejects_a_bad_one(tmp_path, capsys):
     output = tmp_path / "mine.png"
-    facade_labels.main(["--design", '{"floors": 2, "windows_per_floor": 3, "shop_front": true}',
-                        "--output", str(output)])
+    facade_labels.main(
+        [
+            "--design",
+            '{"floors": 2, "windows_per_floor": 3, "shop_front": true}',
+            "--output",
+            str(output),
+        ]
+    )
     assert "(6 windows)" in capsys.readouterr().out
     with Image.open(output) as drawn:
         assert len(components(pixels_of(drawn.convert("RGB"), "window"))) == 6

@@ -1,23 +1,31 @@
-"""Facts about the facades label loader: the CMP palette, load_label for every kind of input, and back.
+"""Facts about the facades label loader: the CMP palette, load_label for any input, and back.
 
 No model here, so these tests take well under a second each.
 """
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from facades_generator import (CLASS_COLORS, CLASS_NAMES, FACADE_CLASSES, PALETTE, load_label,
-                               snap_to_palette)
+import facades_generator
+from facades_generator import load_label, read_label
 from helpers.cli import LessonError
-from helpers.images import tensor_to_image
+from helpers.facade_labels import SAMPLE_LABELS_DIR
+from helpers.facade_palette import (
+    CLASS_COLORS,
+    CLASS_NAMES,
+    FACADE_CLASSES,
+    PALETTE,
+    snap_to_palette,
+)
+from helpers.images import ImageTooLarge, image_to_tensor, tensor_to_image
 
-SAMPLES = Path(__file__).resolve().parents[1] / "sample_facades" / "base"
-SAMPLE = SAMPLES / "shop_street.png"  # 256x256, uses wall, windows, blinds, door, shop, moldings...
+SAMPLE = (
+    SAMPLE_LABELS_DIR / "shop_street.png"
+)  # 256x256, uses wall, windows, blinds, door, shop, moldings...
 
 # DESIGN.md's table, typed in again here on purpose: the loader must match the document.
 DESIGN_PALETTE = [
@@ -37,7 +45,8 @@ DESIGN_PALETTE = [
 
 
 def class_map(tensor):
-    """(3, H, W) label tensor in [-1, 1] -> (H, W) class indices; asserts every pixel IS a palette colour."""
+    """(3, H, W) label tensor in [-1, 1] -> (H, W) class indices; asserts every pixel IS a palette
+    colour."""
     rgb = np.asarray(tensor_to_image(tensor))
     indices = snap_to_palette(rgb)
     assert np.array_equal(PALETTE[indices], rgb), "some pixels are not exactly a palette colour"
@@ -66,7 +75,9 @@ def test_sample_label_round_trips_exactly():
     rgb = sample_rgb()
     tensor = load_label(SAMPLE)
     check_label_tensor(tensor)
-    assert np.array_equal(np.asarray(tensor_to_image(tensor)), rgb)  # palette colours survive [-1, 1] exactly
+    assert np.array_equal(
+        np.asarray(tensor_to_image(tensor)), rgb
+    )  # palette colours survive [-1, 1] exactly
     assert torch.equal(load_label(tensor_to_image(tensor)), tensor)
 
 
@@ -74,7 +85,9 @@ def test_sample_label_round_trips_exactly():
 def test_any_mode_gives_a_palette_label(mode, tmp_path):
     rgb = sample_rgb()
     if mode == "I;16":
-        image = Image.fromarray(np.asarray(Image.fromarray(rgb).convert("L"), dtype=np.uint16) * 257)
+        image = Image.fromarray(
+            np.asarray(Image.fromarray(rgb).convert("L"), dtype=np.uint16) * 257
+        )
         assert image.mode.startswith("I;16")
     else:
         image = Image.fromarray(rgb).convert("RGB" if mode == "JPEG" else mode)
@@ -127,7 +140,9 @@ def test_real_jpeg_label_keeps_almost_every_class():
 
 def test_non_square_image_is_resized_with_nearest_neighbour():
     # 2 x 1 pixels (window | molding) -> two flat 128-pixel-wide halves, no blended boundary colour.
-    tiny = np.array([[CLASS_COLORS["window"], CLASS_COLORS["molding"]]], dtype=np.uint8)  # (1, 2, 3)
+    tiny = np.array(
+        [[CLASS_COLORS["window"], CLASS_COLORS["molding"]]], dtype=np.uint8
+    )  # (1, 2, 3)
     classes = class_map(load_label(Image.fromarray(tiny)))
     assert (classes[:, :128] == CLASS_NAMES.index("window")).all()
     assert (classes[:, 128:] == CLASS_NAMES.index("molding")).all()
@@ -155,3 +170,37 @@ def test_unreadable_files_raise_lesson_error_naming_the_file(tmp_path):
         load_label(truncated)
     with pytest.raises(LessonError, match="missing.png"):
         load_label(tmp_path / "missing.png")
+
+
+def test_a_label_file_is_decoded_once_and_converted_to_rgb_once(monkeypatch, tmp_path):
+    """Exercise 1's path: read_label -> open_image, to_rgb, split_facades_pair, snapped_label."""
+    calls = []
+
+    def counted(name, function):
+        def call(*args, **kwargs):
+            calls.append(name)
+            return function(*args, **kwargs)
+
+        monkeypatch.setattr(facades_generator, name, call)
+
+    for name in ("open_image", "to_rgb", "image_to_tensor"):
+        counted(name, getattr(facades_generator, name))
+    Image.open(SAMPLE).convert("RGBA").save(tmp_path / "label.png")
+    label, photo, note = read_label(tmp_path / "label.png")
+    assert calls == ["open_image", "to_rgb", "image_to_tensor"] and photo is None and note == ""
+    assert torch.equal(label, load_label(SAMPLE))
+
+
+def test_tensors_are_made_from_rgb_images_only():
+    grey = Image.new("L", (4, 4), 128)
+    with pytest.raises(ValueError, match="to_rgb"):
+        image_to_tensor(grey)
+    assert image_to_tensor(grey.convert("RGB")).shape == (3, 4, 4)
+
+
+def test_a_refusal_from_a_dataloader_worker_keeps_its_one_sentence():
+    """A worker's exception is re-made in the main process from its whole traceback text."""
+    sentence = "training image b.png is too large to open safely; run --verify."
+    text = "Caught ImageTooLarge in DataLoader worker process 0.\nOriginal Traceback (most recent "
+    text += f"call last):\n  File ...\nhelpers.images.ImageTooLarge: {sentence}\n"
+    assert str(ImageTooLarge(text)) == sentence and str(LessonError(sentence)) == sentence

@@ -1,4 +1,5 @@
-"""Facts about the networks: counts, shapes, receptive field, init, and equality with the official layout."""
+"""Facts about the networks: counts, shapes, receptive field, init, and equality with the official
+layout."""
 
 import io
 
@@ -8,8 +9,15 @@ import torch.nn as nn
 
 import facades_generator
 from helpers.cli import LessonError
-from pix2pix_models import (PatchGANDiscriminator, PerImageBatchNorm2d, UNetGenerator, count_parameters,
-                            init_weights, load_official_generator_weights, official_generator_key_map)
+from pix2pix_models import (
+    PatchGANDiscriminator,
+    PerImageBatchNorm2d,
+    UNetGenerator,
+    count_parameters,
+    init_weights,
+    load_official_generator_weights,
+    official_generator_key_map,
+)
 from tests.official_reference import NestedUnet256, random_official_state_dict
 
 
@@ -26,15 +34,20 @@ def test_generator_shapes_and_tanh_range():
 
 
 def test_generator_bias_only_on_the_last_layer():
-    convs = [m for m in UNetGenerator(ngf=8).modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    convs = [
+        m for m in UNetGenerator(ngf=8).modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))
+    ]
     assert len(convs) == 16
     assert [m.bias is not None for m in convs] == [False] * 15 + [True]
 
 
 def test_dropout_sits_in_the_three_decoder_blocks_after_the_innermost():
     net_G = UNetGenerator(ngf=8)
-    with_dropout = [name for name, m in net_G.named_children()
-                    if any(isinstance(x, nn.Dropout) for x in m.modules())]
+    with_dropout = [
+        name
+        for name, m in net_G.named_children()
+        if any(isinstance(x, nn.Dropout) for x in m.modules())
+    ]
     assert with_dropout == ["up2", "up3", "up4"]
     assert all(m.p == 0.5 for m in net_G.modules() if isinstance(m, nn.Dropout))
 
@@ -46,6 +59,7 @@ def test_encoder_features_reach_1x1_and_skips_concatenate_encoder_first():
     def remember(name):
         def hook(module, inputs, output):
             shapes[name] = (inputs[0], output)  # returns None, so the forward pass is unchanged
+
         return hook
 
     for name in ["down1", "down7", "down8", "up1", "up2", "final"]:
@@ -77,7 +91,9 @@ def _receptive_field(net_D, row, col):
 
 def test_each_patchgan_logit_sees_a_70x70_patch():
     torch.manual_seed(0)
-    net_D = init_weights(PatchGANDiscriminator(ndf=8)).eval()  # eval: batch statistics would couple all pixels
+    net_D = init_weights(
+        PatchGANDiscriminator(ndf=8)
+    ).eval()  # eval: batch statistics would couple all pixels
     assert _receptive_field(net_D, 15, 15) == (70, 70)
     # Padding adds up to 1 + 2 + 4 + 8 + 8 = 23 input pixels outside the image for the corner logit.
     assert _receptive_field(net_D, 0, 0) == (70 - 23, 70 - 23)
@@ -94,6 +110,7 @@ def test_init_weights_follows_the_official_normal_init():
 
 
 # ----------------------------------------------------------------- the official checkpoint layout
+
 
 def test_key_map_covers_the_official_checkpoint_exactly():
     official = random_official_state_dict(ngf=8)
@@ -114,7 +131,9 @@ def test_flat_generator_equals_the_nested_official_one(batch):
         reference.train(mode == "train")
         net_G.train(mode == "train")
         torch.manual_seed(5)
-        expected = reference(x.clone())  # clone: the reference's in-place LeakyReLU rewrites its input
+        expected = reference(
+            x.clone()
+        )  # clone: the reference's in-place LeakyReLU rewrites its input
         torch.manual_seed(5)
         assert torch.allclose(net_G(x), expected, atol=1e-6), mode
 
@@ -141,6 +160,7 @@ def test_mapping_names_the_first_missing_or_unexpected_key():
 
 
 # ----------------------------------------------------------------- the three test-time protocols
+
 
 @pytest.fixture(scope="module")
 def official_checkpoints(tmp_path_factory):
@@ -179,10 +199,16 @@ def test_default_protocol_equals_each_image_alone_in_train_mode(official_checkpo
     with torch.no_grad():
         out = net_G(x)
     reference = _fresh_reference(state)
-    expected = torch.cat([_reference_output(reference, x[i:i + 1], train_bn=True, dropout=False)
-                          for i in range(batch)])
+    expected = torch.cat(
+        [
+            _reference_output(reference, x[i : i + 1], train_bn=True, dropout=False)
+            for i in range(batch)
+        ]
+    )
     assert torch.allclose(out, expected, atol=1e-5)
-    assert torch.equal(net_G.down2[1].running_mean, running_before)  # never updates the stored averages
+    assert torch.equal(
+        net_G.down2[1].running_mean, running_before
+    )  # never updates the stored averages
     with torch.no_grad():
         assert torch.equal(net_G(x), out)  # deterministic
 
@@ -225,7 +251,8 @@ def test_state_dict_round_trip_in_both_formats(tmp_path, official_checkpoints):
         buffer.seek(0)
         restored = UNetGenerator()
         restored.load_state_dict(torch.load(buffer, weights_only=True), strict=True)
-        assert all(torch.equal(a, b) for a, b in zip(restored.state_dict().values(), net_G.state_dict().values()))
+        pairs = zip(restored.state_dict().values(), net_G.state_dict().values(), strict=True)
+        assert all(torch.equal(a, b) for a, b in pairs)
 
 
 def test_loader_refuses_missing_and_foreign_files(tmp_path):
@@ -235,10 +262,23 @@ def test_loader_refuses_missing_and_foreign_files(tmp_path):
     html.write_text("<html><body>Not found</body></html>")
     with pytest.raises(LessonError, match="is not a PyTorch weights file"):
         facades_generator.create_facades_generator(html)
-    theirs = tmp_path / "generator_weights.pth"  # what Exercise 3 writes: a sketch colouriser, not the facades model
-    torch.save(dict(format_version=1, model_args=dict(in_channels=3, out_channels=3, ngf=8), image_size=256,
-                    epoch=1, state_dict=UNetGenerator(ngf=8).state_dict()), theirs)
-    with pytest.raises(LessonError, match=r"written by exercise3_train.py .*python colorize_sketch.py SKETCH --weights"):
+    theirs = (
+        tmp_path / "generator_weights.pth"
+    )  # what Exercise 3 writes: a sketch colouriser, not the facades model
+    torch.save(
+        dict(
+            format_version=1,
+            model_args=dict(in_channels=3, out_channels=3, ngf=8),
+            image_size=256,
+            epoch=1,
+            state_dict=UNetGenerator(ngf=8).state_dict(),
+        ),
+        theirs,
+    )
+    with pytest.raises(
+        LessonError,
+        match=r"written by exercise3_train.py .*python colorize_sketch.py SKETCH --weights",
+    ):
         facades_generator.create_facades_generator(theirs)
     small = tmp_path / "small.pth"
     torch.save(random_official_state_dict(ngf=8), small)

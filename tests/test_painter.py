@@ -1,5 +1,5 @@
-"""The facade painter: its HTTP API with good and bad inputs, concurrent requests, the no-weights mode,
-the real command line, and the page end to end in headless Chromium driven by Playwright.
+"""The facade painter: its HTTP API with good and bad inputs, concurrent requests, the no-weights
+mode, the real command line, and the page end to end in headless Chromium driven by Playwright.
 
 The generator here has random weights in the official layout (tests/official_reference.py): its
 facades are noise, but it computes exactly what the real model computes, so latency and the
@@ -15,36 +15,36 @@ import http.client
 import io
 import json
 import os
-import re
 import queue
+import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
-import struct
 import threading
 import zlib
 from pathlib import Path
 
 import numpy as np
-import torch
 import pytest
+import torch
 from PIL import Image
 
 import facade_painter
+from facades_generator import load_label
+from helpers.facade_labels import SAMPLE_LABELS_DIR, FacadeDesign, draw_facade
+from helpers.facade_palette import CLASS_COLORS, FACADE_CLASSES, PALETTE
+from helpers.files import ROOT, atomic_path
+from helpers.images import MAX_PIXELS, ImageTooLarge, png_bytes, tensor_to_image
+from painter import hosts
 from painter import server as painter_server
-from helpers.facade_labels import FacadeDesign, draw_facade
-from facades_generator import (CLASS_COLORS, FACADE_CLASSES, PALETTE, create_facades_generator, SAMPLE_LABELS_DIR,
-                               load_label, translate)
-from helpers.files import atomic_path
-from helpers.images import tensor_to_image
-
-ROOT = Path(__file__).resolve().parents[1]
+from pix2pix_models import translate
 
 
 @pytest.fixture(scope="module")
-def net_G(checkpoint):
-    return create_facades_generator(checkpoint)
+def net_G(random_generator):
+    return random_generator()
 
 
 def start_server(net_G, reason=None):
@@ -63,7 +63,9 @@ def server(net_G):
 
 @pytest.fixture(scope="module")
 def server_without_weights(tmp_path_factory):
-    net_G, reason = facade_painter.load_model(tmp_path_factory.mktemp("empty") / "missing.pth", torch.device("cpu"), fast=False)
+    missing = tmp_path_factory.mktemp("empty") / "missing.pth"
+    args = facade_painter.parse_args(["--checkpoint", str(missing)])
+    net_G, reason = facade_painter.load_model(args, torch.device("cpu"))
     assert net_G is None
     server = start_server(None, reason)
     yield server
@@ -72,7 +74,7 @@ def server_without_weights(tmp_path_factory):
 
 
 def base_url(server):
-    return "http://%s:%d/" % server.server_address[:2]
+    return server.url
 
 
 def request(server, method, path, body=None, content_type="image/png"):
@@ -98,12 +100,6 @@ def raw_request(server, head):
     return int(status_line.split()[1]), rest.split(b"\r\n\r\n", 1)[1]
 
 
-def png_bytes(image):
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def decode_png(data):
     image = Image.open(io.BytesIO(data))
     assert image.format == "PNG"
@@ -114,7 +110,7 @@ _expected = {}
 
 
 def expected_facade(net_G, name="shop_street"):
-    """What the model itself makes of a shipped label, computed without the server (once per label)."""
+    """What the model itself makes of a shipped label, computed without the server (once each)."""
     if name not in _expected:
         _expected[name] = model_facade(net_G, sample(name))
     return _expected[name]
@@ -134,6 +130,7 @@ def in_palette(pixels):
 
 # ---- the HTTP API --------------------------------------------------------------------------------
 
+
 def test_page_is_served_and_loads_nothing_from_elsewhere(server):
     status, headers, body = request(server, "GET", "/")
     assert status == 200 and headers["Content-Type"].startswith("text/html")
@@ -143,7 +140,9 @@ def test_page_is_served_and_loads_nothing_from_elsewhere(server):
         assert not re.match(r"(https?:)?//", ref), f"index.html loads {ref} from another site"
     for name in ("index.html", "painter.css", "painter.js"):
         text = (ROOT / "painter" / name).read_text()
-        assert "http://" not in text and "https://" not in text, f"painter/{name} names an outside URL"
+        assert "http://" not in text and "https://" not in text, (
+            f"painter/{name} names an outside URL"
+        )
     for path, kind in (("/painter.js", "text/javascript"), ("/painter.css", "text/css")):
         status, headers, _ = request(server, "GET", path)
         assert status == 200 and headers["Content-Type"].startswith(kind)
@@ -159,7 +158,12 @@ def test_palette_and_samples_come_from_the_python_modules(server):
     for name in names[:3]:
         status, headers, body = request(server, "GET", f"/samples/{name}.png")
         assert status == 200 and body == (SAMPLE_LABELS_DIR / f"{name}.png").read_bytes()
-    for path in ("/samples/../facades_generator.py", "/samples/nope.png", "/facade_painter.py", "/checkpoints/"):
+    for path in (
+        "/samples/../facades_generator.py",
+        "/samples/nope.png",
+        "/facade_painter.py",
+        "/checkpoints/",
+    ):
         assert request(server, "GET", path)[0] == 404
 
 
@@ -185,8 +189,12 @@ def test_generate_returns_the_models_facade(server, net_G):
 
 def test_wrong_size_is_resized_and_off_palette_colours_are_snapped(server, net_G):
     label = sample()
-    doubled = label.resize((512, 512), Image.NEAREST)  # nearest-neighbour back to 256 gives the same label
-    noise = np.random.default_rng(0).integers(-6, 7, size=(256, 256, 3))  # like JPEG noise, far from other classes
+    doubled = label.resize(
+        (512, 512), Image.NEAREST
+    )  # nearest-neighbour back to 256 gives the same label
+    noise = np.random.default_rng(0).integers(
+        -6, 7, size=(256, 256, 3)
+    )  # like JPEG noise, far from other classes
     noisy = Image.fromarray(np.clip(np.asarray(label).astype(int) + noise, 0, 255).astype(np.uint8))
     assert not in_palette(np.asarray(noisy))
     for image in (doubled, noisy):
@@ -195,10 +203,18 @@ def test_wrong_size_is_resized_and_off_palette_colours_are_snapped(server, net_G
 
 
 def png_header_only(width, height):
-    """A PNG that claims a size and holds no pixels: bytes enough for Image.open, not for decoding."""
+    """A PNG that claims a size and holds no pixels: enough for Image.open, not for decoding."""
+
     def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) + chunk(b"IEND", b"")
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _bad_bodies():
@@ -224,60 +240,114 @@ def test_bad_bodies_get_a_short_4xx_and_the_server_stays_up(server, net_G):
     assert status == 200 and np.array_equal(decode_png(body), expected_facade(net_G))
 
 
+def test_one_pixel_limit_for_uploads_and_files(server, tmp_path):
+    """The painter decodes with helpers.images.open_image: every script's decoder and size limit."""
+    assert MAX_PIXELS == 4096 * 4096
+    assert request(server, "POST", "/generate", png_header_only(4096, 4097))[0] == 413
+    assert request(server, "POST", "/generate", png_header_only(4096, 4096))[0] == 400  # no pixels
+    (tmp_path / "huge.png").write_bytes(png_header_only(4096, 4097))
+    with pytest.raises(ImageTooLarge, match="huge.png is too large to open safely"):
+        load_label(tmp_path / "huge.png")
+
+
 def host_line(server):
     return b"Host: 127.0.0.1:%d\r\n" % server.server_address[1]
 
 
 def test_bad_headers_and_paths_get_4xx(server):
-    assert raw_request(server, b"POST /generate HTTP/1.1\r\n" + host_line(server) + b"\r\n")[0] == 411
-    for length in (b"lots", "\u00b2".encode("latin-1"), "\u0663".encode("utf-8")):  # superscript 2, Arabic 3: digits
-        status, message = raw_request(server, b"POST /generate HTTP/1.1\r\n" + host_line(server) +
-                                      b"Content-Type: image/png\r\nContent-Length: " + length + b"\r\n\r\n")
+    assert (
+        raw_request(server, b"POST /generate HTTP/1.1\r\n" + host_line(server) + b"\r\n")[0] == 411
+    )
+    for length in (
+        b"lots",
+        "\u00b2".encode("latin-1"),
+        "\u0663".encode("utf-8"),
+    ):  # superscript 2, Arabic 3: digits
+        status, message = raw_request(
+            server,
+            b"POST /generate HTTP/1.1\r\n"
+            + host_line(server)
+            + b"Content-Type: image/png\r\nContent-Length: "
+            + length
+            + b"\r\n\r\n",
+        )
         assert status == 400 and b"Content-Length" in message, length
     assert request(server, "POST", "/elsewhere", b"x")[0] == 404
     assert request(server, "GET", "/status.json")[0] == 200
 
 
-@pytest.mark.parametrize("query", ["seed=%C2%B2", "seed=%D9%A3", "seed=-1", "seed=1e3", "seed=" + "9" * 40,
-                                   "seed=%00", "seed=%FF%FE"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "seed=%C2%B2",
+        "seed=%D9%A3",
+        "seed=-1",
+        "seed=1e3",
+        "seed=" + "9" * 40,
+        "seed=%00",
+        "seed=%FF%FE",
+    ],
+)
 def test_odd_random_seeds_get_400_and_one_sentence(server, query):
     status, headers, message = request(server, "GET", "/random?" + query)
     assert status == 400 and b"seed must be a whole number" in message and message.count(b"\n") == 0
     assert request(server, "GET", "/random?seed=7")[0] == 200  # and the server is still up
 
 
-@pytest.mark.parametrize("host", [b"evil.example", b"evil.example:%d", b"127.0.0.1:1", b"localhost.evil.example:%d"])
+@pytest.mark.parametrize(
+    "host", [b"evil.example", b"evil.example:%d", b"127.0.0.1:1", b"localhost.evil.example:%d"]
+)
 def test_requests_for_another_host_are_refused(server, host):
-    """DNS rebinding: a page on evil.example points its name at 127.0.0.1 and its script asks us; the browser
-    still sends Host: evil.example, which this server refuses for every path, GET and POST alike."""
+    """DNS rebinding: a page on evil.example points its name at 127.0.0.1 and its script asks us;
+    the browser still sends Host: evil.example, which this server refuses for every path, GET and
+    POST alike."""
     host = host % server.server_address[1] if b"%d" in host else host
-    for head in (b"GET / HTTP/1.1\r\nHost: " + host + b"\r\n\r\n",
-                 b"POST /generate HTTP/1.1\r\nHost: " + host + b"\r\nContent-Type: image/png\r\n"
-                 b"Content-Length: 0\r\n\r\n"):
+    for head in (
+        b"GET / HTTP/1.1\r\nHost: " + host + b"\r\n\r\n",
+        b"POST /generate HTTP/1.1\r\nHost: " + host + b"\r\nContent-Type: image/png\r\n"
+        b"Content-Length: 0\r\n\r\n",
+    ):
         status, message = raw_request(server, head)
         assert status == 403 and b"answers requests for http://127.0.0.1:" in message
     status, message = raw_request(server, b"GET / HTTP/1.0\r\n\r\n")  # no Host at all
     assert status == 400 and b"Host" in message
     for ours in (b"127.0.0.1:%d", b"localhost:%d", b"LOCALHOST:%d"):
-        assert raw_request(server, b"GET /status.json HTTP/1.0\r\nHost: " + ours % server.server_address[1] +
-                           b"\r\n\r\n")[0] == 200
+        assert (
+            raw_request(
+                server,
+                b"GET /status.json HTTP/1.0\r\nHost: "
+                + ours % server.server_address[1]
+                + b"\r\n\r\n",
+            )[0]
+            == 200
+        )
 
 
 def test_host_names_follow_the_address_listened_on():
-    loopback, everywhere, lan = (painter_server.accepted_host_names(h) for h in ("127.0.0.1", "0.0.0.0", "192.168.1.5"))
-    assert painter_server.host_matches("localhost:8000", loopback, 8000)
-    assert not painter_server.host_matches("192.168.1.5:8000", loopback, 8000)
-    assert painter_server.host_matches("[::1]:8000", loopback, 8000) and painter_server.host_matches("127.0.0.1", loopback, 8000)
-    assert painter_server.host_matches("192.168.1.5:8000", lan, 8000) and not painter_server.host_matches("example.org:8000", lan, 8000)
-    assert painter_server.host_matches("10.1.2.3:8000", everywhere, 8000)  # an IP literal cannot be rebound
-    assert not painter_server.host_matches("evil.example:8000", everywhere, 8000)
+    loopback, everywhere, lan = (
+        hosts.accepted_host_names(h) for h in ("127.0.0.1", "0.0.0.0", "192.168.1.5")
+    )
+    assert hosts.host_matches("localhost:8000", loopback, 8000)
+    assert not hosts.host_matches("192.168.1.5:8000", loopback, 8000)
+    assert hosts.host_matches("[::1]:8000", loopback, 8000) and hosts.host_matches(
+        "127.0.0.1", loopback, 8000
+    )
+    assert hosts.host_matches("192.168.1.5:8000", lan, 8000) and not hosts.host_matches(
+        "example.org:8000", lan, 8000
+    )
+    assert hosts.host_matches("10.1.2.3:8000", everywhere, 8000)  # an IP literal cannot be rebound
+    assert not hosts.host_matches("evil.example:8000", everywhere, 8000)
 
 
-@pytest.mark.parametrize("content_type", [None, "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
-                                          "text/plain"])
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "text/plain"],
+)
 def test_uploads_a_cross_site_form_could_send_get_415(server, content_type):
     """A form on another site may only send these three types (and needs no preflight to do it)."""
-    status, _, message = request(server, "POST", "/generate", png_bytes(sample()), content_type=content_type)
+    status, _, message = request(
+        server, "POST", "/generate", png_bytes(sample()), content_type=content_type
+    )
     assert status == 415 and b"Content-Type: image/png" in message
 
 
@@ -285,8 +355,9 @@ def test_webp_and_jpeg_labels_are_read(server, net_G):
     for form, options in (("WEBP", dict(lossless=True)), ("JPEG", dict(quality=95))):
         buffer = io.BytesIO()
         sample().save(buffer, format=form, **options)
-        status, _, body = request(server, "POST", "/generate", buffer.getvalue(),
-                                  content_type=f"image/{form.lower()}")
+        status, _, body = request(
+            server, "POST", "/generate", buffer.getvalue(), content_type=f"image/{form.lower()}"
+        )
         assert status == 200 and decode_png(body).shape == (256, 256, 3), form
         if form == "WEBP":  # lossless: the very label, so the very facade
             assert np.array_equal(decode_png(body), expected_facade(net_G))
@@ -306,8 +377,10 @@ def test_concurrent_requests_each_get_their_own_facade(server, net_G):
         t.start()
     for t in threads:
         t.join(timeout=300)
-    for name, (status, _, body) in zip(names, results):
-        assert status == 200 and np.array_equal(decode_png(body), expected_facade(net_G, name)), name
+    for name, (status, _, body) in zip(names, results, strict=True):
+        assert status == 200 and np.array_equal(decode_png(body), expected_facade(net_G, name)), (
+            name
+        )
 
 
 def test_without_weights_the_page_loads_and_generate_says_how_to_get_them(server_without_weights):
@@ -320,12 +393,26 @@ def test_without_weights_the_page_loads_and_generate_says_how_to_get_them(server
 
 # ---- the command line ----------------------------------------------------------------------------
 
+
 def test_command_prints_its_address_serves_and_stops_on_ctrl_c(tmp_path):
-    process = subprocess.Popen([sys.executable, "facade_painter.py", "--port", "0", "--checkpoint",
-                                str(tmp_path / "missing.pth")], cwd=ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "facade_painter.py",
+            "--port",
+            "0",
+            "--checkpoint",
+            str(tmp_path / "missing.pth"),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     output = queue.Queue()  # a reader thread: select() on a buffered text pipe can miss lines
-    reader = threading.Thread(target=lambda: [output.put(line) for line in process.stdout], daemon=True)
+    reader = threading.Thread(
+        target=lambda: [output.put(line) for line in process.stdout], daemon=True
+    )
     reader.start()
     try:
         lines = []
@@ -352,16 +439,19 @@ def test_busy_port_fails_with_a_message(tmp_path, capsys):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         with pytest.raises(SystemExit) as exit_info:
-            facade_painter.main(["--port", str(busy.getsockname()[1]), "--checkpoint", str(tmp_path / "none.pth")])
+            facade_painter.main(
+                ["--port", str(busy.getsockname()[1]), "--checkpoint", str(tmp_path / "none.pth")]
+            )
     assert exit_info.value.code == 2 and "--port" in capsys.readouterr().err
 
 
 def test_loopback_hosts_are_told_apart_from_public_ones():
-    assert all(map(painter_server.is_loopback, ["127.0.0.1", "::1", "localhost", "127.0.0.2"]))
-    assert not any(map(painter_server.is_loopback, ["0.0.0.0", "192.168.1.20", "::", "example.org"]))
+    assert all(map(hosts.is_loopback, ["127.0.0.1", "::1", "localhost", "127.0.0.2"]))
+    assert not any(map(hosts.is_loopback, ["0.0.0.0", "192.168.1.20", "::", "example.org"]))
 
 
 # ---- the page in a real browser ------------------------------------------------------------------
+
 
 def canvas_image(page):
     data_url = page.evaluate("document.getElementById('label').toDataURL('image/png')")
@@ -380,13 +470,16 @@ ACCESSIBLE_NAME_CHECK = """() => {
     .some((text) => text && text.trim());
   const unnamed = [...document.querySelectorAll('button, input, select, textarea, canvas')]
     .filter((el) => !named(el)).map((el) => el.outerHTML.slice(0, 80));
-  const noAlt = [...document.querySelectorAll('img')].filter((img) => !img.alt).map((img) => img.outerHTML);
-  const fakeButtons = document.querySelectorAll('[onclick], div[role=button], span[role=button]').length;
+  const noAlt = [...document.querySelectorAll('img')].filter((img) => !img.alt)
+    .map((img) => img.outerHTML);
+  const fakeButtons = document.querySelectorAll('[onclick], div[role=button], span[role=button]')
+    .length;
   return {unnamed, noAlt, fakeButtons, lang: document.documentElement.lang,
           canvasLabel: document.getElementById('label').getAttribute('aria-label')};
 }"""
 
 
+@pytest.mark.slow
 def test_paint_two_classes_and_generate_in_chromium(browser, server, net_G):
     page = browser.new_page(viewport={"width": 1280, "height": 960}, accept_downloads=True)
     errors = []
@@ -432,15 +525,20 @@ def test_paint_two_classes_and_generate_in_chromium(browser, server, net_G):
     assert np.array_equal(canvas_image(page), label)
 
     page.get_by_role("button", name="Generate", exact=True).click()
-    page.wait_for_function("() => document.getElementById('result').dataset.generation === '1'", timeout=60000)
-    size = page.evaluate("[document.getElementById('result').naturalWidth, document.getElementById('result').naturalHeight]")
+    page.wait_for_function(
+        "() => document.getElementById('result').dataset.generation === '1'", timeout=60000
+    )
+    result = "document.getElementById('result')"
+    size = page.evaluate(f"[{result}.naturalWidth, {result}.naturalHeight]")
     assert size == [256, 256]
     label_name, label_file = downloaded(page, "Download label")
     facade_name, facade_file = downloaded(page, "Download facade")
     assert label_name.endswith(".png") and facade_name.endswith(".png")
     assert np.array_equal(label_file, label)
     assert np.array_equal(facade_file, model_facade(net_G, Image.fromarray(label)))
-    assert np.abs(facade_file.astype(int) - label.astype(int)).mean() > 20, "the output is not the label"
+    assert np.abs(facade_file.astype(int) - label.astype(int)).mean() > 20, (
+        "the output is not the label"
+    )
 
     page.get_by_role("button", name="Random facade").click()
     page.wait_for_function("() => !document.getElementById('design-line').hidden")
@@ -448,12 +546,15 @@ def test_paint_two_classes_and_generate_in_chromium(browser, server, net_G):
     assert np.array_equal(canvas_image(page), np.asarray(draw_facade(FacadeDesign.from_spec(spec))))
     page.get_by_label("Sample label").select_option("wide_office")
     page.get_by_role("button", name="Load sample").click()
-    page.wait_for_function("() => document.getElementById('status').textContent.includes('wide_office')")
+    page.wait_for_function(
+        "() => document.getElementById('status').textContent.includes('wide_office')"
+    )
     assert np.array_equal(canvas_image(page), np.asarray(sample("wide_office")))
     assert errors == []
     page.close()
 
 
+@pytest.mark.slow
 def test_page_without_weights_tells_how_to_get_them_in_chromium(browser, server_without_weights):
     page = browser.new_page()
     page.goto(base_url(server_without_weights))

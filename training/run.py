@@ -83,7 +83,7 @@ class RunFolder:
             )
         if self.main:
             for leftover in self.path.glob(".*.part"):  # what a killed run was writing
-                leftover.unlink()
+                leftover.unlink(missing_ok=True)
 
     def release(self):
         if self.lock is not None:
@@ -152,8 +152,8 @@ class RunFolder:
                 f"could not write epoch {epoch}'s files into {shown(self.path)} "
                 f"({reason}): is the disk full? {kept}"
             ) from None
-        finally:
-            for tmp in files.staged.values():
+        finally:  # what an interrupted or failed write left (the lock makes every .part ours)
+            for tmp in self.path.glob(".*.part") if self.main else ():
                 tmp.unlink(missing_ok=True)
         self.saved = epoch
 
