@@ -1,14 +1,15 @@
-"""The two pix2pix networks (Isola et al. 2017), exactly as in the official PyTorch release.
+"""The two pix2pix networks (Isola et al. 2017), exactly as in the official PyTorch release
+(models/networks.py of junyanz/pytorch-CycleGAN-and-pix2pix, "the official code" below).
 
-    UNetGenerator          "unet_256": 8 stride-2 convs down to 1x1, 8 transposed convs back up,
-                           skip connections between mirrored levels. 54,413,955 parameters.
-    PatchGANDiscriminator  the 70x70 PatchGAN (n_layers=3): 256x256 in -> 30x30 real/fake logits.
-                           2,768,705 parameters.
+UNetGenerator          "unet_256": 8 stride-2 convs down to 1x1, 8 transposed convs back up,
+                       skip connections between mirrored levels. 54,413,955 parameters.
+PatchGANDiscriminator  the 70x70 PatchGAN (n_layers=3): 256x256 in -> 30x30 real/fake logits.
+                       2,768,705 parameters.
 
 Also: the paper's weight initialisation (`init_weights`), a BatchNorm that always uses each
-image's own statistics (`PerImageBatchNorm2d`, the paper's test-time protocol), and the one
-function that maps the official checkpoint's nested key layout onto our flat generator
-(`load_official_generator_weights`).
+image's own statistics (`PerImageBatchNorm2d`, the paper's test-time protocol), the one function
+that maps the official checkpoint's nested key layout onto our flat generator
+(`load_official_generator_weights`), and G at test time (`generator_at_test_time`, `translate`).
 
 This file is pure: no file I/O, no argparse, no device choice. Scripts do those.
 """
@@ -17,9 +18,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-IMAGE_SIZE = 256  # "unet_256": 8 stride-2 convolutions take 256x256 down to 1x1, so the size must be 256
-LEAKY_SLOPE = 0.2  # §6.1.1 / official code: LeakyReLU(0.2) in the encoder and in D
-DROPOUT_P = 0.5  # §3.1: noise comes only from dropout, in the first three decoder blocks
+IMAGE_SIZE = 256  # "unet_256": 8 stride-2 convolutions take 256x256 to 1x1, so 256 it must be
+LEAKY_SLOPE = 0.2  # §6.1.1 and the official code: LeakyReLU(0.2) in the encoder and in D
+# §3.1: G's only noise is dropout. The official code puts it in up2-up4, the three decoder blocks
+# after the innermost one; the paper's appendix (CD512-CD1024-CD1024) starts it at the innermost.
+DROPOUT_P = 0.5
 INIT_STD = 0.02  # official init_weights('normal', 0.02): conv ~ N(0, 0.02), BN weight ~ N(1, 0.02)
 
 
@@ -34,7 +37,9 @@ class PerImageBatchNorm2d(nn.BatchNorm2d):
     """
 
     def forward(self, x):
-        return F.instance_norm(x, weight=self.weight, bias=self.bias, use_input_stats=True, eps=self.eps)
+        return F.instance_norm(
+            x, None, None, self.weight, self.bias, use_input_stats=True, eps=self.eps
+        )
 
 
 def _down(in_channels, out_channels, norm_layer=None):
@@ -57,7 +62,9 @@ def _up(in_channels, out_channels, norm_layer, dropout=False):
     """Decoder block: ReLU, 4x4 stride-2 transposed conv doubles H and W, norm, [Dropout(0.5)]."""
     layers = [
         nn.ReLU(),
-        nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1, bias=False),  # BN follows
+        nn.ConvTranspose2d(
+            in_channels, out_channels, 4, stride=2, padding=1, bias=False
+        ),  # BN next
         norm_layer(out_channels),
     ]
     if dropout:
@@ -85,16 +92,19 @@ class UNetGenerator(nn.Module):
         self.down7 = _down(ngf * 8, ngf * 8, norm_layer)  # (N, 512, 2, 2)
         # Innermost: no norm (a 1x1 map has nothing to normalise) and no activation here; the
         # ReLU that follows it is the first layer of up1.
-        self.down8 = nn.Sequential(nn.Conv2d(ngf * 8, ngf * 8, 4, stride=2, padding=1, bias=False))  # (N, 512, 1, 1)
+        innermost = nn.Conv2d(ngf * 8, ngf * 8, 4, stride=2, padding=1, bias=False)
+        self.down8 = nn.Sequential(innermost)  # (N, 512, 1, 1)
 
-        self.up1 = _up(ngf * 8, ngf * 8, norm_layer)  # (N, 512, 2, 2); input d8 only
-        self.up2 = _up(ngf * 16, ngf * 8, norm_layer, dropout=True)  # (N, 512, 4, 4); input cat(d7, u1)
-        self.up3 = _up(ngf * 16, ngf * 8, norm_layer, dropout=True)  # (N, 512, 8, 8); input cat(d6, u2)
-        self.up4 = _up(ngf * 16, ngf * 8, norm_layer, dropout=True)  # (N, 512, 16, 16); input cat(d5, u3)
-        self.up5 = _up(ngf * 16, ngf * 4, norm_layer)  # (N, 256, 32, 32); input cat(d4, u4)
-        self.up6 = _up(ngf * 8, ngf * 2, norm_layer)  # (N, 128, 64, 64); input cat(d3, u5)
-        self.up7 = _up(ngf * 4, ngf, norm_layer)  # (N, 64, 128, 128); input cat(d2, u6)
-        self.final = nn.Sequential(  # (N, out_channels, 256, 256); input cat(d1, u7)
+        # Each decoder block reads cat([encoder level, previous block]), encoder first: the pair
+        # in each comment below, then the block's output.
+        self.up1 = _up(ngf * 8, ngf * 8, norm_layer)  # d8 alone -> (N, 512, 2, 2)
+        self.up2 = _up(ngf * 16, ngf * 8, norm_layer, dropout=True)  # (d7, u1) -> (N, 512, 4, 4)
+        self.up3 = _up(ngf * 16, ngf * 8, norm_layer, dropout=True)  # (d6, u2) -> (N, 512, 8, 8)
+        self.up4 = _up(ngf * 16, ngf * 8, norm_layer, dropout=True)  # (d5, u3) -> (N, 512, 16, 16)
+        self.up5 = _up(ngf * 16, ngf * 4, norm_layer)  # (d4, u4) -> (N, 256, 32, 32)
+        self.up6 = _up(ngf * 8, ngf * 2, norm_layer)  # (d3, u5) -> (N, 128, 64, 64)
+        self.up7 = _up(ngf * 4, ngf, norm_layer)  # (d2, u6) -> (N, 64, 128, 128)
+        self.final = nn.Sequential(  # (d1, u7) -> (N, out_channels, 256, 256)
             nn.ReLU(),
             nn.ConvTranspose2d(ngf * 2, out_channels, 4, stride=2, padding=1),  # G's only bias
             nn.Tanh(),  # images live in [-1, 1]
@@ -120,7 +130,7 @@ class UNetGenerator(nn.Module):
 
 
 class PatchGANDiscriminator(nn.Module):
-    """The 70x70 PatchGAN: classifies every overlapping 70x70 patch of (condition, image) as real or fake.
+    """The 70x70 PatchGAN: calls every overlapping 70x70 patch of (condition, image) real or fake.
 
     forward(condition, image): two (N, 3, 256, 256) tensors -> (N, 1, 30, 30) logits (no sigmoid:
     the loss is BCE-with-logits). Each logit's receptive field is 70x70 input pixels, so D judges
@@ -130,7 +140,7 @@ class PatchGANDiscriminator(nn.Module):
     def __init__(self, in_channels=6, ndf=64, norm_layer=nn.BatchNorm2d):
         super().__init__()
         self.model = nn.Sequential(
-            nn.Conv2d(in_channels, ndf, 4, stride=2, padding=1),  # (N, 64, 128, 128); no norm on layer 1
+            nn.Conv2d(in_channels, ndf, 4, stride=2, padding=1),  # (N, 64, 128, 128); no norm
             nn.LeakyReLU(LEAKY_SLOPE),
             nn.Conv2d(ndf, ndf * 2, 4, stride=2, padding=1, bias=False),  # (N, 128, 64, 64)
             norm_layer(ndf * 2),
@@ -145,11 +155,12 @@ class PatchGANDiscriminator(nn.Module):
         )
 
     def forward(self, condition, image):
-        return self.model(torch.cat([condition, image], dim=1))  # D is conditional: it sees the pair
+        return self.model(torch.cat([condition, image], dim=1))  # conditional: D sees the pair
 
 
 def init_weights(net, std=INIT_STD):
-    """The official 'normal' init: conv weights ~ N(0, std), BatchNorm weights ~ N(1, std), biases 0."""
+    """The official 'normal' init: conv weights ~ N(0, std), BatchNorm weights ~ N(1, std),
+    biases 0."""
     for m in net.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
             nn.init.normal_(m.weight, 0.0, std)
@@ -165,8 +176,9 @@ def init_weights(net, std=INIT_STD):
 # The official checkpoint: a bare state_dict of the *nested* UnetGenerator. Level 1 is the
 # outermost block `model.model`; level k >= 2 sits at `model.model.1` + `.model.3` * (k - 2).
 # Inside a middle block's Sequential: 0 LeakyReLU, 1 down conv, 2 BN, 3 sub-block, 4 ReLU,
-# 5 up conv, 6 BN (7 Dropout). Innermost (level 8): 0 LeakyReLU, 1 down conv, 2 ReLU, 3 up conv, 4 BN.
-# Outermost (level 1): 0 down conv, 1 sub-block, 2 ReLU, 3 up conv (with bias), 4 Tanh.
+# 5 up conv, 6 BN (7 Dropout). Innermost (level 8): 0 LeakyReLU, 1 down conv, 2 ReLU, 3 up
+# conv, 4 BN. Outermost (level 1): 0 down conv, 1 sub-block, 2 ReLU, 3 up conv (a bias), 4 Tanh.
+
 
 def official_generator_key_map(num_levels=8):
     """Module-prefix map {official prefix: our prefix} for the official nested U-Net layout."""
@@ -193,7 +205,7 @@ def load_official_generator_weights(net_G, state_dict):
     every shape is checked; the first missing or unexpected key is named in the ValueError.
     Loads with strict=True, so nothing is silently left at its initial value.
     """
-    source = {k[len("module."):] if k.startswith("module.") else k: v for k, v in state_dict.items()}
+    source = {k.removeprefix("module."): v for k, v in state_dict.items()}
     target = net_G.state_dict()
     prefix_map = official_generator_key_map()
 
@@ -201,30 +213,36 @@ def load_official_generator_weights(net_G, state_dict):
         module, _, name = official_key.rpartition(".")
         return prefix_map[module] + "." + name if module in prefix_map else None
 
+    question = "is it a pix2pix unet_256 generator?"
     unexpected = [k for k in source if ours(k) not in target]
     if unexpected:
-        raise ValueError(f"unexpected key {unexpected[0]!r} in the checkpoint "
-                         f"({len(unexpected)} unexpected); is it a pix2pix unet_256 generator?")
+        raise ValueError(
+            f"unexpected key {unexpected[0]!r} in the checkpoint "
+            f"({len(unexpected)} unexpected); {question}"
+        )
     mapped = {ours(k): v for k, v in source.items()}
     for key, value in target.items():
         if key not in mapped:
             if key.endswith("num_batches_tracked"):
-                mapped[key] = torch.zeros_like(value)  # absent from older files; unused at test time
+                mapped[key] = torch.zeros_like(value)  # absent from older files; unused in tests
                 continue
-            official = next(o + key[len(p):] for o, p in prefix_map.items() if key.startswith(p + "."))
-            raise ValueError(f"missing key {official!r} in the checkpoint; is it a pix2pix unet_256 generator?")
+            module, _, name = key.rpartition(".")
+            official = next(o for o, p in prefix_map.items() if p == module) + "." + name
+            raise ValueError(f"missing key {official!r} in the checkpoint; {question}")
         if tuple(mapped[key].shape) != tuple(value.shape):
-            raise ValueError(f"shape mismatch for {key!r}: checkpoint {tuple(mapped[key].shape)}, "
-                             f"model {tuple(value.shape)}; was it trained with another --ngf?")
+            raise ValueError(
+                f"shape mismatch for {key!r}: checkpoint {tuple(mapped[key].shape)}, "
+                f"model {tuple(value.shape)}; was it trained with another --ngf?"
+            )
     net_G.load_state_dict(mapped, strict=True)
     return net_G
 
 
 def generator_at_test_time(model_args, state_dict):
-    """The paper's test-time G (§3.3): a UNetGenerator(**model_args) holding `state_dict`'s tensors
-    themselves (no copy: given a training G's state_dict, it follows that G's updates), with
-    PerImageBatchNorm2d, which never touches the running averages, and dropout off (eval mode)."""
-    with torch.device("meta"):  # no memory and no initialisation: the tensors come from state_dict
+    """The paper's test-time G (§3.3): a UNetGenerator(**model_args) holding `state_dict`'s
+    tensors themselves (no copy: given a training G's state_dict, it follows that G's updates),
+    with PerImageBatchNorm2d, which never touches the running averages, and dropout off."""
+    with torch.device("meta"):  # no memory, no initialisation: the tensors come from state_dict
         net_G = UNetGenerator(**model_args, norm_layer=PerImageBatchNorm2d)
     net_G.load_state_dict(state_dict, assign=True)
     return net_G.eval()
@@ -232,14 +250,14 @@ def generator_at_test_time(model_args, state_dict):
 
 @torch.inference_mode()
 def translate(net_G, real_A, batch_size=8):
-    """Run G at test time on a (N, C, H, W) batch, a few images at a time, without tracking gradients.
+    """Run G at test time on a (N, C, H, W) batch, a few images at a time, with no autograd.
 
-    The inputs go to G's device; the result is float32 on the CPU, whatever G computes in. The mode
-    (dropout, BatchNorm statistics) is the caller's: see PerImageBatchNorm2d for the paper's.
+    The inputs go to G's device; the result is float32 on the CPU, whatever G computes in. The
+    mode (dropout, BatchNorm statistics) is the caller's: generator_at_test_time is the paper's.
     """
     device = next(net_G.parameters()).device
-    chunks = [net_G(real_A[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(real_A), batch_size)]
-    return torch.cat(chunks)
+    batches = real_A.split(batch_size)
+    return torch.cat([net_G(batch.to(device)).float().cpu() for batch in batches])
 
 
 def count_parameters(net):

@@ -14,8 +14,9 @@ from tests.official_reference import random_official_state_dict
 
 @pytest.fixture(scope="session")
 def checkpoint(tmp_path_factory):
-    """A random-weight checkpoint in the official facades layout (full ngf=64, about 218 MB: the loader
-    accepts only the real architecture). Random weights: outputs made with it are never results."""
+    """A random-weight checkpoint in the official facades layout (full ngf=64, about 218 MB: the
+    loader accepts only the real architecture). Random weights: outputs made with it are never
+    results."""
     path = tmp_path_factory.mktemp("weights") / "random_official_layout.pth"
     torch.save(random_official_state_dict(), path)
     return path
@@ -40,7 +41,8 @@ def random_generator(checkpoint):
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    """Exercise 3's tiny preprocessed set: 3 training pairs and 2 validation pairs of 64x64 images."""
+    """Exercise 3's tiny preprocessed set: 3 training pairs and 2 validation pairs of 64x64
+    images."""
     root = tmp_path_factory.mktemp("ex3") / "anime_processed"
     write_pairs(root, "train", ["a", "b", "c"])
     write_pairs(root, "val", ["v1", "v2"], seed=1)
@@ -49,17 +51,18 @@ def data(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def one_thread():
-    """For modules of small networks (`pytestmark = pytest.mark.usefixtures("one_thread")`): they run hundreds
-    of tiny ops, and on a busy 2-core machine every OpenMP barrier of a 2-thread run waits for a descheduled
-    thread (measured: 4 s instead of 0.1 s per step). One thread is enough."""
+    """For modules of small networks (`pytestmark = pytest.mark.usefixtures("one_thread")`): they
+    run hundreds of tiny ops, and on a busy 2-core machine every OpenMP barrier of a 2-thread run
+    waits for a descheduled thread (measured: 4 s instead of 0.1 s per step). One thread is
+    enough."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
 
 
-# Debian's Chromium, headless, as root, with nothing fetched from the network (tests/test_painter.py and
-# tests/test_docs.py drive it through Playwright; no browser download).
+# Debian's Chromium, headless, as root, with nothing fetched from the network (tests/test_painter.py
+# and tests/test_docs.py drive it through Playwright; no browser download).
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

@@ -1,4 +1,5 @@
-"""What the Exercise 3 test files share: tiny synthetic pairs and a way to run the script's main()."""
+"""What the Exercise 3 test files share: tiny synthetic pairs and a way to run the script's
+main()."""
 
 import os
 import signal
@@ -71,7 +72,8 @@ def start_training(data, out, *extra, setup=None):
 
 
 def interrupt_when(proc, ready, timeout=120, signum=signal.SIGINT):
-    """Send SIGINT (Ctrl+C) once ready(line) holds for a line of the output; return (stdout, stderr)."""
+    """Send SIGINT (Ctrl+C) once ready(line) holds for a line of the output; return (stdout,
+    stderr)."""
     deadline, seen = time.monotonic() + timeout, []
     for line in proc.stdout:
         seen.append(line)

@@ -1,4 +1,5 @@
-"""Run `python SCRIPT.py ARGS` commands in forked children of one warm interpreter (for test_readme.py).
+"""Run `python SCRIPT.py ARGS` commands in forked children of one warm interpreter (for
+test_readme.py).
 
 Importing torch, torchvision, torchmetrics and matplotlib costs 5-8 s of CPU on a small machine,
 and the README has some twenty commands. This process imports them once, runs no torch operation

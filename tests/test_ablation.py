@@ -1,6 +1,6 @@
-"""Exercise 3's "Modify" step, the paper's objective ablation (§4.2, Fig. 4): --no-gan (L1 alone, no D is
-built), --lambda-l1 0 (GAN alone), how --resume keeps the choice, and colorize_sketch.py's comparison grid
-of several runs. Tiny synthetic pairs and narrow nets, as in test_train.py."""
+"""Exercise 3's "Modify" step, the paper's objective ablation (§4.2, Fig. 4): --no-gan (L1 alone, no
+D is built), --lambda-l1 0 (GAN alone), how --resume keeps the choice, and colorize_sketch.py's
+comparison grid of several runs. Tiny synthetic pairs and narrow nets, as in test_train.py."""
 
 import copy
 import csv
@@ -29,7 +29,8 @@ def no_discriminator(*args, **kwargs):
 
 
 def two_epochs(data, out, *flags):
-    """A 2-epoch run into `out`, shared (read-only) by the tests below; returns (out, what it printed)."""
+    """A 2-epoch run into `out`, shared (read-only) by the tests below; returns (out, what it
+    printed)."""
     log = out.parent / f"{out.name}.txt"
     with open(log, "w") as stdout, pytest.MonkeyPatch.context() as patch:
         patch.setattr("sys.stdout", stdout)
@@ -51,7 +52,8 @@ def gan_only(data, l1_only):
 
 
 def test_no_gan_step_is_lambda_times_l1_alone():
-    """With no D, G's gradient step is exactly the one of lambda * L1 (the paper's "L1" row of Fig. 4)."""
+    """With no D, G's gradient step is exactly the one of lambda * L1 (the paper's "L1" row of Fig.
+    4)."""
     torch.manual_seed(0)
     net_G = init_weights(UNetGenerator(ngf=8)).train()
     twin = copy.deepcopy(net_G)
@@ -66,7 +68,7 @@ def test_no_gan_step_is_lambda_times_l1_alone():
     (100 * l1).backward()
     opt.step()
     assert losses.keys() == {"G_L1"} and losses["G_L1"] == pytest.approx(l1.item())
-    for (name, a), b in zip(net_G.named_parameters(), twin.parameters()):
+    for (name, a), b in zip(net_G.named_parameters(), twin.parameters(), strict=True):
         assert torch.allclose(a, b, atol=1e-6), name
 
 

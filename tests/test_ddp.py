@@ -1,6 +1,7 @@
-"""Exercise 3 under torchrun: two CPU processes with the gloo backend train with DistributedDataParallel,
-rank 0 alone prints and writes, both ranks end with the same weights, and a single process resumes the
-checkpoint. The same code path runs with NCCL on GPUs (there with SyncBatchNorm, which needs GPUs)."""
+"""Exercise 3 under torchrun: two CPU processes with the gloo backend train with
+DistributedDataParallel, rank 0 alone prints and writes, both ranks end with the same weights, and a
+single process resumes the checkpoint. The same code path runs with NCCL on GPUs (there with
+SyncBatchNorm, which needs GPUs)."""
 
 import csv
 import os
@@ -22,7 +23,8 @@ TINY = ["--ngf", "8", "--ndf", "8", "--batch-size", "2", "--seed", "3", "--worke
 
 
 def torchrun_one_epoch(tmp_path, *flags):
-    """Exercise 3 for one epoch in two gloo processes on 5 pairs; returns (data, out, the finished process)."""
+    """Exercise 3 for one epoch in two gloo processes on 5 pairs; returns (data, out, the finished
+    process)."""
     data, out = tmp_path / "anime_processed", tmp_path / "out"
     write_pairs(
         data, "train", ["a", "b", "c", "d", "e"]
@@ -102,13 +104,14 @@ def test_ranks_share_the_one_process_order_without_gaps():
     whole = list(EpochSampler(5, seed=3))  # one process
     shards = [list(EpochSampler(5, 3, rank, 2)) for rank in (0, 1)]
     assert [len(s) for s in shards] == [3, 3]  # equal steps per rank, or DDP would wait forever
-    interleaved = [item for pair in zip(*shards) for item in pair]
+    interleaved = [item for pair in zip(*shards, strict=True) for item in pair]
     assert interleaved == whole + whole[:1]  # every pair once, the first one again as padding
 
 
 @pytest.mark.slow
 def test_two_processes_train_g_alone_with_no_gan(tmp_path):
-    """--no-gan under torchrun: DDP wraps G alone (there is no D to wrap), and the ranks still agree."""
+    """--no-gan under torchrun: DDP wraps G alone (there is no D to wrap), and the ranks still
+    agree."""
     _, out, result = torchrun_one_epoch(tmp_path, "--no-gan")
     assert (
         "net_D: none (--no-gan)" in result.stdout

@@ -1,5 +1,5 @@
-"""Every command and Python snippet in README.rst and the docs/ pages runs, every flag it names exists,
-every figure is there.
+"""Every command and Python snippet in README.rst and the docs/ pages runs, every flag it names
+exists, every figure is there.
 
 The steps run in README order in one throw-away copy of the repository, like a student following
 the lesson: `python download_pretrained.py` really downloads (from a local HTTP server that serves a
@@ -35,7 +35,9 @@ from tests.official_reference import random_official_state_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.rst"
-PAGES = [README] + sorted((ROOT / "docs").glob("*.rst"))  # the lesson first, then the maintainers' pages
+PAGES = [README] + sorted(
+    (ROOT / "docs").glob("*.rst")
+)  # the lesson first, then the maintainers' pages
 TIMEOUT_S = 300
 
 # Set-up and test commands are not run here: installing packages needs the network, and the test
@@ -51,43 +53,92 @@ EXEMPT = {
 }
 
 # README command prefix -> arguments appended to make it a seconds-long smoke run. The longest
-# matching prefix wins. "{url}" is the local weights server's address, "{samples_url}" a small archive
-# laid out like CMP_facade_DB_base.zip on the same server (the real one is not ours to ship).
+# matching prefix wins. "{url}" is the local weights server's address, "{samples_url}" a small
+# archive laid out like CMP_facade_DB_base.zip on the same server (the real one is not ours).
 SMOKE_ARGS = {
     "python download_pretrained.py": ["--url", "{url}", "--retries", "0"],
-    "python download_pretrained.py --samples": ["--url", "{url}", "--retries", "0", "--samples-url", "{samples_url}"],
+    "python download_pretrained.py --samples": [
+        "--url",
+        "{url}",
+        "--retries",
+        "0",
+        "--samples-url",
+        "{samples_url}",
+    ],
     "python preprocess_anime_sketches.py --demo": ["--demo", "6"],
-    "python exercise2_explore.py --design": ["--experiment", "windows"],  # where the design shows; all five: a minute
-    "python exercise3_train.py": ["--epochs", "1", "--max-images", "2", "--val-images", "1", "--batch-size", "2",
-                                  "--ngf", "8", "--ndf", "8"],
+    "python exercise2_explore.py --design": [
+        "--experiment",
+        "windows",
+    ],  # where the design shows; all five: a minute
+    "python exercise3_train.py": [
+        "--epochs",
+        "1",
+        "--max-images",
+        "2",
+        "--val-images",
+        "1",
+        "--batch-size",
+        "2",
+        "--ngf",
+        "8",
+        "--ndf",
+        "8",
+    ],
     "python facade_painter.py": ["--port", "0"],
     "python docs/make_figures.py": ["--output-dir", "figures_smoke"],
-    "python speed/bench.py": ["--smoke"],  # seconds of measuring instead of minutes; figures meaningless
+    "python speed/bench.py": [
+        "--smoke"
+    ],  # seconds of measuring instead of minutes; figures meaningless
 }
-# Commands that must end with another exit status, and what they must print: the challenges' checker on
-# the shipped, unsolved stubs (tests/test_challenges.py checks every verdict in detail).
+# Commands that must end with another exit status, and what they must print: the challenges'
+# checker on the shipped, unsolved stubs (tests/test_challenges.py checks every verdict).
 EXPECTED = {"python challenges/check.py": (1, "not yet written")}
-# Steps that need something made first, as a student would have it (exact command -> workspace method).
+# Steps that need something made first, as a student would have it (command -> workspace method);
+# --demo 200 is the "or" path: a clean start.
 SETUP = {
-    "python preprocess_anime_sketches.py --demo 200": "fresh_anime_folders",  # the "or" path: a clean start
+    "python preprocess_anime_sketches.py --demo 200": "fresh_anime_folders",
     "python preprocess_anime_sketches.py": "kaggle_layout_pairs",
 }
 # Flags of other programs that the README names (they are not ours to check).
-FOREIGN_FLAGS = {"--eval": "the official repository's test.py", "--lr_policy": "its train.py",
-                 "--data-binary": "curl", "--index-url": "pip",
-                 "--nproc_per_node": "torchrun", "--nproc-per-node": "torchrun", "--standalone": "torchrun"}
+FOREIGN_FLAGS = {
+    "--eval": "the official repository's test.py",
+    "--lr_policy": "its train.py",
+    "--data-binary": "curl",
+    "--index-url": "pip",
+    "--nproc_per_node": "torchrun",
+    "--nproc-per-node": "torchrun",
+    "--standalone": "torchrun",
+}
 # PyTorch's CPU threads spin while they wait; on a machine whose cores are busy with other jobs
 # that makes the small smoke runs many times slower (see the README's Speed section). Sleeping
 # waiters change nothing but the time. OpenMP reads this when it loads, so the runner gets it too.
 QUIET_THREADS = {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
 # Not copied into the workspace: what a fresh clone lacks (downloads, datasets, outputs, caches).
-SKIP_COPY = shutil.ignore_patterns(".git", "checkpoints", "anime_sketch_dataset", "anime_processed", "_build",
-                                   "__pycache__", ".pytest_cache", ".venv", "venv", "facades", "data", "cmp",
-                                   "*.pth", "*.part", "exercise1_output.png", "exercise2_*.png", "exercise3_*.png",
-                                   "metrics.csv", "node_modules")
+SKIP_COPY = shutil.ignore_patterns(
+    ".git",
+    "checkpoints",
+    "anime_sketch_dataset",
+    "anime_processed",
+    "_build",
+    "__pycache__",
+    ".pytest_cache",
+    ".venv",
+    "venv",
+    "facades",
+    "data",
+    "cmp",
+    "*.pth",
+    "*.part",
+    "exercise1_output.png",
+    "exercise2_*.png",
+    "exercise3_*.png",
+    "metrics.csv",
+    "node_modules",
+)
 
 
 # ----------------------------------------------------------------------------- reading the README
+
 
 @dataclass
 class Step:
@@ -101,8 +152,14 @@ class Step:
     @property
     def id(self):
         words = self.text.split() if self.kind == "bash" else ["python-snippet"]
-        where = "" if self.page == "README.rst" else self.page.replace("/", "-").removesuffix(".rst") + "-"
-        return f"{where}L{self.line}-" + "-".join(w for w in words[:3] if not w.startswith("'"))[:60]
+        where = (
+            ""
+            if self.page == "README.rst"
+            else self.page.replace("/", "-").removesuffix(".rst") + "-"
+        )
+        return (
+            f"{where}L{self.line}-" + "-".join(w for w in words[:3] if not w.startswith("'"))[:60]
+        )
 
 
 def code_blocks(text):
@@ -115,7 +172,9 @@ def code_blocks(text):
         if not match:
             continue
         indent, body, first = len(match.group(1)), [], None
-        while i < len(lines) and (not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > indent):
+        while i < len(lines) and (
+            not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > indent
+        ):
             if lines[i].strip() and first is None:
                 first = i + 1
             body.append(lines[i])
@@ -143,8 +202,16 @@ def readme_steps(text=None, page="README.rst"):
                 while re.match(r"^[A-Z_][A-Z0-9_]*=", words[0]):
                     key, _, value = words.pop(0).partition("=")
                     env[key] = value
-                steps.append(Step(line + offset, "bash", " ".join(shlex.split(command, comments=True)), words, env,
-                                  page))
+                steps.append(
+                    Step(
+                        line + offset,
+                        "bash",
+                        " ".join(shlex.split(command, comments=True)),
+                        words,
+                        env,
+                        page,
+                    )
+                )
     return steps
 
 
@@ -163,27 +230,50 @@ STEPS = [step for page in PAGES for step in readme_steps(page=str(page.relative_
 
 # ----------------------------------------------------------------------------- the workspace
 
+
 class Workspace:
     """A copy of the repository plus the local weights server and the facade painter, if started."""
 
     def __init__(self, root, url, samples_url=None):
-        self.root, self.url, self.painter, self.painter_url, self.runner = root, url, None, None, None
+        self.root, self.url, self.painter, self.painter_url, self.runner = (
+            root,
+            url,
+            None,
+            None,
+            None,
+        )
         self.samples_url = samples_url
         self.helps = {}  # script -> its --help text
 
     def run(self, argv, env=None, timeout=TIMEOUT_S):
         """Run a command in the workspace; `python X.py ...` goes through the warm runner."""
         env = {**QUIET_THREADS, "MPLBACKEND": "Agg", **(env or {})}
-        if argv[0] == sys.executable and len(argv) > 1 and argv[1].endswith(".py") and hasattr(os, "fork"):
+        if (
+            argv[0] == sys.executable
+            and len(argv) > 1
+            and argv[1].endswith(".py")
+            and hasattr(os, "fork")
+        ):
             return self._run_warm(argv[1:], env, timeout)
-        return subprocess.run(argv, cwd=self.root, env={**os.environ, **env}, capture_output=True, text=True,
-                              timeout=timeout)
+        return subprocess.run(
+            argv,
+            cwd=self.root,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def _run_warm(self, argv, env, timeout):
         if self.runner is None:
-            self.runner = subprocess.Popen([sys.executable, str(ROOT / "tests" / "readme_runner.py")],
-                                           cwd=self.root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                           env={**os.environ, **QUIET_THREADS, "MPLBACKEND": "Agg"})
+            self.runner = subprocess.Popen(
+                [sys.executable, str(ROOT / "tests" / "readme_runner.py")],
+                cwd=self.root,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                env={**os.environ, **QUIET_THREADS, "MPLBACKEND": "Agg"},
+            )
         out, err = self.root.parent / "step.out", self.root.parent / "step.err"
         job = dict(argv=argv, cwd=str(self.root), env=env, stdout=str(out), stderr=str(err))
         self.runner.stdin.write(json.dumps(job) + "\n")
@@ -195,7 +285,9 @@ class Workspace:
             rc = json.loads(self.runner.stdout.readline())["rc"]
         finally:
             killer.cancel()
-        return subprocess.CompletedProcess(argv, rc, out.read_text(errors="replace"), err.read_text(errors="replace"))
+        return subprocess.CompletedProcess(
+            argv, rc, out.read_text(errors="replace"), err.read_text(errors="replace")
+        )
 
     def fresh_anime_folders(self):
         for name in ("anime_sketch_dataset", "anime_processed"):
@@ -214,9 +306,15 @@ class Workspace:
                 draw_demo_pair(seed=1, index=index).save(folder / f"{index}.png")
 
     def start_painter(self, argv):
-        self.stop_painter()  # a second painter command (another page, other flags) replaces the first
-        self.painter = subprocess.Popen(argv, cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        text=True, env={**os.environ, **QUIET_THREADS, "MPLBACKEND": "Agg"})
+        self.stop_painter()  # a second painter command (another page or flags) replaces the first
+        self.painter = subprocess.Popen(
+            argv,
+            cwd=self.root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, **QUIET_THREADS, "MPLBACKEND": "Agg"},
+        )
         lines, deadline = [], time.monotonic() + TIMEOUT_S
         while time.monotonic() < deadline:
             line = self.painter.stdout.readline()
@@ -226,9 +324,13 @@ class Workspace:
             found = re.search(r"running at (http://\S+?)/? ", line)
             if found:
                 self.painter_url = found.group(1)
-                threading.Thread(target=self.painter.stdout.read, daemon=True).start()  # keep the pipe empty
+                threading.Thread(
+                    target=self.painter.stdout.read, daemon=True
+                ).start()  # keep the pipe empty
                 with urllib.request.urlopen(self.painter_url + "/", timeout=30) as page:
-                    assert page.status == 200 and b"<canvas" in page.read(), "the painter's page did not load"
+                    assert page.status == 200 and b"<canvas" in page.read(), (
+                        "the painter's page did not load"
+                    )
                 return "".join(lines)
         raise AssertionError("the painter did not start:\n" + "".join(lines))
 
@@ -252,8 +354,7 @@ def workspace(tmp_path_factory):
     served = tmp_path_factory.mktemp("served")
     torch.save(random_official_state_dict(ngf=64, seed=0), served / "facades_label2photo.pth")
     (served / "CMP_facade_DB_base.zip").write_bytes(cmp_like_archive())
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0),
-                                partial(_QuietHandler, directory=str(served)))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(served)))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     server = f"http://127.0.0.1:{httpd.server_address[1]}"
     space = Workspace(root, f"{server}/facades_label2photo.pth", f"{server}/CMP_facade_DB_base.zip")
@@ -263,14 +364,16 @@ def workspace(tmp_path_factory):
 
 
 def cmp_like_archive(count=3):
-    """A zip laid out like CMP_facade_DB_base.zip: base/cmp_bNNNN.png label maps that store one class index
-    (1..12) per pixel, each beside its photo (a placeholder here)."""
+    """A zip laid out like CMP_facade_DB_base.zip: base/cmp_bNNNN.png label maps that store one
+    class index (1..12) per pixel, each beside its photo (a placeholder here)."""
     rng = np.random.default_rng(0)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for number in range(1, count + 1):
             png = io.BytesIO()
-            Image.fromarray(rng.integers(1, 13, size=(40, 30), dtype=np.uint8)).save(png, format="PNG")
+            Image.fromarray(rng.integers(1, 13, size=(40, 30), dtype=np.uint8)).save(
+                png, format="PNG"
+            )
             archive.writestr(f"base/cmp_b{number:04d}.png", png.getvalue())
             archive.writestr(f"base/cmp_b{number:04d}.jpg", b"a photo")
     return buffer.getvalue()
@@ -283,8 +386,9 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 
 # ----------------------------------------------------------------------------- running the steps
 
+
 def _files_saved_by(step):
-    """Files a step says it writes: `.save("X")` in a snippet, `--output X` / `-o X` on a command."""
+    """Files a step says it writes: `.save("X")` in a snippet, `--output X`, `-o X` in a command."""
     if step.kind == "python":
         return re.findall(r"\.save\(\"([^\"]+)\"\)", step.text)
     return [step.argv[i + 1] for i, w in enumerate(step.argv[:-1]) if w in ("--output", "-o")]
@@ -309,38 +413,55 @@ def test_readme_step_runs(step, workspace):
         argv = list(step.argv)
         script = script_of(argv)
         if script is not None:
-            assert (workspace.root / script).is_file(), f"{step.page} line {step.line}: {script} does not exist"
+            assert (workspace.root / script).is_file(), (
+                f"{step.page} line {step.line}: {script} does not exist"
+            )
         if argv[0] == "python":
             argv[0] = sys.executable
         setup = SETUP.get(step.text)
         if setup:
             getattr(workspace, setup)()
-        argv += [a.format(url=workspace.url, samples_url=workspace.samples_url) for a in _matching(SMOKE_ARGS, step) or []]
+        argv += [
+            a.format(url=workspace.url, samples_url=workspace.samples_url)
+            for a in _matching(SMOKE_ARGS, step) or []
+        ]
         if script is not None and script.name == "facade_painter.py":
-            workspace.start_painter(argv)  # serves until the module's tests end; the curl step uses it
+            workspace.start_painter(
+                argv
+            )  # serves until the module's tests end; the curl step uses it
             return
         if argv[0] == "curl":
-            assert workspace.painter_url, "the README's curl command needs `python facade_painter.py` before it"
+            assert workspace.painter_url, (
+                "the README's curl command needs `python facade_painter.py` before it"
+            )
             argv = [re.sub(r"http://127\.0\.0\.1:8000", workspace.painter_url, a) for a in argv]
             if shutil.which("curl") is None:
                 pytest.fail("curl is not installed; the README's painter API example needs it")
         result = workspace.run(argv, env=step.env)
-    report = f"{step.page} line {step.line}: {step.text}\n--- stdout\n{result.stdout[-3000:]}\n--- stderr\n{result.stderr[-3000:]}"
+    output = f"--- stdout\n{result.stdout[-3000:]}\n--- stderr\n{result.stderr[-3000:]}"
+    report = f"{step.page} line {step.line}: {step.text}\n{output}"
     status, printed = EXPECTED.get(step.text, (0, ""))
     assert result.returncode == status and printed in result.stdout, report
     assert "Traceback" not in result.stderr, report
     for name in _files_saved_by(step):
-        assert (workspace.root / name).is_file() and (workspace.root / name).stat().st_size > 0, report
+        assert (workspace.root / name).is_file() and (workspace.root / name).stat().st_size > 0, (
+            report
+        )
 
 
 # ----------------------------------------------------------------------------- flags and figures
+
 
 def help_text(workspace, script):
     """What `python SCRIPT --help` prints (run once per script, in the workspace)."""
     if script not in workspace.helps:
         path = Path(script)
-        if (ROOT / path.parent / "__init__.py").is_file():  # a module of a package: run as `python -m package.module`
-            result = workspace.run([sys.executable, "-m", ".".join(path.with_suffix("").parts), "--help"])
+        if (
+            ROOT / path.parent / "__init__.py"
+        ).is_file():  # a module of a package: run as `python -m package.module`
+            result = workspace.run(
+                [sys.executable, "-m", ".".join(path.with_suffix("").parts), "--help"]
+            )
         else:
             result = workspace.run([sys.executable, str(script), "--help"])
         assert result.returncode == 0, f"`python {script} --help` failed:\n{result.stderr[-2000:]}"
@@ -351,8 +472,11 @@ def help_text(workspace, script):
 def _is_script(name):
     """A file of the project that a student runs with `python NAME` (it has a main(argv))."""
     path = ROOT / name
-    return (path.is_file() and not name.startswith("tests/")
-            and "def main(argv=None)" in path.read_text(encoding="utf-8"))
+    return (
+        path.is_file()
+        and not name.startswith("tests/")
+        and "def main(argv=None)" in path.read_text(encoding="utf-8")
+    )
 
 
 def _flags(text):
@@ -362,7 +486,7 @@ def _flags(text):
 def readme_sections(text):
     """(name, text) for each part of the README between `.. SECTION:` markers."""
     parts = re.split(r"^\.\. SECTION: *(\S+) *$", text, flags=re.M)
-    return [("top", parts[0])] + list(zip(parts[1::2], parts[2::2]))
+    return [("top", parts[0])] + list(zip(parts[1::2], parts[2::2], strict=True))
 
 
 def test_every_flag_on_a_readme_command_is_in_that_scripts_help(workspace):
@@ -373,17 +497,25 @@ def test_every_flag_on_a_readme_command_is_in_that_scripts_help(workspace):
         known = _flags(help_text(workspace, str(script)))
         for flag in _flags(" ".join(w.partition("=")[0] for w in step.argv if w.startswith("--"))):
             if flag not in FOREIGN_FLAGS:
-                assert flag in known, f"{step.page} line {step.line}: {script} has no {flag} (see its --help)"
+                assert flag in known, (
+                    f"{step.page} line {step.line}: {script} has no {flag} (see its --help)"
+                )
 
 
 def test_every_flag_the_readme_mentions_belongs_to_a_script_of_its_section(workspace):
     sections = readme_sections(README.read_text(encoding="utf-8"))
-    sections += [(page.name, page.read_text(encoding="utf-8")) for page in PAGES[1:]]  # a docs page: one section
+    sections += [
+        (page.name, page.read_text(encoding="utf-8")) for page in PAGES[1:]
+    ]  # a docs page: one section
     for name, section in sections:
         named = re.findall(r"[\w/]+\.py\b", section)
-        named += [m.replace(".", "/") + ".py" for m in re.findall(r"python -m ([\w.]+)", section)]  # -m helpers.x
+        named += [
+            m.replace(".", "/") + ".py" for m in re.findall(r"python -m ([\w.]+)", section)
+        ]  # -m helpers.x
         scripts = sorted({s for s in named if _is_script(s)})
-        known = set().union(*(_flags(help_text(workspace, s)) for s in scripts)) if scripts else set()
+        known = (
+            set().union(*(_flags(help_text(workspace, s)) for s in scripts)) if scripts else set()
+        )
         for flag in sorted(_flags(section) - set(FOREIGN_FLAGS)):
             assert flag in known, f"section {name!r} names {flag}, which none of {scripts} accepts"
 
@@ -398,12 +530,16 @@ def test_every_figure_in_the_readme_exists():
 
 def test_the_readme_is_parsed_as_written():
     """The parser itself: a tiny README with each kind of block."""
-    sample = ("Intro\n\n.. code-block:: bash\n\n   python a.py --x 1  # note\n   B=2 python b.py \\\n"
-              "      --y\n\n.. code-block:: python\n\n   print('hi')\n\n   print('there')\n\ntext\n")
+    sample = (
+        "Intro\n\n.. code-block:: bash\n\n   python a.py --x 1  # note\n   B=2 python b.py \\\n"
+        "      --y\n\n.. code-block:: python\n\n   print('hi')\n\n   print('there')\n\ntext\n"
+    )
     steps = readme_steps(sample)
     assert [(s.kind, s.argv, s.env) for s in steps] == [
-        ("bash", ["python", "a.py", "--x", "1"], {}), ("bash", ["python", "b.py", "--y"], {"B": "2"}),
-        ("python", [], {})]
+        ("bash", ["python", "a.py", "--x", "1"], {}),
+        ("bash", ["python", "b.py", "--y"], {"B": "2"}),
+        ("python", [], {}),
+    ]
     assert steps[2].text == "print('hi')\n\nprint('there')" and steps[0].line == 5
 
 

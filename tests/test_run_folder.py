@@ -80,7 +80,8 @@ def test_sigterm_is_ctrl_c(data, tmp_path):
 
 
 def test_ctrl_c_while_saving_keeps_every_earlier_file(trained, tmp_path, data, capsys, monkeypatch):
-    """--restart over a finished run, interrupted while its first epoch's files are being written."""
+    """--restart over a finished run, interrupted while its first epoch's files are being
+    written."""
     out = copy_of(trained, tmp_path)
     before = snapshot(out)
 

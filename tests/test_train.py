@@ -1,5 +1,6 @@
 """Exercise 3 training: outputs, exact resume, Ctrl+C, the paired jitter, the held-out split and the
-failure messages. Tiny synthetic pairs and narrow nets (--ngf 8 --ndf 8) keep each run to seconds."""
+failure messages. Tiny synthetic pairs and narrow nets (--ngf 8 --ndf 8) keep each run to
+seconds."""
 
 import copy
 import csv
@@ -44,7 +45,8 @@ pytestmark = pytest.mark.usefixtures(
 
 @pytest.fixture(scope="module")
 def trained(data, tmp_path_factory):
-    """One 2-epoch run, shared (read-only) by the tests below; its stdout is kept for the header test."""
+    """One 2-epoch run, shared (read-only) by the tests below; its stdout is kept for the header
+    test."""
     out = tmp_path_factory.mktemp("trained")
     capture = out.parent / "stdout.txt"
     with open(capture, "w") as stdout, pytest.MonkeyPatch.context() as patch:
@@ -133,9 +135,10 @@ def test_smoke_run_writes_every_promised_file(data, trained, tmp_path):
 
 
 def test_ctrl_c_then_resume_repeats_the_run_exactly(data, tmp_path, monkeypatch, capsys):
-    """Stopped as epoch 3 begins (Ctrl+C), then --resume: the same nets and history as one whole run,
-    the learning-rate decay of the last two epochs included."""
-    # Pictures only (the smoke test checks them); the PatchGAN maps stay: they run D, which must not matter.
+    """Stopped as epoch 3 begins (Ctrl+C), then --resume: the same nets and history as one whole
+    run, the learning-rate decay of the last two epochs included."""
+    # Pictures only (the smoke test checks them); the PatchGAN maps stay: they run D, which must not
+    # matter.
     for figure in ("previews", "metrics"):
         monkeypatch.setattr(EpochFiles, figure, lambda *args, **kwargs: None)
     run(data, tmp_path / "whole", "--epochs", "4")
@@ -172,7 +175,8 @@ def test_ctrl_c_then_resume_repeats_the_run_exactly(data, tmp_path, monkeypatch,
 def test_ctrl_c_saves_the_generator_and_exits_cleanly(data, tmp_path):
     out = tmp_path / "out"
     proc = start_training(data, out)
-    # Wait until a whole epoch is trained and checkpointed (the epoch line comes just before the checkpoint).
+    # Wait until a whole epoch is trained and checkpointed (the epoch line comes just before the
+    # checkpoint).
     stdout, stderr = interrupt_when(
         proc, lambda line: (out / CHECKPOINT).exists() and "epoch" in line
     )
@@ -188,7 +192,8 @@ def test_ctrl_c_saves_the_generator_and_exits_cleanly(data, tmp_path):
 
 @pytest.mark.skipif(os.name != "posix", reason="sends SIGINT, as Ctrl+C does in a terminal")
 def test_ctrl_c_before_the_first_epoch_ends_keeps_the_earlier_run(trained, tmp_path):
-    """--restart into a trained folder, stopped at once: the earlier run's files are left exactly as they were."""
+    """--restart into a trained folder, stopped at once: the earlier run's files are left exactly as
+    they were."""
     big = tmp_path / "big"
     write_pairs(big, "train", [f"p{i:02d}" for i in range(40)])  # 20 steps: seconds for one epoch
     write_pairs(big, "val", ["v1"], seed=1)
@@ -422,8 +427,8 @@ def test_quick_preset_and_help_say_what_they_change(capsys):
 
 @pytest.mark.parametrize("workers", ["0", "1"])
 def test_a_data_file_broken_during_training_is_one_sentence(data, tmp_path, capsys, workers):
-    """A training image replaced by a decompression bomb (or anything unreadable) after the run started:
-    one sentence naming it, also when a DataLoader worker process met it."""
+    """A training image replaced by a decompression bomb (or anything unreadable) after the run
+    started: one sentence naming it, also when a DataLoader worker process met it."""
     broken = tmp_path / "data"
     shutil.copytree(data, broken)
     bomb = broken / "train" / "colors" / "b.png"
@@ -508,7 +513,8 @@ def test_colorize_names_exercise3s_other_file(trained, tmp_path, capsys):
 
 
 def test_patchgan_maps_change_nothing_in_training(data, trained, tmp_path, monkeypatch):
-    """The same run with the maps left out ends with bit-for-bit the same nets, D's running averages included."""
+    """The same run with the maps left out ends with bit-for-bit the same nets, D's running averages
+    included."""
     monkeypatch.setattr(EpochFiles, "patchgan_maps", lambda *args, **kwargs: None)
     run(data, tmp_path, "--epochs", "2")
     assert not list(tmp_path.glob("exercise3_patchgan_*.png"))
@@ -548,7 +554,7 @@ def test_patchgan_verdicts_are_ds_training_verdicts_without_touching_d(tmp_path,
     figures.save_patchgan_maps(tmp_path / "maps.png", "t", net_D, real_A, real_B, fake_B)
     assert drawn["titles"] == ["sketch (input)", "D on the real pair", "D on the generated pair"]
     assert [len(row) for row in drawn["rows"]] == [3, 3, 3]
-    for row, under in zip(drawn["rows"][1:], (real_B, fake_B)):
+    for row, under in zip(drawn["rows"][1:], (real_B, fake_B), strict=True):
         for i, heat in enumerate(row):  # a 30x30 probability map laid over the image it judges
             assert (heat.vmin, heat.vmax, heat.values.shape) == (
                 0.0,
