@@ -134,7 +134,7 @@ def curve_pairs(count=8):
     return pairs
 
 
-def describe(device, fast, ngf):
+def describe(device, fast):
     if not fast:
         return (
             f"plain on {device}: exact fp32 network, NCHW, eager, plain Adam "
@@ -146,24 +146,24 @@ def describe(device, fast, ngf):
     return f"fast on {device}:\n  inference: {inference}\n  training: {training}"
 
 
-def worker(conn, device_name, fast, compile, ngf):
-    """Serve commands from the parent: ('setup', task, batch), ('run',), ('output',),
-    ('curve', steps), ('stop',)."""
-    if ngf < 64:  # --smoke: tiny networks are all small ops, which thread hand-offs would dominate
-        torch.set_num_threads(1)
+def worker(conn, device_name, fast, compile):
+    """Serve commands from the parent: ('setup', task, batch, width), ('run',), ('output',),
+    ('curve', steps, width), ('stop',)."""
     device = torch.device(device_name)
     # Process-wide and for good: why plain and fast need processes of their own.
     tuned = speed.tune_process(device) if fast else []
-    conn.send("\n".join([describe(device, fast, ngf)] + [f"  {line}" for line in tuned]))
+    conn.send("\n".join([describe(device, fast)] + [f"  {line}" for line in tuned]))
     run = output = None
     while True:
         command = conn.recv()
         if command[0] == "stop":
             return
-        if command[0] == "setup":
-            task = command[1]
+        if command[0] == "setup":  # ("setup", task, batch, width)
+            task, batch, width = command[1:]
+            if width < 16:  # --smoke's tiny networks are all small ops: thread hand-offs dominate
+                torch.set_num_threads(1)
             use_compile = fast and task in COMPILED_TASKS[compile]
-            run, output = build_workload(task, command[2], device, fast, ngf, use_compile)
+            run, output = build_workload(task, batch, device, fast, width, use_compile)
             start = time.perf_counter()
             run()  # first pass: oneDNN primitive creation, autotuning, compiling, heap growth
             conn.send(time.perf_counter() - start)
@@ -176,8 +176,8 @@ def worker(conn, device_name, fast, compile, ngf):
             conn.send((seconds, faults_after - faults, peak_rss))
         elif command[0] == "output":
             conn.send(output())
-        elif command[0] == "curve":  # ("curve", steps)
-            conn.send(loss_curve(device, fast, ngf, steps=command[1]))
+        elif command[0] == "curve":  # ("curve", steps, width)
+            conn.send(loss_curve(device, fast, command[2], steps=command[1]))
 
 
 def loss_curve(device, fast, ngf, steps):
@@ -198,14 +198,14 @@ def loss_curve(device, fast, ngf, steps):
 class Pair:
     """The plain and the fast worker processes, driven one timed run at a time."""
 
-    def __init__(self, device, compile, ngf):
+    def __init__(self, device, compile):
         context = mp.get_context("spawn")  # a fresh interpreter each: nothing inherited
         self.conns = {}
         self.procs = []
         self.describe = {}
         for name, fast in (("plain", False), ("fast", True)):
             parent, child = context.Pipe()
-            args = (child, str(device), fast, compile, ngf)
+            args = (child, str(device), fast, compile)
             proc = context.Process(target=worker, args=args, daemon=True)
             proc.start()
             self.conns[name] = parent
@@ -216,8 +216,8 @@ class Pair:
         self.conns[name].send(command)
         return self.conns[name].recv()
 
-    def measure(self, task, batch, repeats):
-        first = {name: self.ask(name, "setup", task, batch) for name in self.conns}
+    def measure(self, task, batch, width, repeats):
+        first = {name: self.ask(name, "setup", task, batch, width) for name in self.conns}
         for name in self.conns:  # a second untimed pass: the heap and the caches settle
             self.ask(name, "run")
         times, faults, rss = ({name: [] for name in self.conns} for _ in range(3))

@@ -195,24 +195,28 @@ def readme_steps(text=None, page="README.rst"):
             steps.append(Step(line, "python", body, page=page))
         elif language == "bash":
             for offset, command in enumerate(body.replace("\\\n", " ").splitlines()):
-                words = shlex.split(command, comments=True)
-                if not words:
-                    continue
-                env = {}
-                while re.match(r"^[A-Z_][A-Z0-9_]*=", words[0]):
-                    key, _, value = words.pop(0).partition("=")
-                    env[key] = value
-                steps.append(
-                    Step(
-                        line + offset,
-                        "bash",
-                        " ".join(shlex.split(command, comments=True)),
-                        words,
-                        env,
-                        page,
-                    )
-                )
+                for words in commands(shlex.split(command, comments=True)):
+                    text = " ".join(words)
+                    env = {}
+                    while re.match(r"^[A-Z_][A-Z0-9_]*=", words[0]):
+                        key, _, value = words.pop(0).partition("=")
+                        env[key] = value
+                    steps.append(Step(line + offset, "bash", text, words, env, page))
     return steps
+
+
+def commands(words):
+    """The commands of one shell line, in order: `a && b && c &` runs a, b, c (here one after the
+    other, in the foreground)."""
+    if words and words[-1] == "&":
+        words = words[:-1]
+    groups = [[]]
+    for word in words:
+        if word in ("&&", ";"):
+            groups.append([])
+        else:
+            groups[-1].append(word)
+    return [group for group in groups if group]
 
 
 def _matching(table, step):
