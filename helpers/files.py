@@ -83,6 +83,8 @@ def write_failure(exc, path):
     reason, fix = exc.strerror or str(exc), "check that folder"
     if exc.errno in FULL_DISK:
         reason, fix = f"the disk is full or the file too large: {reason}", "free some space"
+    elif exc.errno == errno.ENAMETOOLONG:
+        reason, fix = "the name is too long for the file system", "rename its source shorter"
     return f"could not write {shown(path)} ({reason}); {fix}"
 
 
