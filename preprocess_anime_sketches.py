@@ -85,7 +85,12 @@ def prepare_output(output, splits):
     for split in splits:
         for kind in KINDS:
             folder = output / split / kind
-            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # a file of that name, say
+                raise LessonError(
+                    f"cannot make {shown(folder)}/ ({exc.strerror}); choose another --output."
+                ) from None
             for stale in folder.glob(".*.part"):
                 stale.unlink()
 

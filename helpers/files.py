@@ -84,7 +84,7 @@ def write_failure(exc, path):
     if exc.errno in FULL_DISK:
         reason, fix = f"the disk is full or the file too large: {reason}", "free some space"
     elif exc.errno == errno.ENAMETOOLONG:
-        reason, fix = "the name is too long for the file system", "rename its source shorter"
+        reason, fix = "the name is too long for the file system", "use a shorter name"
     return f"could not write {shown(path)} ({reason}); {fix}"
 
 
