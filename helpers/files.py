@@ -71,7 +71,7 @@ def not_a_file(path):
     except FileNotFoundError:
         return "a link to a missing file" if os.path.islink(path) else None
     except OSError as exc:  # a loop of links, a name too long, ...
-        return f"unreadable ({exc.strerror or exc})"
+        return "a loop of links" if exc.errno == errno.ELOOP else f"unreadable ({exc.strerror})"
     kinds = {stat.S_ISREG: None, stat.S_ISDIR: "a folder", stat.S_ISFIFO: "a FIFO (named pipe)"}
     kinds |= {stat.S_ISSOCK: "a socket", stat.S_ISCHR: "a device", stat.S_ISBLK: "a device"}
     return next((kind for test, kind in kinds.items() if test(mode)), "a special file")
