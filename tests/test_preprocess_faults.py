@@ -17,17 +17,19 @@ from preprocessing.jobs import cpu_cores
 from tests.preprocess_inputs import SIZE, make_pair, run, tree_hashes, write_pairs
 
 
-def test_fifos_folders_and_link_loops_among_the_inputs_are_skipped_not_opened(tmp_path, capsys):
+def test_fifos_folders_link_loops_and_tiny_pairs_among_the_inputs_are_skipped(tmp_path, capsys):
     src, out = tmp_path / "in", tmp_path / "out"
     write_pairs(src / "train", ["a"])
     os.mkfifo(src / "train" / "pipe.png")  # opened, it would wait for a writer forever
     (src / "train" / "folder.png").mkdir()
     os.symlink(src / "train" / "loop.png", src / "train" / "loop.png")
+    make_pair(0).resize((2, 1)).save(src / "train" / "tiny.png")  # 2:1, but no picture
     text = run(capsys, "--input", src, "--output", out)
+    assert f"skipped {src / 'train' / 'tiny.png'}: 2x1 is too small: a half must be 32x32" in text
     assert f"skipped {src / 'train' / 'pipe.png'}: is a FIFO (named pipe), not an image" in text
     assert f"skipped {src / 'train' / 'folder.png'}: is a folder, not an image file" in text
     assert f"skipped {src / 'train' / 'loop.png'}: is a loop of links, not an image file" in text
-    assert "1 written (0 converted), 0 already done, 3 skipped" in text
+    assert "1 written (0 converted), 0 already done, 4 skipped" in text
     assert text.rstrip().endswith("Status: READY for training")
 
 
