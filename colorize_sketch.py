@@ -6,14 +6,17 @@
         --weights l1_only/generator_weights.pth gan_only/generator_weights.pth generator_weights.pth
 
 Writes NAME_colorized.png for each sketch into --output-dir (default: the current folder), or, with
-several --weights, NAME_colorized_RUN.png, RUN being the folder that holds the weights. With --grid
-it writes that one PNG instead: one column per sketch; rows: the sketch, each run's colours, and the
-target where a colors/ folder beside sketches/ holds the same name (the preprocessed pairs' layout).
-A folder stands for --per-folder of its images, spread over its sorted list. Like the training
+several --weights, NAME_colorized_RUN.png, RUN being the folder that holds the weights. Sketches of
+one name are told apart by their folders (a/x.png, b/x.png -> a_x_colorized.png, b_x_colorized.png);
+an earlier run's file of the same name is replaced, and the line says so. With --grid it writes
+that one PNG instead: one column per sketch; rows: the sketch, each run's colours, and the target
+where a colors/ folder beside sketches/ holds the same name (the preprocessed pairs' layout). A
+folder stands for --per-folder of its images, spread over its sorted list. Like the training
 sketches, a sketch should be dark lines on white; any size works (it is resized to the training
 size) and a transparent background counts as white paper.
 """
 
+from functools import partial
 from pathlib import Path
 
 from PIL import Image
@@ -29,7 +32,7 @@ from helpers.cli import (
     shown,
 )
 from helpers.figures import save_grid
-from helpers.files import check_writable_folder
+from helpers.files import check_writable_folder, not_a_file, write_failure
 from helpers.images import (
     image_files,
     image_to_tensor,
@@ -102,6 +105,76 @@ def run_names(weights):
     return names
 
 
+def output_paths(paths, runs, folder):
+    """[[one output path per run] per sketch]: NAME_colorized[_RUN].png, NAME being the sketch's
+    name, or FOLDER_NAME where two sketches share a name. LessonError, before any work, where two
+    outputs would still clash (a/x.png and a/x.jpg) or one would replace a sketch given."""
+    stems = [p.stem for p in paths]
+    stems = [
+        f"{p.resolve().parent.name}_{p.stem}" if stems.count(p.stem) > 1 else p.stem for p in paths
+    ]
+    suffixes = [f"_{name}" if len(runs) > 1 else "" for name, _, _ in runs]
+    outputs = [[folder / f"{stem}_colorized{suffix}.png" for suffix in suffixes] for stem in stems]
+    inputs = {p.resolve() for p in paths}
+    for path, stem, outs in zip(paths, stems, outputs, strict=True):
+        if stems.count(stem) > 1:
+            other = next(p for p, s in zip(paths, stems, strict=True) if s == stem and p != path)
+            both = f"{shown(path)} and {shown(other)}"
+            raise LessonError(
+                f"{both} would both be written as {shown(outs[0])}; rename one of them."
+            )
+        if any(out.resolve() in inputs for out in outs):
+            raise LessonError(
+                f"{shown(outs[0])} is one of the sketches given; choose another --output-dir."
+            )
+    return outputs
+
+
+def save(save_to, path):
+    """save_to(path), a full disk or a name too long in one sentence. -> " (replaced the earlier
+    file)" where `path` existed, else "" (a rerun after more training replaces its images)."""
+    try:
+        replaced = " (replaced the earlier file)" if path.exists() else ""
+        save_to(path)
+    except OSError as exc:
+        kept = "the images written before it are kept"
+        raise LessonError(
+            f"{write_failure(exc, path)}, then run the command again ({kept})."
+        ) from None
+    return replaced
+
+
+def read_sketches(paths):
+    """The sketches as PIL images; a FIFO, a device or a bad image in one sentence."""
+    fix = "pass a PNG or JPEG line drawing"
+    for path in paths:
+        what = not_a_file(path)
+        if what:
+            raise LessonError(f"sketch {shown(path)} is {what}, not an image file; {fix}.")
+    return [open_image(path, "sketch", fix) for path in paths]
+
+
+def check_files(args):
+    """One sentence before any work for outputs that cannot be written and for inputs that are no
+    files (a FIFO, which would make the script wait forever)."""
+    folder = args.grid.parent if args.grid else args.output_dir
+    problem = check_writable_folder(folder)
+    if problem:
+        raise LessonError(
+            f"cannot write into {shown(folder)} ({problem}); choose another --output-dir or --grid"
+        )
+    if args.grid and args.grid.is_dir():
+        raise LessonError(
+            f"--grid {shown(args.grid)} is a folder; give a file name, such as "
+            f"{shown(args.grid / 'comparison.png')}."
+        )
+    for weights in args.weights:
+        what = not_a_file(weights)
+        if what and what != "a folder":  # read_weights says so for a folder
+            fix = "pass a generator_weights.pth"
+            raise LessonError(f"--weights {shown(weights)} is {what}, not a weights file; {fix}.")
+
+
 def parse_args(argv):
     parser = ArgumentParser(
         description="Colour line sketches with Exercise 3's trained generator(s)."
@@ -139,11 +212,7 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        folder = args.grid.parent if args.grid else args.output_dir
-        problem = check_writable_folder(folder)
-        if problem:
-            fix = "choose another --output-dir or --grid"
-            raise LessonError(f"cannot write into {shown(folder)} ({problem}); {fix}")
+        check_files(args)
         device = choose_device(args.device)
         print(f"device: {device}")
         runs = []
@@ -151,23 +220,29 @@ def main(argv=None):
             net_G, image_size = load_generator(weights)
             runs.append((name, net_G.to(device), image_size))
         paths = image_files(args.sketches, args.per_folder)
+        if not args.grid:  # a file named twice (a folder and a file in it) is coloured once
+            first = {}
+            for path in paths:
+                first.setdefault(path.resolve(), path)
+            paths = list(first.values())
         if not paths:
             given = " ".join(map(shown, args.sketches))
             raise LessonError(f"no sketch images in {given}; pass PNG or JPEG files")
-        sketches = [open_image(path, "sketch", "pass a PNG or JPEG line drawing") for path in paths]
+        sketches = read_sketches(paths)
         if args.grid:
-            save_comparison(args.grid, paths, sketches, runs)
+            grid = partial(save_comparison, paths=paths, sketches=sketches, runs=runs)
+            replaced = save(grid, args.grid)
             print(
                 f"Wrote {shown(args.grid)}: a row per generator ({len(runs)}), "
-                f"a column per sketch ({len(sketches)})"
+                f"a column per sketch ({len(sketches)}){replaced}"
             )
             return
-        for path, sketch in zip(paths, sketches, strict=True):
-            for name, net_G, image_size in runs:
-                suffix = f"_{name}" if len(runs) > 1 else ""
-                out = args.output_dir / f"{path.stem}_colorized{suffix}.png"
-                save_image(colorize(net_G, sketch, image_size), out)
-                print(f"Coloured {shown(path)} -> {shown(out)}")
+        outputs = output_paths(paths, runs, args.output_dir)
+        for path, sketch, outs in zip(paths, sketches, outputs, strict=True):
+            for (_, net_G, image_size), out in zip(runs, outs, strict=True):
+                colours = colorize(net_G, sketch, image_size)
+                replaced = save(partial(save_image, colours), out)
+                print(f"Coloured {shown(path)} -> {shown(out)}{replaced}")
     except LessonError as exc:
         fail(str(exc))
 

@@ -11,20 +11,22 @@ halves) and `--output/{train,val}/sketches/NAME.png` (right halves), `--size` x 
 Splits are copied as they are: with no val/ in the input none is made here (exercise3_train.py
 holds out 5%). A re-run skips finished pairs, so an interrupted run completes; the input is only
 ever read. Each pair is split by preprocessing/pairs.py; the run ends with the checks of --verify.
+A pair that cannot be made (not an image, not 2:1, too small, deleted meanwhile, an output name too
+long) is skipped and named; a full disk stops the run with one sentence, the finished pairs kept.
 """
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
 from tqdm import tqdm
 
-from helpers.cli import ArgumentParser, at_least, fail, shown
+from helpers.cli import ArgumentParser, LessonError, at_least, fail, seed_number, shown
 from helpers.files import check_writable_folder
 from preprocessing.demo_set import write_demo_set
-from preprocessing.jobs import KINDS, SPLITS, list_files, run_jobs
+from preprocessing.jobs import cpu_cores, run_jobs
+from preprocessing.layout import KINDS, MIN_SIDE, SPLITS, list_files, not_files
 from preprocessing.pairs import process_pair
 from preprocessing.verify import report, verify
 
@@ -83,7 +85,12 @@ def prepare_output(output, splits):
     for split in splits:
         for kind in KINDS:
             folder = output / split / kind
-            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # a file of that name, say
+                raise LessonError(
+                    f"cannot make {shown(folder)}/ ({exc.strerror}); choose another --output."
+                ) from None
             for stale in folder.glob(".*.part"):
                 stale.unlink()
 
@@ -92,14 +99,10 @@ def process_all(jobs, workers):
     """Run process_pair on every job; one line per file skipped or converted. -> counts."""
     tally = dict.fromkeys(("written", "converted", "done", "skipped"), 0)
     start = time.time()
-    try:
-        for status, src, note in run_jobs(process_pair, jobs, workers, "Processing"):
-            tally[status] += 1
-            if note:
-                tqdm.write(f"{status} {src}: {note}", file=sys.stdout)
-    except KeyboardInterrupt:
-        again = "run the same command again to finish"
-        fail(f"interrupted; the pairs finished so far are kept: {again}.", 130)
+    for status, src, note in run_jobs(process_pair, jobs, workers, "Processing"):
+        tally[status] += 1
+        if note:
+            tqdm.write(f"{status} {shown(src)}: {note}", file=sys.stdout)
     seconds = time.time() - start
     new = tally["written"] + tally["converted"]
     print(
@@ -140,10 +143,16 @@ def parse_args(argv):
         help="receives {train,val}/{sketches,colors}/NAME.png",
     )
     parser.add_argument(
-        "--size", type=at_least(8), default=IMAGE_SIZE, help="side of the square outputs (pix2pix)"
+        "--size",
+        type=at_least(MIN_SIDE),
+        default=IMAGE_SIZE,
+        help="side of the square outputs (pix2pix)",
     )
     parser.add_argument(
-        "--workers", type=at_least(1), default=os.cpu_count(), help="parallel processes (all cores)"
+        "--workers",
+        type=at_least(1),
+        default=cpu_cores(),
+        help="parallel processes, at most one per core (all cores)",
     )
     parser.add_argument(
         "--verify",
@@ -158,19 +167,36 @@ def parse_args(argv):
         "folder), then preprocess them",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="--demo: the same seed writes the same bytes"
+        "--seed",
+        type=seed_number,
+        default=0,
+        help="--demo: the same seed (0 to 2**32 - 1) writes the same bytes",
     )
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    cores = cpu_cores()
+    if args.workers > cores:  # more processes than cores only wait for each other
+        print(f"note: --workers {args.workers} is more than the {cores} cores; using {cores}")
+        args.workers = cores
     size = f"{args.size}x{args.size}"
     print(f"Input: {args.input}/  Output: {args.output}/  Size: {size}  Workers: {args.workers}")
-    if args.verify:
-        print(f"Verifying {args.output}/")
-        report(verify(args.output, args.size, args.workers))
-        return
+    try:
+        if args.verify:
+            print(f"Verifying {args.output}/")
+            report(verify(args.output, args.size, args.workers))
+            return
+        preprocess(args)
+    except LessonError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        again = "run the same command again to finish"
+        fail(f"interrupted; the pairs finished so far are kept: {again}.", 130)
+
+
+def preprocess(args):
     check_writable(args)
     if args.demo is not None:
         write_demo_set(args.input, args.output, args.demo, args.seed, args.workers)
@@ -178,7 +204,9 @@ def main(argv=None):
     jobs = []
     counts = []
     for split, folder in splits.items():
-        names = output_names(list_files(folder))
+        # Folders and FIFOs too: each is reported as skipped, never opened.
+        entries = sorted(list_files(folder) + [entry for entry, _ in not_files(folder)])
+        names = output_names(entries)
         jobs += [(src, args.output / split, name, args.size) for src, name in names.items()]
         counts.append(f"{split}: {len(names)}")
     print(f"Found {len(jobs)} images to process in {splits['train'].parent}/ ({', '.join(counts)})")

@@ -3,18 +3,25 @@
 Every file the scripts write goes first to a hidden temporary file beside its destination and is
 renamed over it only when complete: a crash, a full disk or Ctrl+C never leaves half a file under
 the final name. The finished file gets the permissions any new file of the user gets (0644 under
-the usual umask 022), not the private 0600 of a temporary file.
+the usual umask 022), not the private 0600 of a temporary file. Files are read only if they are
+regular files: a FIFO (named pipe) given as an image would make the reader wait forever.
 """
 
 import csv
+import errno
 import os
+import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from helpers.cli import shown
+
 # The repository's root, the one place every script and test finds checkpoints/, sample_facades/
 # and the scripts from, wherever it is run.
 ROOT = Path(__file__).resolve().parents[1]
+# What a write gets from a full disk, a full quota, or a file size limit (EFBIG, as on FAT32).
+FULL_DISK = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG)
 
 
 def current_umask():
@@ -35,7 +42,9 @@ def atomic_path(path):
     """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    # A short random name (".k3j9x2ab.part"), not ".NAME.part": that would be too long for the
+    # file system where NAME itself is near its limit of 255 bytes.
+    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".part", dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -51,6 +60,32 @@ def write_bytes_atomic(data, path):
     """Write `data` to `path` through atomic_path."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+def not_a_file(path):
+    """None for a regular file (or a link to one) and for a missing path (the reader says "does not
+    exist"); else what `path` is instead: "a folder", "a FIFO (named pipe)", ... Check before
+    reading: a FIFO blocks its reader until something writes into it, which may be never."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "a link to a missing file" if os.path.islink(path) else None
+    except OSError as exc:  # a loop of links, a name too long, ...
+        return "a loop of links" if exc.errno == errno.ELOOP else f"unreadable ({exc.strerror})"
+    kinds = {stat.S_ISREG: None, stat.S_ISDIR: "a folder", stat.S_ISFIFO: "a FIFO (named pipe)"}
+    kinds |= {stat.S_ISSOCK: "a socket", stat.S_ISCHR: "a device", stat.S_ISBLK: "a device"}
+    return next((kind for test, kind in kinds.items() if test(mode)), "a special file")
+
+
+def write_failure(exc, path):
+    """An OSError from writing `path`, in words: "could not write PATH (the disk is full or the file
+    too large: No space left on device); free some space"."""
+    reason, fix = exc.strerror or str(exc), "check that folder"
+    if exc.errno in FULL_DISK:
+        reason, fix = f"the disk is full or the file too large: {reason}", "free some space"
+    elif exc.errno == errno.ENAMETOOLONG:
+        reason, fix = "the name is too long for the file system", "use a shorter name"
+    return f"could not write {shown(path)} ({reason}); {fix}"
 
 
 def check_writable_folder(folder):

@@ -1,18 +1,16 @@
-"""The folders preprocessing reads and writes, and the worker processes that do its work."""
+"""The worker processes that do preprocessing's work, behind one progress bar."""
 
+import os
 import signal
 import sys
 from multiprocessing import Pool
 
 from tqdm import tqdm
 
-SPLITS = ("train", "val")
-KINDS = ("sketches", "colors")  # anime_processed/{train,val}/{sketches,colors}/NAME.png
 
-
-def list_files(folder):
-    """Every visible file in `folder`, sorted (hidden ones such as .DS_Store are not data)."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+def cpu_cores():
+    """The cores this process may run on (a container or `taskset` may allow fewer than exist)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def run_jobs(function, jobs, workers, desc, leave=True):

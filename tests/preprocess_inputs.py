@@ -1,11 +1,13 @@
 """Tiny Kaggle-style pairs and the helpers that tests/test_preprocess*.py share."""
 
 import hashlib
+import io
 
 import numpy as np
 from PIL import Image
 
 import preprocess_anime_sketches as prep
+from helpers.facade_labels import draw_facade, random_design
 
 SIZE = 32  # output side: tiny, the logic does not depend on it
 
@@ -64,3 +66,17 @@ def swap_folders(split):
     (split / "sketches").rename(split / "tmp")
     (split / "colors").rename(split / "sketches")
     (split / "tmp").rename(split / "colors")
+
+
+def facade_pair(seed, side=128):
+    """A pix2pix facades pair, as that set lays it out (photo LEFT, label map RIGHT, JPEG): the
+    label drawn by the shipped designer, the photo a dull, noisy, shaded rendering of it."""
+    rng = np.random.default_rng(seed)
+    label = draw_facade(random_design(rng), size=side)
+    wall = np.array([150.0, 120.0, 100.0])  # brick: photos are far less saturated than labels
+    photo = 0.3 * np.asarray(label, dtype=float) + 0.7 * wall + rng.normal(0, 14, (side, side, 3))
+    photo += np.linspace(-25, 25, side)[:, None, None]  # light from above
+    pair = np.concatenate([np.clip(photo, 0, 255).astype(np.uint8), np.asarray(label)], axis=1)
+    buffer = io.BytesIO()
+    Image.fromarray(pair).save(buffer, format="JPEG", quality=90)
+    return Image.open(buffer)

@@ -9,7 +9,6 @@ import os
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 import torch.nn as nn
@@ -455,61 +454,6 @@ def test_a_data_file_broken_during_training_is_one_sentence(data, tmp_path, caps
         f"training image {bomb} is too large to open safely" in errors[0]
         and "--verify" in errors[0]
     )
-
-
-@pytest.mark.parametrize(
-    "content, problem",
-    [
-        ("empty", "is empty"),
-        ("truncated", "is damaged or cut short"),
-        ("bomb", "is too large to open safely"),
-    ],
-)
-def test_colorize_refuses_bad_sketches_in_one_sentence(trained, tmp_path, capsys, content, problem):
-    sketch = tmp_path / "sketch.png"
-    if content == "bomb":
-        Image.new("L", (12000, 12000)).save(sketch)
-    elif content == "truncated":
-        Image.fromarray(
-            np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
-        ).save(sketch)
-        sketch.write_bytes(sketch.read_bytes()[:3000])  # a download cut short
-    else:
-        sketch.write_bytes(b"")
-    with pytest.raises(SystemExit) as exc:
-        colorize_sketch.main(
-            [str(sketch), "--weights", str(trained[0] / WEIGHTS), "--output-dir", str(tmp_path)]
-        )
-    err = capsys.readouterr().err
-    assert exc.value.code == 2 and f"sketch {sketch} {problem}" in err and "Traceback" not in err
-    assert not list(tmp_path.glob("*_colorized.png"))
-
-
-@pytest.mark.parametrize(
-    "content, problem",
-    [
-        (b"random bytes \x00\x01\x02" * 50, "is not a PyTorch weights file"),
-        (b"", "is empty or cut short"),
-    ],
-)
-def test_colorize_refuses_a_file_that_is_not_weights(data, tmp_path, capsys, content, problem):
-    weights = tmp_path / "notes.pth"
-    weights.write_bytes(content)
-    with pytest.raises(SystemExit) as exc:
-        colorize_sketch.main([str(data / "val" / "sketches" / "v1.png"), "--weights", str(weights)])
-    err = capsys.readouterr().err
-    assert (
-        exc.value.code == 2
-        and problem in err
-        and "weights_only" not in err
-        and "Traceback" not in err
-    )
-
-
-def test_colorize_names_exercise3s_other_file(trained, tmp_path, capsys):
-    with pytest.raises(SystemExit):
-        colorize_sketch.main([str(tmp_path / "x.png"), "--weights", str(trained[0] / CHECKPOINT)])
-    assert "pass generator_weights.pth from the same folder" in capsys.readouterr().err
 
 
 def test_patchgan_maps_change_nothing_in_training(data, trained, tmp_path, monkeypatch):

@@ -5,6 +5,9 @@ the right 70 must also come out right for the other discriminators of §4.4, so 
 typed in does not pass.
 """
 
+import math
+
+import torch
 import torch.nn as nn
 
 from challenges.checker.compare import NDF
@@ -38,10 +41,23 @@ UNKNOWN_MISTAKE = (
 
 
 def number(result):
-    try:
-        return float(result)
-    except (TypeError, ValueError, RuntimeError):
-        raise Wrong(f"receptive_field returns a {type(result).__name__}, not a number.") from None
+    """The student's result as an int or a float (a one-number tensor or numpy value too); Wrong
+    for anything else, the text "70" included, and for an infinite or NaN float."""
+    if hasattr(result, "item") and getattr(result, "size", None) in (1, ()):  # numpy
+        result = result.item()
+    if torch.is_tensor(result) and result.numel() == 1 and result.device.type != "meta":
+        result = result.item()
+    if isinstance(result, bool) or not isinstance(result, (int, float)):
+        raise Wrong(f"receptive_field returns a {type(result).__name__}, not a number.")
+    if isinstance(result, float) and not math.isfinite(result):
+        raise Wrong(f"receptive_field returns {result}, not a number of pixels.")
+    return int(result) if result == int(result) else result
+
+
+def shown_number(value):
+    """A number as the messages print it: 70, 70.5, or "a 401-digit number" for 10**400."""
+    text = str(value)
+    return text if len(text) <= 12 else f"a {len(text)}-digit number"
 
 
 def check_receptive_field(module, path):
@@ -49,14 +65,14 @@ def check_receptive_field(module, path):
     ours = [layer for layer in PatchGANDiscriminator(ndf=NDF).model if isinstance(layer, nn.Conv2d)]
     field = number(student_code(path, receptive_field, ours))
     if field != 70:
-        given = int(field) if field.is_integer() else field
         why = FIELD_MISTAKES.get(field, UNKNOWN_MISTAKE)
-        raise Wrong(f"receptive_field gives {given} for our PatchGAN, not 70: {why}.")
+        raise Wrong(f"receptive_field gives {shown_number(field)} for our PatchGAN, not 70: {why}.")
     for name, (layers, expected) in PAPER_PATCHES.items():
         convs = [nn.Conv2d(1, 1, k, stride=s, padding=p) for k, s, p in layers]
         field = number(student_code(path, receptive_field, convs))
         if field != expected:
             raise Wrong(
-                f"receptive_field gives 70 for our PatchGAN but {field:g} for the paper's {name}: "
+                f"receptive_field gives 70 for our PatchGAN but {shown_number(field)} for the "
+                f"paper's {name}: "
                 "compute it from each layer's kernel size and stride, not from a number typed in."
             )

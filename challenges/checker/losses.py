@@ -11,7 +11,7 @@ import math
 import torch
 import torch.nn as nn
 
-from challenges.checker.compare import BATCH, NDF, NGF, RTOL, SEED, shape
+from challenges.checker.compare import BATCH, NDF, NGF, RTOL, SEED, kind, shape
 from challenges.checker.student_files import Wrong, defined, student_code
 from pix2pix_models import IMAGE_SIZE, PatchGANDiscriminator, UNetGenerator, init_weights
 from training.recipe import LAMBDA_L1, train_step
@@ -39,6 +39,11 @@ def check_returned(result):
             "carry gradients."
         )
     for name, loss in zip(("loss_D", "loss_G"), result, strict=True):
+        if kind(loss) != kind(torch.zeros(())):  # meta, float16, ...: no number to compare
+            raise Wrong(
+                f"{name} is a {kind(loss)}; keep the {kind(torch.zeros(()))} that the networks "
+                "give (no .to(), .half() or .double())."
+            )
         if loss.numel() != 1:
             raise Wrong(
                 f"{name} has shape {shape(loss)}; a loss is one number, the mean over patches "

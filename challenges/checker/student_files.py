@@ -27,6 +27,8 @@ def explain(exc, path):
     if isinstance(exc, SyntaxError):
         return f"SyntaxError at line {exc.lineno} of {shown(where(path))}: {exc.msg.rstrip('.')}."
     message = (str(exc).strip().splitlines() or ["(no message)"])[0].rstrip(".")
+    if isinstance(exc, SystemExit):  # sys.exit(), exit() or raise SystemExit: its code is no news
+        message = "it ends the program; a challenge returns its result instead"
     place = f"in {shown(where(path))}"
     if frames:
         line = frames[-1].line.strip()
@@ -35,10 +37,10 @@ def explain(exc, path):
 
 
 def student_code(path, function, *args):
-    """function(*args), with any exception turned into Wrong(one sentence)."""
+    """function(*args), with any exception (sys.exit() too) turned into Wrong(one sentence)."""
     try:
         return function(*args)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise Wrong(explain(exc, path)) from None
 
 

@@ -6,7 +6,7 @@ hooks record what each block reads, and the first block that reads something els
 
 import torch
 
-from challenges.checker.compare import BATCH, NGF, SEED, close, shape
+from challenges.checker.compare import BATCH, NGF, SEED, close, kind, shape
 from challenges.checker.student_files import Wrong, defined, explain, student_code, where
 from helpers.cli import shown
 from pix2pix_models import (
@@ -97,6 +97,8 @@ def wrong_input(block, got, want, tensors):
             f"{block} received a tensor of shape {shape(got)} where it reads {reads}, "
             f"shape {shape(want)}."
         )
+    if kind(got) != kind(want):
+        return f"{block} received a {kind(got)} where it reads {reads}, a {kind(want)}."
     largest = (got - want).abs().max()
     return (
         f"{block} received the right shape but other values than {reads} "
@@ -158,6 +160,11 @@ def check_unet(module, path):
             raise Wrong(wrong_input(block, got[block], expected[block], tensors))
     if error is not None:
         raise Wrong(explain(error, path))
+    if torch.is_tensor(output) and output.shape == fake_B.shape and kind(output) != kind(fake_B):
+        raise Wrong(
+            f"forward returns a {kind(output)} where final gives a {kind(fake_B)}; return it "
+            "unchanged."
+        )
     if not close(output, fake_B):
         raise Wrong(
             "every block reads what it should, but forward does not return what final gives; "
