@@ -141,15 +141,8 @@ def load_data(args, rank, device):
     val_data = PairedSketchDataset(val_pairs, args.image_size)
     ranks = dist.get_world_size() if dist.is_initialized() else 1
     sampler = EpochSampler(len(train_data), args.seed, rank, ranks)
-    workers = args.workers if args.workers is not None else (0 if device.type == "cpu" else 4)
-    if workers > (os.cpu_count() or 1):  # more would only compete with training for the cores
-        say(
-            f"note: --workers {workers} is more than this machine's {os.cpu_count()} cores; using "
-            f"{os.cpu_count()}"
-        )
-        workers = os.cpu_count()
     loader, val_loader = make_loaders(
-        train_data, val_data, sampler, args.batch_size, workers, device
+        train_data, val_data, sampler, args.batch_size, args.workers, device
     )
     return loader, val_loader, val_data.first(PREVIEW_IMAGES)
 

@@ -9,8 +9,10 @@ import signal
 
 import pytest
 import torch
+from PIL import Image
 
 import exercise3_train as ex3
+import training.data
 from helpers.checkpoints import load_generator
 from tests.exercise3_support import TINY, exit_code_and_error, interrupt_when, run, start_training
 from training import run as training_run
@@ -169,9 +171,9 @@ def test_seeds_outside_32_bits_are_refused_before_any_work(data, tmp_path, capsy
 
 
 def test_more_workers_than_cores_are_capped_with_a_note(data, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(training.data, "cpu_cores", lambda: 1)
     run(data, tmp_path / "out", "--epochs", "1", "--workers", "32")
-    assert "--workers 32 is more than this machine's 1 cores; using 1" in capsys.readouterr().out
+    assert "--workers 32 is more than the 1 cores; using 1" in capsys.readouterr().out
 
 
 def test_a_checkpoint_with_nan_weights_is_refused(trained, tmp_path, data, capsys):
@@ -184,3 +186,24 @@ def test_a_checkpoint_with_nan_weights_is_refused(trained, tmp_path, data, capsy
         capsys, ["--data", str(data), "--output-dir", str(out), "--resume", "--epochs", "3"]
     )
     assert code == 2 and "holds NaN or infinite weights" in err
+
+
+@posix_only
+def test_training_reads_the_pairs_verify_reads(data, tmp_path, capsys):
+    """A folder and a FIFO named like pairs are skipped with a word (as --verify reports them); an
+    image under 32x32 is refused in one sentence instead of being blown up to 286x286."""
+    odd = tmp_path / "data"
+    shutil.copytree(data, odd)
+    for kind in ("sketches", "colors"):
+        (odd / "train" / kind / "zz.png").mkdir()
+        os.mkfifo(odd / "train" / kind / "ff.png")
+    run(odd, tmp_path / "out", "--epochs", "1")
+    printed = capsys.readouterr().out
+    assert "ff.png: it is a FIFO (named pipe), not an image file" in printed
+    assert "zz.png: it is a folder, not an image file" in printed and "3 training pairs" in printed
+    for kind in ("sketches", "colors"):
+        Image.new("RGB", (2, 1)).save(odd / "train" / kind / "a.png")
+    code, err = exit_code_and_error(
+        capsys, ["--data", str(odd), "--output-dir", str(tmp_path / "o2"), *TINY, "--epochs", "1"]
+    )
+    assert code == 2 and "a.png is 2x1 pixels, under 32x32" in err and "--verify" in err

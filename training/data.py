@@ -17,6 +17,8 @@ from torchvision.transforms.v2 import functional as TF
 
 from helpers.cli import LessonError, shown
 from helpers.images import open_image, to_rgb
+from preprocessing.jobs import cpu_cores
+from preprocessing.layout import MIN_SIDE, pair_files
 
 LOAD_SCALE = 286 / 256  # §6.2: jitter = resize 256 -> 286, then random-crop back to 256
 HOLDOUT_PERCENT = 5  # with no val/ split, hold out this share of train, chosen by file name
@@ -29,17 +31,14 @@ VERIFY_HINT = "check the set with `python preprocess_anime_sketches.py --verify`
 
 
 def find_pairs(split_dir):
-    """Sorted (sketch, colour) path pairs of one split. Only regular files count (a folder or a FIFO
-    named x.png is no image); a file without its partner is named and skipped."""
-    sketches, colors = (
-        {p.stem: p for p in (split_dir / kind).glob("*.png") if p.is_file()}
-        for kind in ("sketches", "colors")
-    )
-    for name in sorted(sketches.keys() ^ colors.keys()):
-        lone, other = (sketches[name], "colors") if name in sketches else (colors[name], "sketches")
-        partner = split_dir / other / f"{name}.png"
-        print(f"warning: skipping {shown(lone)}: no {shown(partner)} to pair it with")
-    return [(sketches[n], colors[n]) for n in sorted(sketches.keys() & colors.keys())]
+    """Sorted (sketch, colour) path pairs of one split, by the rule --verify checks
+    (preprocessing/layout.py): regular, visible files; what is not a pair is named and skipped."""
+    pairs, lone, skipped = pair_files(split_dir)
+    for path, partner in lone:
+        print(f"warning: skipping {shown(path)}: no {shown(partner)} to pair it with")
+    for path, what in skipped:
+        print(f"warning: skipping {shown(path)}: it is {what}, not an image file")
+    return pairs
 
 
 def held_out(name):
@@ -115,6 +114,12 @@ class PairedSketchDataset(Dataset):
                 f"{shown(self.pairs[index][0])} and {shown(self.pairs[index][1])} "
                 f"differ in size; {VERIFY_HINT}"
             )
+        if min(sketch.size) < MIN_SIDE:  # blown up to 286x286, it would hold no picture
+            width, height = sketch.size
+            raise LessonError(
+                f"{shown(self.pairs[index][0])} is {width}x{height} pixels, under "
+                f"{MIN_SIDE}x{MIN_SIDE}; {VERIFY_HINT}"
+            )
         pair = torch.stack([TF.pil_to_tensor(sketch), TF.pil_to_tensor(color)])  # (2, 3, H, W)
         pair = TF.resize(pair, [size, size], InterpolationMode.BICUBIC, antialias=True)
         if self.kept is not None:
@@ -161,9 +166,17 @@ class EpochSampler(Sampler):
 
 
 def make_loaders(train_data, val_data, sampler, batch_size, workers, device):
-    """DataLoaders for training (in the sampler's order) and validation (in file order). Worker
-    processes are kept between epochs. Each loader gets its own generator: a DataLoader otherwise
-    draws its workers' seeds from the global RNG, which dropout uses (--resume would drift)."""
+    """DataLoaders for training (in the sampler's order) and validation (in file order), with
+    `workers` loading processes (None: 0 on a CPU, where they would compete with training for the
+    cores, 4 on a GPU), kept between epochs. Each loader gets its own generator: a DataLoader
+    otherwise draws its workers' seeds from the global RNG, which dropout uses."""
+    if workers is None:
+        workers = 0 if device.type == "cpu" else 4
+    cores = cpu_cores()
+    if workers > cores:  # more would only wait for each other
+        if sampler.rank == 0:
+            print(f"note: --workers {workers} is more than the {cores} cores; using {cores}")
+        workers = cores
     options = dict(
         batch_size=batch_size,
         num_workers=workers,
