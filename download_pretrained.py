@@ -17,7 +17,9 @@ checkpoints/facades_generator.pth and run this script: it checks the file and re
 
 import argparse
 import hashlib
+import os
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
@@ -26,8 +28,8 @@ from PIL import Image
 
 from facades_generator import DEFAULT_CHECKPOINT
 from helpers.checkpoints import read_weights
-from helpers.cli import ArgumentParser, LessonError, fail, shown
-from helpers.download import CHUNK_BYTES, check_not_html, fetch, make_session
+from helpers.cli import ArgumentParser, LessonError, above, at_least, fail, file_problem, shown
+from helpers.download import CHUNK_BYTES, check_not_html, fetch, make_session, web_address
 from helpers.facade_palette import PALETTE
 from helpers.files import ROOT, atomic_path
 from helpers.images import open_image, save_image
@@ -39,6 +41,9 @@ from pix2pix_models import IMAGE_SIZE, UNetGenerator, load_official_generator_we
 OFFICIAL_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/models-pytorch/facades_label2photo.pth"
 CMP_BASE_URL = "https://cmp.felk.cvut.cz/~tylecr1/facade/CMP_facade_DB_base.zip"
 CMP_LABELS_DIR = ROOT / "sample_facades" / "cmp"  # real CMP labels, in our palette (--samples)
+MAX_LABEL_BYTES = 16 << 20  # a CMP label PNG is a few kB; more unpacked is a decompression bomb
+ZIP_ERRORS = (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError, zlib.error)
+DELETED = "it was deleted; use the official URL or a trusted mirror with --url"
 
 
 def offline_hint(url, final):
@@ -57,50 +62,86 @@ def parse_args(argv):
         default=DEFAULT_CHECKPOINT.parent,
         help=f"folder for {DEFAULT_CHECKPOINT.name} and its .sha256",
     )
-    p.add_argument("--url", default=OFFICIAL_URL, help="where to fetch the weights (a mirror, say)")
+    p.add_argument(
+        "--url",
+        type=web_address,
+        default=OFFICIAL_URL,
+        help="where to fetch the weights (a mirror, say)",
+    )
     p.add_argument(
         "--force", action="store_true", help="download again even if a good file is there"
     )
     p.add_argument(
-        "--retries", type=int, default=5, help="tries after a failed connection, 5xx or cut"
+        "--retries", type=at_least(0), default=5, help="tries after a failed connection, 5xx or cut"
     )
     p.add_argument(
-        "--timeout", type=float, default=30.0, help="seconds to wait to connect or for data"
+        "--timeout", type=above(0), default=30.0, help="seconds to wait to connect or for data"
     )
     p.add_argument(
         "--samples", action="store_true", help="also fetch the CMP archive, convert labels"
     )
-    p.add_argument("--samples-url", default=CMP_BASE_URL, help="where to fetch the CMP archive")
+    p.add_argument(
+        "--samples-url",
+        type=web_address,
+        default=CMP_BASE_URL,
+        help="where to fetch the CMP archive",
+    )
     p.add_argument(
         "--samples-dir", type=Path, default=CMP_LABELS_DIR, help="for the archive, labels"
     )
-    p.add_argument("--num-samples", type=int, default=8, help="how many CMP labels to convert")
+    p.add_argument(
+        "--num-samples", type=at_least(1), default=8, help="how many CMP labels to convert"
+    )
     return p.parse_args(argv)
 
 
-def check_weights(path, url):
-    """Load with weights_only=True (a pickle may run code; this never does), then map every key and
-    check every shape with the mapping create_facades_generator uses, on the real unet_256."""
-    check_not_html(path, url, "--url")
-    fix = "it was deleted; use the official URL or a trusted mirror with --url"
-    state_dict = read_weights(path, fix=fix, subject=f"the file from {url}")
+def check_weights(path, url, subject=None, fix=DELETED):
+    """Load with weights_only=True (a pickle may run code; this never does; NaN is refused), then
+    map every key and check every shape with the mapping create_facades_generator uses, on the real
+    unet_256. `subject` and `fix` word the message for a file copied here by hand."""
+    if subject is None:  # a download: a web page is named as one
+        check_not_html(path, url, "--url")
+    subject = subject or f"the file from {url}"
+    state_dict = read_weights(path, fix=fix, subject=subject)
     try:
         if not isinstance(state_dict, dict):
             raise ValueError(f"it holds a {type(state_dict).__name__}, not a state_dict")
         load_official_generator_weights(UNetGenerator(ngf=64), state_dict)
     except ValueError as exc:
-        message = f"the file from {url} is not the facades_label2photo generator ({exc})"
+        message = f"{subject} is not the facades_label2photo generator ({exc})"
         raise LessonError(f"{message}; {fix}.") from None
 
 
 def check_cmp_zip(path, url):
-    """The CMP archive is usable if it is a zip with base/*.png label maps inside."""
+    """The CMP archive is usable if it is a zip whose base/*.png label maps can be unpacked safely
+    and the first of them is a 12-class index map (read_cmp_label)."""
     check_not_html(path, url, "--samples-url")
-    if not zipfile.is_zipfile(path) or not cmp_label_names(path):
+    problem = cmp_zip_problem(path)
+    if problem:
         raise LessonError(
-            f"the file from {url} is not CMP_facade_DB_base.zip (no base/*.png labels inside); "
+            f"the file from {url} is not a usable CMP_facade_DB_base.zip ({problem}); "
             "check --samples-url."
         )
+
+
+def cmp_zip_problem(path):
+    """What makes `path` unusable as the CMP archive, as a phrase, or None."""
+    if not zipfile.is_zipfile(path):
+        return "not a zip archive"
+    try:
+        names = cmp_label_names(path)
+        if not names:
+            return "no base/*.png labels inside"
+        with zipfile.ZipFile(path) as archive:
+            for name in names:  # from the directory alone: nothing is unpacked
+                if archive.getinfo(name).file_size > MAX_LABEL_BYTES:
+                    return f"{name} would unpack to over {MAX_LABEL_BYTES >> 20} MB"
+            read_cmp_label(archive, names[0])
+    except LessonError as exc:
+        return str(exc)
+    except ZIP_ERRORS as exc:
+        return f"damaged: {exc}"
+    return None
 
 
 def sha256_of(path):
@@ -125,10 +166,16 @@ def ensure_weights(session, args):
     sidecar = final.with_name(final.name + ".sha256")  # `sha256sum` format: "<hex>  <name>"
     force = "run `python download_pretrained.py --force`"
     make_folder(args.checkpoint_dir, "--checkpoint-dir")
+    for path in (final, sidecar):  # a named pipe there would make reading it wait forever
+        problem = file_problem(path) if os.path.lexists(path) else None
+        if problem:
+            raise LessonError(f"{shown(path)} {problem}; move it away, then run again.")
     if final.exists() and not args.force:
         digest = sha256_of(final)
         if sidecar.exists():
-            if digest != (sidecar.read_text().split() or [""])[0]:
+            with open(sidecar, "rb") as file:  # its first word; a damaged one reads as no digest
+                recorded = (file.read(256).decode("ascii", "replace").split() or [""])[0]
+            if digest != recorded:
                 raise LessonError(
                     f"{final} does not match the SHA-256 recorded in {sidecar} (changed or damaged "
                     f"since it was downloaded); {force}."
@@ -138,13 +185,8 @@ def ensure_weights(session, args):
                 "download (--force downloads it again)."
             )
             return final
-        try:  # a file copied here by hand: check it before trusting it
-            check_weights(final, str(final))
-        except LessonError:
-            raise LessonError(
-                f"{final} is not a valid copy of the official facades generator; move it away or "
-                f"{force}."
-            ) from None
+        # A file copied here by hand: check it before trusting it (and leave it where it is).
+        check_weights(final, str(final), subject=shown(final), fix=f"move it away or {force}")
         print(
             f"{final} was already here (copied by hand?) and passes the check; recording its "
             "SHA-256."
@@ -185,9 +227,28 @@ def cmp_label_names(zip_path):
     return sorted(n for n in labels if n.lower().endswith(".png"))
 
 
+def read_cmp_label(archive, name):
+    """(H, W) class indices 1..12 of one label map in the archive; LessonError saying why not.
+
+    CMP stores one class index per pixel in a PNG of mode P or L; the index is read, not the
+    colours the PNG's own palette would show."""
+    size = archive.getinfo(name).file_size
+    if size > MAX_LABEL_BYTES:
+        raise LessonError(f"{name} would unpack to {size:,} bytes")
+    try:
+        data = archive.read(name)  # never more than `size` bytes: zipfile stops there (and CRCs)
+    except ZIP_ERRORS as exc:
+        raise LessonError(f"{name} cannot be unpacked ({exc})") from None
+    image = open_image(data, name, "it is left out", formats=("PNG",))  # the one decoder, its limit
+    index = np.asarray(image) if image.mode in ("P", "L") else None
+    if index is None or index.min() < 1 or index.max() > len(PALETTE):
+        raise LessonError(f"{name} is not a 12-class index map")
+    return index
+
+
 def convert_cmp_labels(zip_path, out_dir, count):
-    """CMP stores one class index 1..12 per pixel: paint class k with PALETTE[k - 1] and resize to
-    256x256 with nearest-neighbour sampling (no blended classes)."""
+    """Paint class k with PALETTE[k - 1] and resize to 256x256 with nearest-neighbour sampling (no
+    blended classes). A label that cannot be used is skipped: none beats a wrong one."""
     written, skipped = [], []
     with zipfile.ZipFile(zip_path) as archive:
         for name in cmp_label_names(zip_path)[:count]:
@@ -196,21 +257,15 @@ def convert_cmp_labels(zip_path, out_dir, count):
                 written.append(out)
                 continue
             try:
-                image = open_image(archive.read(name), name)  # the one decoder, its size limit
-            except LessonError:
-                image = None
-            if image is None or image.mode not in ("P", "L"):  # P: read the index, not RGB
-                skipped.append(name)
-                continue
-            index = np.asarray(image)  # (H, W) class indices
-            if index.min() < 1 or index.max() > len(PALETTE):
-                skipped.append(name)  # not an index map of the 12 classes: none beats a wrong one
+                index = read_cmp_label(archive, name)
+            except LessonError as exc:
+                skipped.append(str(exc))
                 continue
             rgb = Image.fromarray(PALETTE[index - 1])  # (H, W, 3) colours
             save_image(rgb.resize((IMAGE_SIZE, IMAGE_SIZE), Image.NEAREST), out)
             written.append(out)
     if skipped:
-        print(f"skipped {len(skipped)} file(s) that are not 12-class index maps, e.g. {skipped[0]}")
+        print(f"skipped {len(skipped)} label(s) that could not be used, e.g. {skipped[0]}")
     if not written:
         raise LessonError(
             f"no usable label maps in {zip_path}; delete it, run with --samples again."
@@ -221,7 +276,13 @@ def convert_cmp_labels(zip_path, out_dir, count):
 def ensure_samples(session, args):
     zip_path = args.samples_dir / PurePosixPath(urlsplit(CMP_BASE_URL).path).name
     make_folder(args.samples_dir, "--samples-dir")
-    if zip_path.exists() and not args.force:
+    if os.path.lexists(zip_path) and not args.force:
+        problem = file_problem(zip_path) or cmp_zip_problem(zip_path)  # file_problem: no pipe
+        if problem:  # kept by an earlier version of this script, or put here by hand
+            raise LessonError(
+                f"{shown(zip_path)} is not a usable CMP archive ({problem}); delete it and run "
+                "with --samples again."
+            )
         print(f"{zip_path} is already here: nothing to download")
     else:
         fetch(

@@ -79,6 +79,7 @@ def write_exercise3_weights(path, ngf=8, epoch=3, image_size=256, seed=0):
     """A generator_weights.pth as exercise3_train.py writes it, with its initial (random) weights:
     the plumbing of a trained model, not a trained one."""
     torch.manual_seed(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
     net_G = init_weights(UNetGenerator(ngf=ngf))
     save_generator(path, net_G, dict(in_channels=3, out_channels=3, ngf=ngf), image_size, epoch)
     return path

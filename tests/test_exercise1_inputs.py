@@ -181,3 +181,15 @@ def test_a_single_label_gets_a_figure_whose_title_is_not_clipped(
     mask = os.umask(0o022)
     os.umask(mask)
     assert mode == 0o666 & ~mask  # readable by the class, like any file the user makes
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="named pipes as on Linux")
+def test_a_named_pipe_as_checkpoint_is_refused_not_waited_on(tmp_path, capsys):
+    os.mkfifo(tmp_path / "weights.pth")
+    with at_most(30), pytest.raises(SystemExit) as exit_info:
+        run(["--checkpoint", tmp_path / "weights.pth", "--output", tmp_path / "o.png"], capsys)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err == (
+        f"error: {tmp_path / 'weights.pth'} is a named pipe (FIFO), not a regular file; pass the "
+        "weights file with --checkpoint.\n"
+    )
