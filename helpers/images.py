@@ -62,7 +62,7 @@ def open_image(source, what="image", fix="pass another file", formats=None, draf
         image.verify()  # every chunk and checksum: a PNG cut short fails even if its pixels decode
         image = Image.open(io.BytesIO(data), formats=formats)  # verify() used the first one up
         if draft_size is not None:
-            image.draft("RGB", draft_size)  # JPEG only (others ignore it): fewer pixels decoded
+            image.draft(image.mode, draft_size)  # a JPEG decodes fewer pixels; others ignore it
         image.load()
         return image
     except FileNotFoundError:  # removed between the check and the read

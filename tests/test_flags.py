@@ -29,7 +29,7 @@ def refused(capsys, main, argv):
 )
 def test_exercise2_seeds_outside_what_the_generators_take(seed, why, tmp_path, capsys):
     err = refused(capsys, exercise2_explore.main, ["--seed", seed, "--output-dir", str(tmp_path)])
-    assert err == f"error: argument --seed: {why}; see `python exercise2_explore.py --help`.\n"
+    assert err.startswith(f"error: argument --seed: {why}; see `python ") and "--help" in err
     assert exercise2_explore.parse_args(["--seed", str(2**32 - 1)]).seed == 2**32 - 1
 
 
