@@ -18,22 +18,16 @@ checkpoints/facades_generator.pth and run this script: it checks the file and re
 import argparse
 import hashlib
 import os
-import zipfile
-import zlib
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
-import numpy as np
-from PIL import Image
-
 from facades_generator import DEFAULT_CHECKPOINT
 from helpers.checkpoints import read_weights
+from helpers.cmp_archive import cmp_zip_problem, convert_cmp_labels
 from helpers.cli import ArgumentParser, LessonError, above, at_least, fail, file_problem, shown
 from helpers.download import CHUNK_BYTES, check_not_html, fetch, make_session, web_address
-from helpers.facade_palette import PALETTE
 from helpers.files import ROOT, atomic_path
-from helpers.images import open_image, save_image
-from pix2pix_models import IMAGE_SIZE, UNetGenerator, load_official_generator_weights
+from pix2pix_models import UNetGenerator, load_official_generator_weights
 
 # The authors' own server (plain http; no checksum is published). Other URLs in circulation hold
 # Lua .t7 files (.../pix2pix/models/) or a different, ResNet model of the same name
@@ -41,8 +35,6 @@ from pix2pix_models import IMAGE_SIZE, UNetGenerator, load_official_generator_we
 OFFICIAL_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/models-pytorch/facades_label2photo.pth"
 CMP_BASE_URL = "https://cmp.felk.cvut.cz/~tylecr1/facade/CMP_facade_DB_base.zip"
 CMP_LABELS_DIR = ROOT / "sample_facades" / "cmp"  # real CMP labels, in our palette (--samples)
-MAX_LABEL_BYTES = 16 << 20  # a CMP label PNG is a few kB; more unpacked is a decompression bomb
-ZIP_ERRORS = (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError, zlib.error)
 DELETED = "it was deleted; use the official URL or a trusted mirror with --url"
 
 
@@ -114,7 +106,7 @@ def check_weights(path, url, subject=None, fix=DELETED):
 
 def check_cmp_zip(path, url):
     """The CMP archive is usable if it is a zip whose base/*.png label maps can be unpacked safely
-    and the first of them is a 12-class index map (read_cmp_label)."""
+    and the first of them is a 12-class index map (helpers/cmp_archive.py)."""
     check_not_html(path, url, "--samples-url")
     problem = cmp_zip_problem(path)
     if problem:
@@ -122,26 +114,6 @@ def check_cmp_zip(path, url):
             f"the file from {url} is not a usable CMP_facade_DB_base.zip ({problem}); "
             "check --samples-url."
         )
-
-
-def cmp_zip_problem(path):
-    """What makes `path` unusable as the CMP archive, as a phrase, or None."""
-    if not zipfile.is_zipfile(path):
-        return "not a zip archive"
-    try:
-        names = cmp_label_names(path)
-        if not names:
-            return "no base/*.png labels inside"
-        with zipfile.ZipFile(path) as archive:
-            for name in names:  # from the directory alone: nothing is unpacked
-                if archive.getinfo(name).file_size > MAX_LABEL_BYTES:
-                    return f"{name} would unpack to over {MAX_LABEL_BYTES >> 20} MB"
-            read_cmp_label(archive, names[0])
-    except LessonError as exc:
-        return str(exc)
-    except ZIP_ERRORS as exc:
-        return f"damaged: {exc}"
-    return None
 
 
 def sha256_of(path):
@@ -217,60 +189,6 @@ def ensure_weights(session, args):
         size = f"{final.stat().st_size:,} bytes, SHA-256 {digest[:16]}..."
         print(f"saved {shown(final)} ({size}) and {sidecar.name}")
     return final
-
-
-def cmp_label_names(zip_path):
-    """Label maps inside the archive: base/cmp_bNNNN.png (the .jpg beside each is the photo)."""
-    with zipfile.ZipFile(zip_path) as archive:
-        names = archive.namelist()
-    labels = [n for n in names if PurePosixPath(n).parent.name == "base"]
-    return sorted(n for n in labels if n.lower().endswith(".png"))
-
-
-def read_cmp_label(archive, name):
-    """(H, W) class indices 1..12 of one label map in the archive; LessonError saying why not.
-
-    CMP stores one class index per pixel in a PNG of mode P or L; the index is read, not the
-    colours the PNG's own palette would show."""
-    size = archive.getinfo(name).file_size
-    if size > MAX_LABEL_BYTES:
-        raise LessonError(f"{name} would unpack to {size:,} bytes")
-    try:
-        data = archive.read(name)  # never more than `size` bytes: zipfile stops there (and CRCs)
-    except ZIP_ERRORS as exc:
-        raise LessonError(f"{name} cannot be unpacked ({exc})") from None
-    image = open_image(data, name, "it is left out", formats=("PNG",))  # the one decoder, its limit
-    index = np.asarray(image) if image.mode in ("P", "L") else None
-    if index is None or index.min() < 1 or index.max() > len(PALETTE):
-        raise LessonError(f"{name} is not a 12-class index map")
-    return index
-
-
-def convert_cmp_labels(zip_path, out_dir, count):
-    """Paint class k with PALETTE[k - 1] and resize to 256x256 with nearest-neighbour sampling (no
-    blended classes). A label that cannot be used is skipped: none beats a wrong one."""
-    written, skipped = [], []
-    with zipfile.ZipFile(zip_path) as archive:
-        for name in cmp_label_names(zip_path)[:count]:
-            out = out_dir / PurePosixPath(name).name
-            if out.exists():
-                written.append(out)
-                continue
-            try:
-                index = read_cmp_label(archive, name)
-            except LessonError as exc:
-                skipped.append(str(exc))
-                continue
-            rgb = Image.fromarray(PALETTE[index - 1])  # (H, W, 3) colours
-            save_image(rgb.resize((IMAGE_SIZE, IMAGE_SIZE), Image.NEAREST), out)
-            written.append(out)
-    if skipped:
-        print(f"skipped {len(skipped)} label(s) that could not be used, e.g. {skipped[0]}")
-    if not written:
-        raise LessonError(
-            f"no usable label maps in {zip_path}; delete it, run with --samples again."
-        )
-    print(f"{len(written)} CMP labels in our palette under {out_dir}, e.g. {written[0].name}")
 
 
 def ensure_samples(session, args):
