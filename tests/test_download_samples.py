@@ -112,6 +112,7 @@ BOMB = b"\0" * (17 << 20)  # 17 MB of zeros: 17 kB deflated
         (png(Image.new("L", (30, 40), 3), "JPEG"), "base/cmp_b0001.png is not an image Pillow"),
         (png(Image.new("RGB", (30, 40))), "base/cmp_b0001.png is not a 12-class index map"),
     ],
+    ids=["bomb", "jpeg", "colour"],
 )
 def test_an_archive_that_cannot_be_used_is_not_kept(server, tmp_path, capsys, first, why):
     """A bomb, a JPEG named .png (its noise would change classes), a colour image: refused as it
