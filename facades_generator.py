@@ -188,7 +188,8 @@ def open_generator(path, device=None, dropout=False):
     net_G, image_size = load_generator(path)  # reads the file again, and checks what it holds
     if dropout:
         dropout_on(net_G)
-    return net_G.to(device), f"your model (epoch {saved.get('epoch', '?')})", image_size
+    net_G = net_G.to(device) if device is not None else net_G
+    return net_G, f"your model (epoch {saved.get('epoch', '?')})", image_size
 
 
 def add_generator_arguments(parser, several=False):
