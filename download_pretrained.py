@@ -17,21 +17,17 @@ checkpoints/facades_generator.pth and run this script: it checks the file and re
 
 import argparse
 import hashlib
-import zipfile
+import os
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
-import numpy as np
-from PIL import Image
-
 from facades_generator import DEFAULT_CHECKPOINT
 from helpers.checkpoints import read_weights
-from helpers.cli import ArgumentParser, LessonError, fail, shown
-from helpers.download import CHUNK_BYTES, check_not_html, fetch, make_session
-from helpers.facade_palette import PALETTE
+from helpers.cmp_archive import cmp_zip_problem, convert_cmp_labels
+from helpers.cli import ArgumentParser, LessonError, above, at_least, fail, file_problem, shown
+from helpers.download import CHUNK_BYTES, check_not_html, fetch, make_session, web_address
 from helpers.files import ROOT, atomic_path
-from helpers.images import open_image, save_image
-from pix2pix_models import IMAGE_SIZE, UNetGenerator, load_official_generator_weights
+from pix2pix_models import UNetGenerator, load_official_generator_weights
 
 # The authors' own server (plain http; no checksum is published). Other URLs in circulation hold
 # Lua .t7 files (.../pix2pix/models/) or a different, ResNet model of the same name
@@ -39,6 +35,7 @@ from pix2pix_models import IMAGE_SIZE, UNetGenerator, load_official_generator_we
 OFFICIAL_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/models-pytorch/facades_label2photo.pth"
 CMP_BASE_URL = "https://cmp.felk.cvut.cz/~tylecr1/facade/CMP_facade_DB_base.zip"
 CMP_LABELS_DIR = ROOT / "sample_facades" / "cmp"  # real CMP labels, in our palette (--samples)
+DELETED = "it was deleted; use the official URL or a trusted mirror with --url"
 
 
 def offline_hint(url, final):
@@ -57,48 +54,64 @@ def parse_args(argv):
         default=DEFAULT_CHECKPOINT.parent,
         help=f"folder for {DEFAULT_CHECKPOINT.name} and its .sha256",
     )
-    p.add_argument("--url", default=OFFICIAL_URL, help="where to fetch the weights (a mirror, say)")
+    p.add_argument(
+        "--url",
+        type=web_address,
+        default=OFFICIAL_URL,
+        help="where to fetch the weights (a mirror, say)",
+    )
     p.add_argument(
         "--force", action="store_true", help="download again even if a good file is there"
     )
     p.add_argument(
-        "--retries", type=int, default=5, help="tries after a failed connection, 5xx or cut"
+        "--retries", type=at_least(0), default=5, help="tries after a failed connection, 5xx or cut"
     )
     p.add_argument(
-        "--timeout", type=float, default=30.0, help="seconds to wait to connect or for data"
+        "--timeout", type=above(0), default=30.0, help="seconds to wait to connect or for data"
     )
     p.add_argument(
         "--samples", action="store_true", help="also fetch the CMP archive, convert labels"
     )
-    p.add_argument("--samples-url", default=CMP_BASE_URL, help="where to fetch the CMP archive")
+    p.add_argument(
+        "--samples-url",
+        type=web_address,
+        default=CMP_BASE_URL,
+        help="where to fetch the CMP archive",
+    )
     p.add_argument(
         "--samples-dir", type=Path, default=CMP_LABELS_DIR, help="for the archive, labels"
     )
-    p.add_argument("--num-samples", type=int, default=8, help="how many CMP labels to convert")
+    p.add_argument(
+        "--num-samples", type=at_least(1), default=8, help="how many CMP labels to convert"
+    )
     return p.parse_args(argv)
 
 
-def check_weights(path, url):
-    """Load with weights_only=True (a pickle may run code; this never does), then map every key and
-    check every shape with the mapping create_facades_generator uses, on the real unet_256."""
-    check_not_html(path, url, "--url")
-    fix = "it was deleted; use the official URL or a trusted mirror with --url"
-    state_dict = read_weights(path, fix=fix, subject=f"the file from {url}")
+def check_weights(path, url, subject=None, fix=DELETED):
+    """Load with weights_only=True (a pickle may run code; this never does; NaN is refused), then
+    map every key and check every shape with the mapping create_facades_generator uses, on the real
+    unet_256. `subject` and `fix` word the message for a file copied here by hand."""
+    if subject is None:  # a download: a web page is named as one
+        check_not_html(path, url, "--url")
+    subject = subject or f"the file from {url}"
+    state_dict = read_weights(path, fix=fix, subject=subject)
     try:
         if not isinstance(state_dict, dict):
             raise ValueError(f"it holds a {type(state_dict).__name__}, not a state_dict")
         load_official_generator_weights(UNetGenerator(ngf=64), state_dict)
     except ValueError as exc:
-        message = f"the file from {url} is not the facades_label2photo generator ({exc})"
+        message = f"{subject} is not the facades_label2photo generator ({exc})"
         raise LessonError(f"{message}; {fix}.") from None
 
 
 def check_cmp_zip(path, url):
-    """The CMP archive is usable if it is a zip with base/*.png label maps inside."""
+    """The CMP archive is usable if it is a zip whose base/*.png label maps can be unpacked safely
+    and the first of them is a 12-class index map (helpers/cmp_archive.py)."""
     check_not_html(path, url, "--samples-url")
-    if not zipfile.is_zipfile(path) or not cmp_label_names(path):
+    problem = cmp_zip_problem(path)
+    if problem:
         raise LessonError(
-            f"the file from {url} is not CMP_facade_DB_base.zip (no base/*.png labels inside); "
+            f"the file from {url} is not a usable CMP_facade_DB_base.zip ({problem}); "
             "check --samples-url."
         )
 
@@ -125,10 +138,16 @@ def ensure_weights(session, args):
     sidecar = final.with_name(final.name + ".sha256")  # `sha256sum` format: "<hex>  <name>"
     force = "run `python download_pretrained.py --force`"
     make_folder(args.checkpoint_dir, "--checkpoint-dir")
+    for path in (final, sidecar):  # a named pipe there would make reading it wait forever
+        problem = file_problem(path) if os.path.lexists(path) else None
+        if problem:
+            raise LessonError(f"{shown(path)} {problem}; move it away, then run again.")
     if final.exists() and not args.force:
         digest = sha256_of(final)
         if sidecar.exists():
-            if digest != (sidecar.read_text().split() or [""])[0]:
+            with open(sidecar, "rb") as file:  # its first word; a damaged one reads as no digest
+                recorded = (file.read(256).decode("ascii", "replace").split() or [""])[0]
+            if digest != recorded:
                 raise LessonError(
                     f"{final} does not match the SHA-256 recorded in {sidecar} (changed or damaged "
                     f"since it was downloaded); {force}."
@@ -138,13 +157,8 @@ def ensure_weights(session, args):
                 "download (--force downloads it again)."
             )
             return final
-        try:  # a file copied here by hand: check it before trusting it
-            check_weights(final, str(final))
-        except LessonError:
-            raise LessonError(
-                f"{final} is not a valid copy of the official facades generator; move it away or "
-                f"{force}."
-            ) from None
+        # A file copied here by hand: check it before trusting it (and leave it where it is).
+        check_weights(final, str(final), subject=shown(final), fix=f"move it away or {force}")
         print(
             f"{final} was already here (copied by hand?) and passes the check; recording its "
             "SHA-256."
@@ -177,51 +191,16 @@ def ensure_weights(session, args):
     return final
 
 
-def cmp_label_names(zip_path):
-    """Label maps inside the archive: base/cmp_bNNNN.png (the .jpg beside each is the photo)."""
-    with zipfile.ZipFile(zip_path) as archive:
-        names = archive.namelist()
-    labels = [n for n in names if PurePosixPath(n).parent.name == "base"]
-    return sorted(n for n in labels if n.lower().endswith(".png"))
-
-
-def convert_cmp_labels(zip_path, out_dir, count):
-    """CMP stores one class index 1..12 per pixel: paint class k with PALETTE[k - 1] and resize to
-    256x256 with nearest-neighbour sampling (no blended classes)."""
-    written, skipped = [], []
-    with zipfile.ZipFile(zip_path) as archive:
-        for name in cmp_label_names(zip_path)[:count]:
-            out = out_dir / PurePosixPath(name).name
-            if out.exists():
-                written.append(out)
-                continue
-            try:
-                image = open_image(archive.read(name), name)  # the one decoder, its size limit
-            except LessonError:
-                image = None
-            if image is None or image.mode not in ("P", "L"):  # P: read the index, not RGB
-                skipped.append(name)
-                continue
-            index = np.asarray(image)  # (H, W) class indices
-            if index.min() < 1 or index.max() > len(PALETTE):
-                skipped.append(name)  # not an index map of the 12 classes: none beats a wrong one
-                continue
-            rgb = Image.fromarray(PALETTE[index - 1])  # (H, W, 3) colours
-            save_image(rgb.resize((IMAGE_SIZE, IMAGE_SIZE), Image.NEAREST), out)
-            written.append(out)
-    if skipped:
-        print(f"skipped {len(skipped)} file(s) that are not 12-class index maps, e.g. {skipped[0]}")
-    if not written:
-        raise LessonError(
-            f"no usable label maps in {zip_path}; delete it, run with --samples again."
-        )
-    print(f"{len(written)} CMP labels in our palette under {out_dir}, e.g. {written[0].name}")
-
-
 def ensure_samples(session, args):
     zip_path = args.samples_dir / PurePosixPath(urlsplit(CMP_BASE_URL).path).name
     make_folder(args.samples_dir, "--samples-dir")
-    if zip_path.exists() and not args.force:
+    if os.path.lexists(zip_path) and not args.force:
+        problem = file_problem(zip_path) or cmp_zip_problem(zip_path)  # file_problem: no pipe
+        if problem:  # kept by an earlier version of this script, or put here by hand
+            raise LessonError(
+                f"{shown(zip_path)} is not a usable CMP archive ({problem}); delete it and run "
+                "with --samples again."
+            )
         print(f"{zip_path} is already here: nothing to download")
     else:
         fetch(

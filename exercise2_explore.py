@@ -27,7 +27,7 @@ import torch
 from PIL import Image, ImageFilter
 
 from facades_generator import add_generator_arguments, generator_from_args, load_label
-from helpers.cli import ArgumentParser, LessonError, choose_device, fail, shown
+from helpers.cli import ArgumentParser, LessonError, choose_device, fail, seed_number, shown
 from helpers.facade_labels import FacadeDesign, design_from_flag, draw_facade
 from helpers.facade_palette import CLASS_NAMES, PALETTE, snap_to_palette
 from helpers.figures import Heat, save_grid
@@ -254,7 +254,10 @@ def parse_args(argv):
         "4-storey shop-front facade)",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="random blocks, colours, dropout masks (default: 0)"
+        "--seed",
+        type=seed_number,
+        default=0,
+        help="random blocks, colours, dropout masks: 0 to 2**32 - 1 (default: 0)",
     )
     return parser.parse_args(argv)
 

@@ -11,7 +11,8 @@ The weights are the official `facades_label2photo` generator (fetch them with
 helpers/facade_palette.py, measured from the real training labels; any other colour is snapped to
 the nearest palette colour. Exercise 1 reads its files with read_label, which also takes the real
 photo from a facades pair. Exercises 1 and 2 and the painter declare their --checkpoint, --device
-and --fast flags with add_generator_arguments and build the network with generator_from_args.
+and --fast flags with add_generator_arguments and build the network with generator_from_args;
+Exercise 1 also runs generators trained by exercise3_train.py (open_generator).
 """
 
 from pathlib import Path
@@ -20,8 +21,8 @@ import numpy as np
 import torch.nn as nn
 from PIL import Image
 
-from helpers.checkpoints import is_exercise3_file, read_weights
-from helpers.cli import LessonError, add_device_argument, shown
+from helpers.checkpoints import is_exercise3_file, load_generator, read_weights
+from helpers.cli import LessonError, add_device_argument, file_problem, shown
 from helpers.facade_palette import CLASS_COLORS, PALETTE, palette_distance, snap_to_palette
 from helpers.files import ROOT
 from helpers.images import image_to_tensor, open_image, to_rgb
@@ -106,6 +107,15 @@ def read_label(path):
     return snapped_label(rgb), None, f"resized from {rgb.width}x{rgb.height}" if resized else ""
 
 
+class Exercise3Weights(LessonError):
+    """create_facades_generator's refusal of a file that exercise3_train.py wrote; `saved` holds
+    what the file holds (Exercise 1 runs such a generator: open_generator)."""
+
+    def __init__(self, message, saved):
+        super().__init__(message)
+        self.saved = saved
+
+
 def create_facades_generator(
     checkpoint_path=DEFAULT_CHECKPOINT, device=None, stats="image", dropout=False
 ):
@@ -123,14 +133,19 @@ def create_facades_generator(
     if stats not in ("image", "running"):
         raise ValueError(f"stats must be 'image' or 'running', not {stats!r}")
     path = Path(checkpoint_path)
-    if not path.is_file():
+    problem = file_problem(path)  # a named pipe would make torch.load wait forever
+    if problem == "does not exist":
         raise LessonError(f"no pretrained weights at {shown(path)}; {FETCH_WEIGHTS}.")
+    if problem:
+        raise LessonError(f"{shown(path)} {problem}; pass the weights file with --checkpoint.")
     state_dict = read_weights(path, "the facades weights", f"delete it and {FETCH_WEIGHTS}")
     if is_exercise3_file(state_dict):
-        raise LessonError(
-            f"{shown(path)} was written by exercise3_train.py (a sketch colouriser), not the "
-            "facades model; colour a sketch with it by `python colorize_sketch.py SKETCH --weights "
-            f"{shown(path)}`, and pass the official weights here ({DEFAULT_CHECKPOINT.name})."
+        raise Exercise3Weights(
+            f"{shown(path)} was written by exercise3_train.py, not by the authors: run it with "
+            f"`python exercise1_observe.py --checkpoint {shown(path)}` (a facades model) or "
+            "colorize_sketch.py (a sketch model), and pass the official weights here "
+            f"({DEFAULT_CHECKPOINT.name}).",
+            state_dict,
         )
     if not isinstance(state_dict, dict):
         raise LessonError(
@@ -146,19 +161,48 @@ def create_facades_generator(
         ) from None
     net_G.eval()
     if dropout:
-        for module in net_G.modules():
-            if isinstance(module, nn.Dropout):
-                module.train()  # eval() switched it off; the paper keeps it on at test time
+        dropout_on(net_G)
     return net_G.to(device) if device is not None else net_G
 
 
-def add_generator_arguments(parser):
-    """--checkpoint, --device and --fast: the flags of every script that runs the facades model."""
+def dropout_on(net_G):
+    """Keep Dropout(0.5) on at test time, as the paper does (eval() switched it off)."""
+    for module in net_G.modules():
+        if isinstance(module, nn.Dropout):
+            module.train()
+
+
+def open_generator(path, device=None, dropout=False):
+    """(net_G, name, image size) for a weights file: the authors' facades model, or a
+    generator_weights.pth that exercise3_train.py wrote (trained on facades pairs, say). Both run
+    as the paper runs G at test time (each image's own statistics), dropout off unless asked."""
+    try:
+        return create_facades_generator(path, device, dropout=dropout), "authors' model", IMAGE_SIZE
+    except Exercise3Weights as exc:
+        saved = exc.saved
+    if "state_dict" not in saved:
+        raise LessonError(
+            f"{shown(path)} is exercise3_train.py's checkpoint, not its generator; pass "
+            "generator_weights.pth from the same folder with --checkpoint."
+        )
+    net_G, image_size = load_generator(path)  # reads the file again, and checks what it holds
+    if dropout:
+        dropout_on(net_G)
+    net_G = net_G.to(device) if device is not None else net_G
+    return net_G, f"your model (epoch {saved.get('epoch', '?')})", image_size
+
+
+def add_generator_arguments(parser, several=False):
+    """--checkpoint, --device and --fast: the flags of every script that runs the facades model.
+    several=True: --checkpoint takes one file or more (Exercise 1: the authors' and your own)."""
     parser.add_argument(
         "--checkpoint",
         type=Path,
-        default=DEFAULT_CHECKPOINT,
-        help="the facades generator's weights (default: checkpoints/facades_generator.pth)",
+        nargs="+" if several else None,
+        default=[DEFAULT_CHECKPOINT] if several else DEFAULT_CHECKPOINT,
+        help="the facades generator's weights"
+        + (", and/or generator_weights.pth files from exercise3_train.py" if several else "")
+        + " (default: checkpoints/facades_generator.pth)",
     )
     add_device_argument(parser)
     parser.add_argument(
@@ -172,11 +216,15 @@ def add_generator_arguments(parser):
 def generator_from_args(args, device, **protocol):
     """The network the flags ask for on `device`: the exact official one, or with --fast a faster
     copy of it. `protocol` (stats, dropout) goes to create_facades_generator."""
-    net_G = create_facades_generator(args.checkpoint, device, **protocol)
-    if args.fast:
-        from speed import (
-            fast_generator,
-        )  # opt-in (speed/, docs/speed.rst); says what it switches on
+    return faster_if_asked(
+        args, create_facades_generator(args.checkpoint, device, **protocol), device
+    )
 
-        net_G = fast_generator(net_G, device)
-    return net_G
+
+def faster_if_asked(args, net_G, device):
+    """net_G itself, or with --fast a faster copy of it (speed/, docs/speed.rst)."""
+    if not args.fast:
+        return net_G
+    from speed import fast_generator  # opt-in: says what it switches on
+
+    return fast_generator(net_G, device)

@@ -30,6 +30,8 @@ DOOR_POSITIONS = ("left", "center", "right", "none")
 BALCONY_STYLES = ("none", "alternate", "all", "continuous")
 LIMITS = {"floors": (1, 12), "windows_per_floor": (1, 10), "margin": (0, 0.3), "sky": (0, 0.3)}
 LIMITS |= {name: (0, 1) for name in ("window_width", "window_height", "irregular", "blinds")}
+LIMITS["seed"] = (0, 2**32 - 1)  # numpy's generators take any seed >= 0; the scripts' --seed range
+KINDS = {int: "a whole number", float: "a number", bool: "true or false", str: "a word"}
 
 
 @dataclass
@@ -55,6 +57,11 @@ class FacadeDesign:
     seed: int = 0  # drives `irregular` and `blinds`; the same design always draws the same label
 
     def __post_init__(self):
+        for field in fields(self):  # JSON gives 3.5 or "yes" as readily as 3 or true
+            value = getattr(self, field.name)
+            if not fits(value, field.type):
+                shown = json.dumps(value, default=repr)  # as typed: true, not True
+                raise ValueError(f"{field.name} must be {KINDS[field.type]}, not {shown}")
         for name, (low, high) in LIMITS.items():
             value = getattr(self, name)
             if not low <= value <= high:
@@ -69,6 +76,9 @@ class FacadeDesign:
         """A design from a dict or a JSON string, e.g. '{"floors": 3, "balconies": "all"}'."""
         if isinstance(spec, str):
             spec = json.loads(spec)
+        if not isinstance(spec, dict):
+            typed = json.dumps(spec, default=repr)
+            raise ValueError(f'a design is a JSON object such as {{"floors": 3}}, not {typed}')
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(spec) - known)
         if unknown:
@@ -85,6 +95,13 @@ class FacadeDesign:
     def window_count(self):
         """How many separate windows draw_facade() paints."""
         return self.floors * self.windows_per_floor + self.ground_floor_windows()
+
+
+def fits(value, kind):
+    """True if `value` is of `kind`; a whole number is a number too, but true and false are not."""
+    if isinstance(value, bool):
+        return kind is bool
+    return isinstance(value, (int, float) if kind is float else kind)
 
 
 def design_from_flag(spec):

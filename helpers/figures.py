@@ -18,6 +18,8 @@ from helpers.files import atomic_path  # noqa: E402
 from helpers.images import tensor_to_image  # noqa: E402
 
 TITLE_INCHES_PER_CHAR = 0.1  # a 13 pt title needs about this much width per character
+# What a figure's file name may end with, and the format matplotlib then writes.
+FIGURE_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".pdf": "pdf", ".svg": "svg"}
 
 
 @dataclass
@@ -33,11 +35,17 @@ class Heat:
     cmap: str = "magma"
 
 
+def figure_format(path):
+    """The format the suffix of `path` names ("png", "jpeg", "pdf", "svg"), or None."""
+    return FIGURE_FORMATS.get(Path(path).suffix.lower())
+
+
 def save_figure(fig, path, dpi=100, **savefig_options):
-    """Write a matplotlib figure as PNG atomically, then close it."""
+    """Write a matplotlib figure atomically in the format its suffix names (PNG for any other
+    suffix), then close it."""
     try:
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=dpi, **savefig_options)
+            fig.savefig(tmp, format=figure_format(path) or "png", dpi=dpi, **savefig_options)
     finally:
         plt.close(fig)
     return Path(path)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from helpers.cli import LessonError, shown
+from helpers.cli import LessonError, file_problem, shown
 from helpers.files import atomic_path
 
 # Pillow decodes a few kB of PNG into gigabytes if asked. A label, sketch or Kaggle pair is at most
@@ -23,6 +23,7 @@ from helpers.files import atomic_path
 # header, before it is decoded: by every script and by the painter's uploads alike.
 MAX_PIXELS = 4096 * 4096
 TOO_LARGE = f"is too large to open safely (over {MAX_PIXELS:,} pixels: a decompression bomb?)"
+MAX_FILE_BYTES = 256 * 1024 * 1024  # above even an uncompressed 16-bit RGBA image of MAX_PIXELS
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")  # image_files
 # What Pillow raises for damaged data (its Image.open catches the same while identifying a file).
 READ_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error)
@@ -33,18 +34,25 @@ class ImageTooLarge(LessonError):
     """open_image's refusal of an image over MAX_PIXELS (the painter answers it with HTTP 413)."""
 
 
-def open_image(source, what="image", fix="pass another file", formats=None):
+def open_image(source, what="image", fix="pass another file", formats=None, draft_size=None):
     """A file path, or the bytes of an image file -> decoded PIL image. LessonError naming the file
     and `fix` if it cannot be.
 
     `what` names its role in the message ("label", "sketch"); `formats` limits the decoders Pillow
     may try (the painter's uploads). Every chunk and checksum is read, so a file cut short fails
     here rather than half-way through the work; an image over MAX_PIXELS raises ImageTooLarge.
+    Only a regular file is read: a folder, a named pipe or a device is refused from its stat().
+    `draft_size` (w, h) lets a JPEG decode at 1/2, 1/4 or 1/8 scale, to no less than that size.
     """
     subject = what if isinstance(source, bytes) else f"{what} {shown(source)}"
     data = source
     try:
         if not isinstance(source, bytes):
+            problem = file_problem(source)
+            if problem is None and Path(source).stat().st_size > MAX_FILE_BYTES:
+                problem = f"is over {MAX_FILE_BYTES >> 20} MB, too large for an image"
+            if problem is not None:
+                raise LessonError(f"{subject} {problem}; {fix}.")
             data = Path(source).read_bytes()  # the whole file: no handle stays open
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -53,12 +61,12 @@ def open_image(source, what="image", fix="pass another file", formats=None):
             raise ImageTooLarge(f"{subject} {TOO_LARGE}; {fix}.")
         image.verify()  # every chunk and checksum: a PNG cut short fails even if its pixels decode
         image = Image.open(io.BytesIO(data), formats=formats)  # verify() used the first one up
+        if draft_size is not None:
+            image.draft(image.mode, draft_size)  # a JPEG decodes fewer pixels; others ignore it
         image.load()
         return image
-    except FileNotFoundError:
+    except FileNotFoundError:  # removed between the check and the read
         problem = "does not exist"
-    except IsADirectoryError:
-        problem = "is a folder, not an image file"
     except PermissionError:
         problem = "cannot be read (permission denied)"
     except UnidentifiedImageError:
@@ -135,9 +143,13 @@ def image_files(sources, per_folder=None):
         if not source.is_dir():
             files.append(source)
             continue
-        found = sorted(
-            p for p in source.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-        )
+        try:  # is_file(): a named pipe or a device among the images is left out
+            found = sorted(
+                p for p in source.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+            )
+        except OSError as exc:  # a folder we may not list
+            print(f"skipping {shown(source)}: cannot list this folder ({exc.strerror or exc})")
+            continue
         if not found:
             print(f"skipping {shown(source)}: no images (PNG, JPEG, ...) in this folder")
         elif per_folder is not None and len(found) > per_folder:

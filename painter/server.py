@@ -11,12 +11,15 @@
 Only requests addressed to this server are answered: the Host header must name the address it
 listens on (painter/hosts.py), so a web page that rebinds its own DNS name to 127.0.0.1 gets 403;
 and uploads must say they are images, which a cross-site form cannot (it may only send form or
-text bodies), so such a post gets 415. Every bad request gets a 4xx and one sentence.
-facade_painter.py is the command that starts it.
+text bodies), so such a post gets 415. Every bad request, other method (405) or oversized header
+gets a 4xx and one plain-text sentence. At most DECODE_SLOTS uploads are decoded at once, each
+shrunk to the 256x256 the label needs as soon as it is decoded, so memory stays bounded however
+many arrive together. facade_painter.py is the command that starts it.
 """
 
 import json
 import socket
+from concurrent.futures import ThreadPoolExecutor
 import threading
 import time
 import traceback
@@ -27,6 +30,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
+from PIL import Image
 
 from facades_generator import load_label
 from helpers.cli import LessonError
@@ -56,6 +60,19 @@ ACCEPTED_FORMATS = ("PNG", "WEBP", "JPEG", "BMP", "GIF")  # decoded by content, 
 # CORS preflight, which this server never grants.
 UPLOAD_TYPES = ("image/png", "image/webp", "image/jpeg", "image/bmp", "image/gif")
 MAX_SEED = 2**63 - 1  # numpy's default_rng takes any non-negative int; cap the digits a query sends
+# Uploads decoded at the same time. A 4096x4096 upload (MAX_PIXELS) decodes to 48-64 MB, and twenty
+# at once took the server from 1.3 to 5 GB; the rest wait their turn, as they do for the model.
+DECODE_SLOTS = 2
+METHODS = "GET, HEAD, POST"
+# Modes whose conversion to RGB is pixel by pixel, so a nearest-neighbour shrink first changes
+# nothing (16-bit grey is scaled by its maximum: that one is converted whole).
+POINTWISE_MODES = ("1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr")
+# http.server's own refusals, which come before any do_<METHOD>: by its message, or its status.
+REFUSALS = {
+    HTTPStatus.REQUEST_URI_TOO_LONG: "the request line is too long (over 65,536 bytes)",
+    "Line too long": "a header is too long (over 65,536 bytes)",
+    "Too many headers": "there are too many headers (over 100)",
+}
 # Offline by construction: the browser may load nothing but this server's own files.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; "
@@ -79,13 +96,19 @@ def sample_names():
 
 def decode_label(body):
     """Request body -> (3, 256, 256) label tensor: any size is resized, any colour snapped to the
-    palette. The decoder and its size limit are every script's: helpers.images.open_image."""
+    palette. The decoder and its size limit are every script's: helpers.images.open_image; a JPEG
+    is decoded at the smallest scale that still gives 256x256 (Pillow's draft mode)."""
+    size = (IMAGE_SIZE, IMAGE_SIZE)
     try:
-        image = open_image(body, "the body", "send the label as a PNG", formats=ACCEPTED_FORMATS)
+        image = open_image(
+            body, "the body", "send the label as a PNG", ACCEPTED_FORMATS, draft_size=size
+        )
     except ImageTooLarge as exc:
         raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, str(exc)) from None
     except LessonError as exc:
         raise RequestError(HTTPStatus.BAD_REQUEST, str(exc)) from None
+    if image.mode in POINTWISE_MODES:  # the pixels load_label's nearest-neighbour resize keeps
+        image = image.resize(size, Image.NEAREST)
     return load_label(image)
 
 
@@ -93,11 +116,16 @@ class PainterServer(ThreadingHTTPServer):
     """The HTTP server plus the one generator it shares between request threads."""
 
     daemon_threads = True  # a stuck client must not keep the process alive after Ctrl+C
+    request_queue_size = 64  # a burst of connections waits its turn instead of being reset
 
     def __init__(self, address, net_G, unavailable_reason=None, quiet=False):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
-        super().__init__(address, PainterHandler)
+        # Uploads are decoded by DECODE_SLOTS threads of their own, not by the request threads:
+        # that bounds the pixels in memory at once, and also the memory the C allocator keeps
+        # for later in each thread that once decoded (measured: 360 MB more with a semaphore).
+        self.decoder = ThreadPoolExecutor(DECODE_SLOTS, thread_name_prefix="decode")
+        super().__init__(address, PainterHandler)  # a busy port: server_close(), then OSError
         host, port = self.server_address[:2]  # port 0 has become a free port
         self.url = f"http://{url_host(host)}:{port}/"
         self.host_names = accepted_host_names(address[0])  # what a Host header may name
@@ -107,6 +135,10 @@ class PainterServer(ThreadingHTTPServer):
         # One forward pass at a time: parallel passes would only fight over the same CPU cores,
         # and a queue keeps each request's result its own.
         self.model_lock = threading.Lock()
+
+    def server_close(self):
+        super().server_close()
+        self.decoder.shutdown(wait=False, cancel_futures=True)
 
     def generate(self, label):
         """(3, 256, 256) label -> (PNG bytes of the facade, seconds the forward pass took)."""
@@ -123,7 +155,7 @@ class PainterHandler(BaseHTTPRequestHandler):
     server_version = "FacadePainter/1.0"
     timeout = 30  # seconds a client may stall mid-request before its connection is dropped
 
-    def do_GET(self):
+    def do_GET(self):  # and HEAD: the same headers, no body (_send)
         if not self._host_is_ours():
             return
         url = urlsplit(self.path)
@@ -149,6 +181,8 @@ class PainterHandler(BaseHTTPRequestHandler):
         else:
             self._send_text(HTTPStatus.NOT_FOUND, f"nothing at {path}; open / for the painter.")
 
+    do_HEAD = do_GET
+
     def do_POST(self):
         try:
             body = self._read_body()  # first: a refused request leaves no unread bytes behind
@@ -165,7 +199,8 @@ class PainterHandler(BaseHTTPRequestHandler):
                 )
             if self.server.net_G is None:
                 raise RequestError(HTTPStatus.SERVICE_UNAVAILABLE, self.server.unavailable_reason)
-            png, seconds = self.server.generate(decode_label(body))
+            label = self.server.decoder.submit(decode_label, body).result()
+            png, seconds = self.server.generate(label)
         except RequestError as exc:
             self._send_text(exc.status, exc.message)
             if exc.unread_bytes:
@@ -179,6 +214,18 @@ class PainterHandler(BaseHTTPRequestHandler):
         self._send(HTTPStatus.OK, "image/png", png, {"X-Inference-Seconds": f"{seconds:.3f}"})
         if not self.server.quiet:
             print(f"generated a facade in {seconds:.2f} s", flush=True)
+
+    def send_error(self, code, message=None, explain=None):
+        """http.server's own refusals (a malformed request line, a 70 kB header, a method with no
+        do_<METHOD>) as one plain-text sentence like every other answer, not its HTML page."""
+        self.close_connection = True
+        headers = {"Connection": "close"}
+        if code == HTTPStatus.NOT_IMPLEMENTED:  # PUT, DELETE, OPTIONS (no CORS preflight) ...
+            code, headers["Allow"] = HTTPStatus.METHOD_NOT_ALLOWED, METHODS
+            text = f"the painter answers {METHODS} only, not {self.command[:20]!r}"
+        else:
+            text = REFUSALS.get(message or code) or f"{HTTPStatus(code).phrase} ({message[:80]})"
+        self._send(code, "text/plain; charset=utf-8", f"{text}.".encode(), headers)
 
     def _read_body(self):
         """The request body; RequestError for a missing, malformed or too large Content-Length."""
@@ -262,7 +309,8 @@ class PainterHandler(BaseHTTPRequestHandler):
             for key, value in (headers or {}).items():
                 self.send_header(key, value)
             self.end_headers()
-            self.wfile.write(body)
+            if self.command != "HEAD":
+                self.wfile.write(body)
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             pass  # the browser went away; nothing to tell it

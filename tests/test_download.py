@@ -11,91 +11,19 @@ import hashlib
 import io
 import os
 import socket
-import threading
-import zipfile
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 import download_pretrained
 from facades_generator import create_facades_generator
 from helpers import download
-from helpers.facade_palette import PALETTE
 from helpers.files import ROOT
+from tests import download_support
+from tests.download_support import NAME, Route, assert_fails, requests_to, run, serve
 from tests.official_reference import random_official_state_dict
 
-NAME = "facades_generator.pth"
-
-
-@dataclass
-class Route:
-    body: bytes
-    status: int = 200
-    content_type: str = "application/octet-stream"
-    ranges: bool = True  # answer Range requests with 206
-    cuts: list = field(
-        default_factory=list
-    )  # per request: stop after this many bytes (None: don't)
-    declared_length: int = None  # Content-Length to claim instead of the true one
-
-
-class Handler(BaseHTTPRequestHandler):
-    def do_GET(self):
-        server = self.server
-        server.log.append((self.path, self.headers.get("Range")))
-        route = server.routes.get(self.path)
-        if route is None or route.status != 200:
-            status = 404 if route is None else route.status
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        body, start = memoryview(route.body), 0
-        range_header = self.headers.get("Range")
-        if range_header and route.ranges:
-            start = int(range_header.removeprefix("bytes=").split("-")[0])
-            if start >= len(body):
-                self.send_response(416)
-                self.send_header("Content-Range", f"bytes */{len(body)}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-        else:
-            self.send_response(200)
-        self.send_header("Content-Type", route.content_type)
-        self.send_header("Content-Length", str(route.declared_length or len(body) - start))
-        self.end_headers()
-        cut = route.cuts.pop(0) if route.cuts else None
-        end = len(body) if cut is None else min(len(body), start + cut)
-        try:
-            for offset in range(start, end, 1 << 20):
-                self.wfile.write(body[offset : min(end, offset + (1 << 20))])
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client hung up (the disk-full test does)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture(scope="module")
-def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    httpd.routes, httpd.log = {}, []
-    thread = threading.Thread(
-        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
+server = download_support.server  # the module's HTTP server on 127.0.0.1 (a fixture)
 
 
 @pytest.fixture(scope="module")
@@ -119,44 +47,6 @@ def valid_checkpoints(weights, tmp_path_factory):
 @pytest.fixture(autouse=True)
 def no_backoff(monkeypatch):
     monkeypatch.setattr(download, "BACKOFF_FACTOR", 0.0)
-
-
-def serve(server, path, route):
-    server.routes[path] = route
-    return server.url + path
-
-
-def run(tmp_path, url, *extra):
-    return download_pretrained.main(
-        [
-            "--checkpoint-dir",
-            str(tmp_path),
-            "--url",
-            url,
-            "--retries",
-            "2",
-            "--timeout",
-            "5",
-            *extra,
-        ]
-    )
-
-
-def requests_to(server, path):
-    return [r for p, r in server.log if p == path]
-
-
-def assert_fails(capsys, tmp_path, argv_runner, *words):
-    """Exit code 2, one `error:` sentence containing `words`, and no file under the final name."""
-    with pytest.raises(SystemExit) as exc:
-        argv_runner()
-    assert exc.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert err.startswith("error: ") and err.endswith(".") and "Traceback" not in err
-    for word in words:
-        assert word in err, err
-    assert not (tmp_path / NAME).exists()
-    return err
 
 
 def test_download_load_rerun_and_force(server, weights, tmp_path, capsys):
@@ -249,66 +139,6 @@ def test_truncated_body(server, tmp_path, capsys):
         f"stopped at {len(body):,} of {2 * len(body):,}",
     )
     assert len(requests_to(server, "/short.pth")) == 3
-
-
-def test_html_page_instead_of_weights(server, tmp_path, capsys):
-    page = b"\n<!DOCTYPE html><html><body>Please log in to use this network.</body></html>"
-    url = serve(server, "/portal.pth", Route(page, content_type="text/html"))
-    assert_fails(capsys, tmp_path, lambda: run(tmp_path, url), "web page", "--url")
-    assert list(tmp_path.iterdir()) == []  # bad content is not kept for a resume
-
-
-class Evil:
-    """Unpickling this runs code: it creates the marker file."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return exec, (f"open({str(self.marker)!r}, 'w').close()",)
-
-
-def test_malicious_pickle_is_refused_and_never_runs(server, tmp_path, capsys):
-    buffer = io.BytesIO()
-    torch.save({"model.model.0.weight": Evil(tmp_path / "proof.txt")}, buffer)
-    buffer.seek(0)
-    torch.load(buffer, weights_only=False)  # the file really is malicious when trusted ...
-    assert (tmp_path / "proof.txt").exists()
-
-    marker = tmp_path / "pwned.txt"
-    buffer = io.BytesIO()
-    torch.save({"model.model.0.weight": Evil(marker)}, buffer)
-    url = serve(server, "/evil.pth", Route(buffer.getvalue()))
-    checkpoints = tmp_path / "checkpoints"
-    assert_fails(
-        capsys, checkpoints, lambda: run(checkpoints, url), "could run code", "not loaded", "--url"
-    )
-    assert not marker.exists()  # ... and the downloader never ran it
-    assert list(checkpoints.iterdir()) == []
-
-
-def test_random_bytes_are_a_damaged_file_not_a_threat(server, tmp_path, capsys):
-    url = serve(server, "/noise.pth", Route(np.random.default_rng(0).bytes(5000)))
-    err = assert_fails(
-        capsys, tmp_path, lambda: run(tmp_path, url), "is not a PyTorch weights file", "--url"
-    )
-    assert "could run code" not in err
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_other_network_is_refused(server, tmp_path, capsys):
-    buffer = io.BytesIO()
-    torch.save(random_official_state_dict(ngf=8), buffer)  # right keys, wrong --ngf
-    url = serve(server, "/ngf8.pth", Route(buffer.getvalue()))
-    assert_fails(
-        capsys,
-        tmp_path,
-        lambda: run(tmp_path, url),
-        "not the facades_label2photo generator",
-        "shape mismatch",
-        "--url",
-    )
-    assert list(tmp_path.iterdir()) == []
 
 
 def test_connection_refused(tmp_path, capsys):
@@ -476,70 +306,6 @@ def test_copied_by_hand_is_checked_offline(weights, valid_checkpoints, tmp_path,
     assert (
         tmp_path / NAME
     ).read_bytes() == b"<html>saved from a browser</html>"  # left for the user
-
-
-def cmp_zip():
-    """A small archive laid out like CMP_facade_DB_base.zip: base/cmp_bNNNN.{png,jpg,xml}."""
-    rng = np.random.default_rng(0)
-    index = rng.integers(1, 13, size=(40, 30), dtype=np.uint8)  # class 1..12 per pixel, not square
-    index[0, 0], index[0, 1] = 3, 12
-    p_mode = Image.fromarray(index)
-    p_mode.putpalette(
-        rng.integers(0, 256, 768, dtype=np.uint8).tolist()
-    )  # its own colours: must be ignored
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, image in (
-            ("cmp_b0001", p_mode),
-            ("cmp_b0002", Image.fromarray(index[::-1].copy())),
-            ("cmp_b0003", p_mode),
-        ):
-            png = io.BytesIO()
-            image.save(png, format="PNG")
-            archive.writestr(f"base/{name}.png", png.getvalue())
-            archive.writestr(f"base/{name}.jpg", b"\xff\xd8 a photo")
-            archive.writestr(f"base/{name}.xml", "<annotation/>")
-    return buffer.getvalue(), index
-
-
-def test_samples_from_a_local_zip(server, valid_checkpoints, tmp_path, capsys):
-    checkpoints, samples = valid_checkpoints, tmp_path / "cmp"
-    data, index = cmp_zip()
-    url = serve(server, "/cmp.zip", Route(data, content_type="application/zip"))
-    argv = ["--samples", "--samples-url", url, "--samples-dir", str(samples), "--num-samples", "2"]
-    run(checkpoints, server.url + "/unused.pth", *argv)
-    names = sorted(p.name for p in samples.iterdir())
-    assert names == ["CMP_facade_DB_base.zip", "cmp_b0001.png", "cmp_b0002.png"]  # --num-samples 2
-    first = np.asarray(Image.open(samples / "cmp_b0001.png"))
-    assert first.shape == (256, 256, 3)
-    assert (first[0, 0] == PALETTE[3 - 1]).all()  # class index k is painted PALETTE[k - 1]
-    expected = PALETTE[np.asarray(Image.fromarray(index).resize((256, 256), Image.NEAREST)) - 1]
-    assert (first == expected).all()
-    second = np.asarray(Image.open(samples / "cmp_b0002.png"))
-    assert (second[-1, 0] == PALETTE[3 - 1]).all()  # the L-mode copy is flipped upside down
-    assert requests_to(server, "/unused.pth") == []
-
-    run(checkpoints, server.url + "/unused.pth", *argv)  # again: the archive is not fetched twice
-    assert len(requests_to(server, "/cmp.zip")) == 1
-    assert "nothing to download" in capsys.readouterr().out
-
-
-def test_samples_url_serving_html(server, valid_checkpoints, tmp_path, capsys):
-    checkpoints, samples = valid_checkpoints, tmp_path / "cmp"
-    url = serve(server, "/cmp.html", Route(b"<html>moved</html>", content_type="text/html"))
-    with pytest.raises(SystemExit) as exc:
-        run(
-            checkpoints,
-            server.url + "/unused.pth",
-            "--samples",
-            "--samples-url",
-            url,
-            "--samples-dir",
-            str(samples),
-        )
-    assert exc.value.code == 2
-    assert "--samples-url" in capsys.readouterr().err
-    assert list(samples.iterdir()) == []
 
 
 def test_the_downloads_page_names_the_official_url_and_the_files():

@@ -264,7 +264,7 @@ def test_loader_refuses_missing_and_foreign_files(tmp_path):
         facades_generator.create_facades_generator(html)
     theirs = (
         tmp_path / "generator_weights.pth"
-    )  # what Exercise 3 writes: a sketch colouriser, not the facades model
+    )  # what Exercise 3 writes: Exercise 1 runs it (--checkpoint), not this loader
     torch.save(
         dict(
             format_version=1,
@@ -277,7 +277,8 @@ def test_loader_refuses_missing_and_foreign_files(tmp_path):
     )
     with pytest.raises(
         LessonError,
-        match=r"written by exercise3_train.py .*python colorize_sketch.py SKETCH --weights",
+        match=r"written by exercise3_train.py, not by the authors: run it with `python "
+        r"exercise1_observe.py --checkpoint .*` \(a facades model\) or colorize_sketch.py",
     ):
         facades_generator.create_facades_generator(theirs)
     small = tmp_path / "small.pth"
