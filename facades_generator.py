@@ -22,9 +22,9 @@ import torch.nn as nn
 from PIL import Image
 
 from helpers.checkpoints import is_exercise3_file, load_generator, read_weights
-from helpers.cli import LessonError, add_device_argument, file_problem, shown
+from helpers.cli import LessonError, add_device_argument, shown
 from helpers.facade_palette import CLASS_COLORS, PALETTE, palette_distance, snap_to_palette
-from helpers.files import ROOT
+from helpers.files import ROOT, file_problem
 from helpers.images import image_to_tensor, open_image, to_rgb
 from pix2pix_models import (
     IMAGE_SIZE,

@@ -11,5 +11,6 @@ facade_palette.py  the 12 CMP label colours the pretrained model saw, and snappi
 facade_labels.py   draws CMP facade label maps from a few numbers (the shipped samples, Exercise 2)
 skip_cuts.py       which U-Net blocks read a skip connection (Exercise 2's skips experiment)
 download.py        resumable HTTP downloads with retries and one-sentence errors
+cmp_archive.py     the CMP facade archive's label maps (download_pretrained.py --samples)
 anime_demo.py      draws the synthetic sketch/colour pairs of the offline demo set
 """

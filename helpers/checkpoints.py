@@ -13,6 +13,7 @@ import zipfile
 import torch
 
 from helpers.cli import LessonError, shown
+from helpers.files import file_problem
 from pix2pix_models import generator_at_test_time
 
 FORMAT_VERSION = 1  # of the two files below; a reader refuses another version rather than guess
@@ -41,32 +42,39 @@ def read_weights(path, what="weights file", fix="pass another file", subject=Non
     anything but tensors and plain containers. Weights with a NaN or an infinity are refused too:
     they would draw black images without a word.
     """
+    problem = file_problem(path)  # a named pipe would make torch.load wait for ever
+    if problem is None:
+        loaded, problem = load_checked(path)
+        if problem is None:
+            return loaded
+    raise LessonError(f"{subject or f'{what} {shown(path)}'} {problem}; {fix}.")
+
+
+def load_checked(path):
+    """(torch.load's result, None), or (None, what is wrong with the file)."""
     try:
-        if zipfile.is_zipfile(path) and any(
-            entry.compress_type != zipfile.ZIP_STORED for entry in zipfile.ZipFile(path).infolist()
-        ):
+        entries = []
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                entries = archive.infolist()
+        if any(entry.compress_type != zipfile.ZIP_STORED for entry in entries):
             # torch.save stores tensors uncompressed; a compressed one could unpack to gigabytes
-            problem = "was not written by torch.save (it holds compressed entries)"
-        else:
-            loaded = torch.load(path, map_location="cpu", weights_only=True)
-            problem = None if all_finite(loaded) else "holds NaN or infinite weights"
-            if problem is None:
-                return loaded
-    except FileNotFoundError:
-        problem = "does not exist"
-    except IsADirectoryError:
-        problem = "is a folder, not a file"
+            return None, "was not written by torch.save (it holds compressed entries)"
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:  # removed since file_problem looked
+        return None, "does not exist"
     except PermissionError:
-        problem = "cannot be read (permission denied)"
+        return None, "cannot be read (permission denied)"
     except READ_ERRORS as exc:
         text = str(exc)
         if "GLOBAL" in text or "Unsupported global" in text:  # weights_only refused to run code
-            problem = "holds Python objects that could run code, so it was not loaded"
-        elif isinstance(exc, EOFError) or not text:
-            problem = "is empty or cut short"
-        else:
-            problem = "is not a PyTorch weights file (damaged, cut short, or another kind of file)"
-    raise LessonError(f"{subject or f'{what} {shown(path)}'} {problem}; {fix}.")
+            return None, "holds Python objects that could run code, so it was not loaded"
+        if isinstance(exc, EOFError) or not text:
+            return None, "is empty or cut short"
+        return None, "is not a PyTorch weights file (damaged, cut short, or another kind of file)"
+    if not all_finite(loaded):
+        return None, "holds NaN or infinite weights"
+    return loaded, None
 
 
 def all_finite(obj):

@@ -8,9 +8,6 @@ checks for argparse, and what is wrong with a path that should be a file.
 """
 
 import argparse
-import errno
-import os
-import stat
 import sys
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
@@ -48,29 +45,6 @@ def shown(path):
     """A path as text that can always be printed and drawn: a file name that is not valid UTF-8
     (possible on Linux) keeps its readable parts; each undecodable byte becomes U+FFFD."""
     return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-
-
-def file_problem(path):
-    """Why `path` cannot be read as a file, as the end of a sentence that starts with its name ("is
-    a folder, not a file"), or None for a regular file. It only stat()s the path: a named pipe or a
-    device is never opened (reading a pipe would wait for a writer forever)."""
-    try:
-        mode = os.stat(path).st_mode  # follows symbolic links
-    except (FileNotFoundError, NotADirectoryError):  # a/b.png where a is a file: no such file
-        return "is a broken symbolic link" if os.path.islink(path) else "does not exist"
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            return "is a symbolic link loop (links that lead back to themselves)"
-        if exc.errno == errno.EACCES:
-            return "cannot be read (permission denied)"
-        return f"cannot be read ({exc.strerror or exc})"  # a name too long for the file system, say
-    if stat.S_ISREG(mode):
-        return None
-    if stat.S_ISDIR(mode):
-        return "is a folder, not a file"
-    if stat.S_ISFIFO(mode):
-        return "is a named pipe (FIFO), not a regular file"
-    return f"is a {'socket' if stat.S_ISSOCK(mode) else 'device'}, not a regular file"
 
 
 def add_device_argument(parser):

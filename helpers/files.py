@@ -64,17 +64,36 @@ def write_bytes_atomic(data, path):
 
 def not_a_file(path):
     """None for a regular file (or a link to one) and for a missing path (the reader says "does not
-    exist"); else what `path` is instead: "a folder", "a FIFO (named pipe)", ... Check before
-    reading: a FIFO blocks its reader until something writes into it, which may be never."""
+    exist"); else what `path` is instead: "a folder", "a named pipe (FIFO)", ... It only stat()s
+    the path: a named pipe blocks its reader until something writes into it, which may be never."""
     try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        return "a link to a missing file" if os.path.islink(path) else None
-    except OSError as exc:  # a loop of links, a name too long, ...
-        return "a loop of links" if exc.errno == errno.ELOOP else f"unreadable ({exc.strerror})"
-    kinds = {stat.S_ISREG: None, stat.S_ISDIR: "a folder", stat.S_ISFIFO: "a FIFO (named pipe)"}
+        mode = os.stat(path).st_mode  # follows symbolic links
+    except (FileNotFoundError, NotADirectoryError):  # a/b.png where a is a file: no such file
+        return "a broken symbolic link" if os.path.islink(path) else None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link loop (links that lead back to themselves)"
+        return f"unreadable ({exc.strerror or exc})"  # no permission, a name too long, ...
+    kinds = {stat.S_ISREG: None, stat.S_ISDIR: "a folder", stat.S_ISFIFO: "a named pipe (FIFO)"}
     kinds |= {stat.S_ISSOCK: "a socket", stat.S_ISCHR: "a device", stat.S_ISBLK: "a device"}
     return next((kind for test, kind in kinds.items() if test(mode)), "a special file")
+
+
+def file_problem(path):
+    """Why `path` cannot be read as a file, as the end of a sentence that starts with its name
+    ("is a folder, not a file"), or None for a regular file. Built on not_a_file: only stat()."""
+    if not os.path.lexists(path):
+        return "does not exist"
+    what = not_a_file(path)
+    if what is None:
+        return None
+    if what.startswith("unreadable"):
+        return what.replace("unreadable", "cannot be read", 1)
+    if what == "a folder":
+        return "is a folder, not a file"
+    if "link" in what:  # a broken link or a loop: no file at the end of it
+        return f"is {what}"
+    return f"is {what}, not a regular file"
 
 
 def write_failure(exc, path):

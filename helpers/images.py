@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from helpers.cli import LessonError, file_problem, shown
-from helpers.files import atomic_path
+from helpers.cli import LessonError, shown
+from helpers.files import atomic_path, file_problem
 
 # Pillow decodes a few kB of PNG into gigabytes if asked. A label, sketch or Kaggle pair is at most
 # a few million pixels and a phone photo about 12 million, so anything larger is refused from its

@@ -138,12 +138,12 @@ def test_colorize_refuses_fifos_and_a_folder_as_grid(weights, tmp_path, capsys):
     good = sketch(tmp_path / "s.png")
     err = error_of(capsys, tmp_path / "pipe.png", "--weights", weights)
     assert err == (
-        f"sketch {tmp_path / 'pipe.png'} is a FIFO (named pipe), not an image file; "
+        f"sketch {tmp_path / 'pipe.png'} is a named pipe (FIFO), not an image file; "
         "pass a PNG or JPEG line drawing."
     )
     err = error_of(capsys, good, "--weights", tmp_path / "pipe.pth")
     assert err == (
-        f"--weights {tmp_path / 'pipe.pth'} is a FIFO (named pipe), not a weights file; "
+        f"--weights {tmp_path / 'pipe.pth'} is a named pipe (FIFO), not a weights file; "
         "pass a generator_weights.pth."
     )
     err = error_of(capsys, good, "--weights", weights, "--grid", tmp_path)

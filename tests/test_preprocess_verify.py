@@ -96,7 +96,7 @@ def test_verify_counts_pairs_as_training_does(tmp_path, capsys):
     for kind in ("sketches", "colors"):
         folder = out / "train" / kind
         assert f"{folder / 'zz.png'} is a folder, not an image file (training skips it)" in text
-        assert f"{folder / 'ff.png'} is a FIFO (named pipe), not an image file" in text
+        assert f"{folder / 'ff.png'} is a named pipe (FIFO), not an image file" in text
         assert f"{folder / 'tiny.png'}: is RGB 2x1, expected RGB {SIZE}x{SIZE}" in text
     assert "train: 3 pairs" in text  # a, b and tiny: what training would read
 

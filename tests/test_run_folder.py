@@ -199,7 +199,7 @@ def test_training_reads_the_pairs_verify_reads(data, tmp_path, capsys):
         os.mkfifo(odd / "train" / kind / "ff.png")
     run(odd, tmp_path / "out", "--epochs", "1")
     printed = capsys.readouterr().out
-    assert "ff.png: it is a FIFO (named pipe), not an image file" in printed
+    assert "ff.png: it is a named pipe (FIFO), not an image file" in printed
     assert "zz.png: it is a folder, not an image file" in printed and "3 training pairs" in printed
     for kind in ("sketches", "colors"):
         Image.new("RGB", (2, 1)).save(odd / "train" / kind / "a.png")
