@@ -40,7 +40,7 @@ from training.recipe import BETA1, LAMBDA_L1, LR, StepSpeed, lr_factor, train_st
 from training.recipe import check_finite, validate
 from training.run import RunFolder, describe_run, epoch_line, resume_settings, say, seed_everything
 
-MILESTONES = (0.10, 0.25, 0.50, 0.75, 1.00)  # fractions of the epochs that get a preview grid
+MILESTONES = (0.25, 0.50, 1.00)  # fractions of the epochs that get figures (and SSIM)
 PREVIEW_IMAGES = 4  # validation sketches shown in every exercise3_epoch_{E}.png
 # --quick, the CPU preset: narrow networks (work grows with width squared: 5.8 GFLOP per image and
 # step at ngf = ndf = 16, 87 at the paper's 64) on the demo set. The image size cannot shrink: the
@@ -200,7 +200,7 @@ def train(args, folder, rank, device):
     describe_run(args, device, speed, loader, val_loader, nets, folder.saved)
 
     if not history:  # row 0: the untrained generator, the baseline the lesson compares against
-        history.append(dict(epoch=0, **validate(eval_G, val_loader, device)))
+        history.append(dict(epoch=0, **validate(eval_G, val_loader, device, with_ssim=False)))
         say(epoch_line(history[0], args))
     for epoch in range(len(history), args.epochs + 1):  # history: one row per epoch, from 0
         started, totals = time.perf_counter(), {}
@@ -217,14 +217,17 @@ def train(args, folder, rank, device):
             check_finite(losses, epoch, folder.checkpoint)
             totals = {k: totals.get(k, 0.0) + v for k, v in losses.items()}
         row = dict(epoch=epoch, **{k: v / len(loader) for k, v in totals.items()})
-        row.update(validate(eval_G, val_loader, device), seconds=time.perf_counter() - started)
+        milestone = epoch in milestone_epochs(args.epochs)  # figures, and SSIM (slow to compute)
+        row.update(validate(eval_G, val_loader, device, with_ssim=milestone))
+        row["seconds"] = time.perf_counter() - started
         history.append(row)
         say(epoch_line(row, args))
         with folder.epoch_files(epoch, args.epochs) as files:  # all of an epoch's files, or none
-            if epoch in milestone_epochs(args.epochs):
+            if milestone:
                 fake_B = translate(eval_G, preview_A)
                 files.previews(preview_A, fake_B, preview_B, row["val_L1"])
                 files.patchgan_maps(net_D, preview_A, preview_B, fake_B)
+                files.progress_plot(history)
             files.metrics(history)
             files.checkpoint(args, model_args, nets, optimizers, history)
     folder.finish(nets)

@@ -35,7 +35,9 @@ from tests.exercise3_support import (
 )
 from training import figures
 from training.data import HOLDOUT_PERCENT, PairedSketchDataset, find_pairs, split_pairs
-from training.run import CHECKPOINT, WEIGHTS, EpochFiles
+from helpers.files import write_csv
+from training.recipe import validate
+from training.run import CHECKPOINT, WEIGHTS, EpochFiles, epoch_line
 
 pytestmark = pytest.mark.usefixtures(
     "one_thread"
@@ -60,11 +62,29 @@ def trained_copy(trained, tmp_path):
     return tmp_path / "out"
 
 
-def test_milestones_are_10_25_50_75_100_percent():
-    assert ex3.milestone_epochs(100) == [10, 25, 50, 75, 100]
-    assert ex3.milestone_epochs(7) == [1, 2, 4, 6, 7]
+def test_milestones_are_25_50_100_percent():
+    assert ex3.milestone_epochs(100) == [25, 50, 100]
+    assert ex3.milestone_epochs(7) == [2, 4, 7]
     assert ex3.milestone_epochs(2) == [1, 2]
     assert ex3.milestone_epochs(1) == [1]
+
+
+def test_ssim_is_measured_at_milestones_and_left_empty_elsewhere(data, tmp_path):
+    """SSIM costs as much as the rest of validation: measured at milestones, an empty cell (and no
+    SSIM in the epoch line) elsewhere; L1 and PSNR every epoch."""
+    pairs = PairedSketchDataset(find_pairs(data / "val"), 256)
+    loader = torch.utils.data.DataLoader(pairs, batch_size=2)
+    net_G = generator_at_test_time(dict(ngf=8), init_weights(UNetGenerator(ngf=8)).state_dict())
+    full = validate(net_G, loader, torch.device("cpu"))
+    quick = validate(net_G, loader, torch.device("cpu"), with_ssim=False)
+    assert 0 < full["val_SSIM"] < 1 and quick["val_SSIM"] is None
+    assert quick["val_L1"] == full["val_L1"] and quick["val_PSNR"] == full["val_PSNR"]
+    args = ex3.parse_args(["--epochs", "3"])
+    row = dict(epoch=3, G_L1=0.2, seconds=1.0, **quick)
+    assert "PSNR" in epoch_line(row, args) and "SSIM" not in epoch_line(row, args)
+    assert "SSIM" in epoch_line({**row, **full}, args)
+    write_csv([dict(epoch=0, **quick), row], tmp_path / "m.csv")
+    assert list(csv.DictReader(open(tmp_path / "m.csv")))[1]["val_SSIM"] == ""
 
 
 def test_smoke_run_writes_every_promised_file(data, trained, tmp_path):
@@ -106,7 +126,7 @@ def test_smoke_run_writes_every_promised_file(data, trained, tmp_path):
             "seconds",
         ):
             assert math.isfinite(float(row[key])), key
-    assert 0 < float(rows[0]["val_SSIM"]) < 1 and float(rows[0]["val_L1"]) > 0
+    assert rows[0]["val_SSIM"] == "" and float(rows[0]["val_L1"]) > 0  # row 0: L1 and PSNR
 
     net_G, size = load_generator(out / "generator_weights.pth")  # one call rebuilds it
     saved = torch.load(out / "generator_weights.pth", weights_only=True)

@@ -195,6 +195,9 @@ class EpochFiles:
     def metrics(self, history):
         if self.folder.main:
             write_csv(history, self.stage(METRICS))
+
+    def progress_plot(self, history):
+        if self.folder.main:
             save_progress_plot(self.stage(PROGRESS), history)
 
     def checkpoint(self, args, model_args, nets, optimizers, history):
@@ -321,8 +324,8 @@ def epoch_line(row, args):
             f"  D: real {row['D_real']:.3f} fake {row['D_fake']:.3f}  "
             f"D(real) {row['D_of_real']:.2f} D(fake) {row['D_of_fake']:.2f}"
         )
+    ssim = "" if row["val_SSIM"] is None else f" SSIM {row['val_SSIM']:.3f}"  # at milestones
     return (
         f"epoch {row['epoch']}/{args.epochs}  G: {g}{args.lambda_l1:g} x L1 {row['G_L1']:.4f}{d}"
-        f"  val L1 {row['val_L1']:.4f} PSNR {row['val_PSNR']:.2f} SSIM {row['val_SSIM']:.3f}"
-        f"  {row['seconds']:.0f}s"
+        f"  val L1 {row['val_L1']:.4f} PSNR {row['val_PSNR']:.2f}{ssim}  {row['seconds']:.0f}s"
     )
