@@ -8,6 +8,8 @@ checks for argparse, and what is wrong with a path that should be a file.
 """
 
 import argparse
+import importlib
+import importlib.metadata
 import sys
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
@@ -127,3 +129,22 @@ def seed_number(text):
     if value >= 2**32:
         raise argparse.ArgumentTypeError(f"must be below 2**32 = {2**32}, not {text}")
     return value
+
+
+def check_torchvision():
+    """Import torchvision (Exercise 3's transforms; torchmetrics imports it too), or fail() with how
+    to mend it: a torchvision built for another torch dies at import with "operator torchvision::nms
+    does not exist", which names neither package nor the fix."""
+    try:
+        importlib.import_module("torchvision")
+    except ModuleNotFoundError:
+        fail("torchvision is not installed; run `python -m pip install -r requirements.txt`.")
+    except (RuntimeError, ImportError, AttributeError) as exc:
+        versions = {name: importlib.metadata.version(name) for name in ("torch", "torchvision")}
+        first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
+        fail(
+            f"torchvision {versions['torchvision']} does not fit torch {versions['torch']} "
+            f"({first_line}); reinstall the two together: `python -m pip install "
+            "--force-reinstall torch torchvision`, adding `--index-url "
+            "https://download.pytorch.org/whl/cpu` on a computer without an NVIDIA GPU."
+        )

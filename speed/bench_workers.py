@@ -64,13 +64,14 @@ def bench_step(net_G, net_D, opt_G, opt_D, speed_settings, real_A, real_B):
     return dict(G_GAN=parts["G_GAN"], G_L1=parts["G_L1"], D=loss_D)
 
 
-def build_training(device, fp32, ngf, compile, seed=0):
+def build_training(device, fp32, widths, compile, seed=0):
     """G, D and their optimisers as exercise3_train.py builds them (fp32=True: its --fp32)."""
     settings = StepSpeed.choose(device, fp32)
     torch.manual_seed(seed)
     nets = []
     opts = []
-    for net in (UNetGenerator(ngf=ngf), PatchGANDiscriminator(ndf=ngf)):
+    ngf, ndf = widths
+    for net in (UNetGenerator(ngf=ngf), PatchGANDiscriminator(ndf=ndf)):
         net = init_weights(net).to(device, memory_format=settings.memory_format).train()
         nets.append(net)
         adam = settings.adam_options
@@ -84,11 +85,12 @@ def to_training_input(x, device, settings):
     return x.to(device, memory_format=settings.memory_format)
 
 
-def build_workload(task, batch, device, fast, ngf, compile):
+def build_workload(task, batch, device, fast, widths, compile):
     """A function doing one timed unit of work, and one giving the output compared for accuracy
     (None for training)."""
     if task == "infer":
         torch.manual_seed(0)
+        ngf = widths[0]
         net_G = UNetGenerator(ngf=ngf, norm_layer=PerImageBatchNorm2d)
         net_G = init_weights(net_G).eval().to(device)
         if DEFAULT_CHECKPOINT.is_file() and ngf == 64:  # real weights: a more telling accuracy
@@ -104,7 +106,7 @@ def build_workload(task, batch, device, fast, ngf, compile):
             return out
 
         return run, lambda: run().float().cpu().contiguous()
-    (net_G, net_D), (opt_G, opt_D), settings = build_training(device, not fast, ngf, compile)
+    (net_G, net_D), (opt_G, opt_D), settings = build_training(device, not fast, widths, compile)
     g = torch.Generator().manual_seed(1)
     real_A = torch.rand(batch, 3, IMAGE_SIZE, IMAGE_SIZE, generator=g) * 2 - 1
     real_B = torch.rand(batch, 3, IMAGE_SIZE, IMAGE_SIZE, generator=g) * 2 - 1
@@ -147,8 +149,8 @@ def describe(device, fast):
 
 
 def worker(conn, device_name, fast, compile):
-    """Serve commands from the parent: ('setup', task, batch, width), ('run',), ('output',),
-    ('curve', steps, width), ('stop',)."""
+    """Serve commands from the parent: ('setup', task, batch, (ngf, ndf)), ('run',), ('output',),
+    ('curve', steps, (ngf, ndf)), ('stop',)."""
     device = torch.device(device_name)
     # Process-wide and for good: why plain and fast need processes of their own.
     tuned = speed.tune_process(device) if fast else []
@@ -158,12 +160,14 @@ def worker(conn, device_name, fast, compile):
         command = conn.recv()
         if command[0] == "stop":
             return
-        if command[0] == "setup":  # ("setup", task, batch, width)
-            task, batch, width = command[1:]
-            if width < 16:  # --smoke's tiny networks are all small ops: thread hand-offs dominate
+        if command[0] == "setup":  # ("setup", task, batch, (ngf, ndf))
+            task, batch, widths = command[1:]
+            if (
+                max(widths) < 16
+            ):  # --smoke's tiny networks are all small ops: thread hand-offs dominate
                 torch.set_num_threads(1)
             use_compile = fast and task in COMPILED_TASKS[compile]
-            run, output = build_workload(task, batch, device, fast, width, use_compile)
+            run, output = build_workload(task, batch, device, fast, widths, use_compile)
             start = time.perf_counter()
             run()  # first pass: oneDNN primitive creation, autotuning, compiling, heap growth
             conn.send(time.perf_counter() - start)
@@ -176,13 +180,13 @@ def worker(conn, device_name, fast, compile):
             conn.send((seconds, faults_after - faults, peak_rss))
         elif command[0] == "output":
             conn.send(output())
-        elif command[0] == "curve":  # ("curve", steps, width)
+        elif command[0] == "curve":  # ("curve", steps, (ngf, ndf))
             conn.send(loss_curve(device, fast, command[2], steps=command[1]))
 
 
-def loss_curve(device, fast, ngf, steps):
+def loss_curve(device, fast, widths, steps):
     """Each step's losses over `steps` training steps on the demo pairs, in turn."""
-    (net_G, net_D), (opt_G, opt_D), settings = build_training(device, not fast, ngf, compile=False)
+    (net_G, net_D), (opt_G, opt_D), settings = build_training(device, not fast, widths, False)
     pairs = []
     for sketch, color in curve_pairs():
         real_A = to_training_input(sketch, device, settings)
@@ -216,8 +220,8 @@ class Pair:
         self.conns[name].send(command)
         return self.conns[name].recv()
 
-    def measure(self, task, batch, width, repeats):
-        first = {name: self.ask(name, "setup", task, batch, width) for name in self.conns}
+    def measure(self, task, batch, widths, repeats):
+        first = {name: self.ask(name, "setup", task, batch, widths) for name in self.conns}
         for name in self.conns:  # a second untimed pass: the heap and the caches settle
             self.ask(name, "run")
         times, faults, rss = ({name: [] for name in self.conns} for _ in range(3))

@@ -14,6 +14,8 @@ import pytest
 from challenges import check
 from helpers.files import ROOT
 
+pytestmark = pytest.mark.slow  # a child process per challenge, and time limits to wait for
+
 SOLVED = (
     "1. The U-Net's forward pass (challenges/solutions/unet_forward.py): solved\n"
     "2. The pix2pix losses (challenges/solutions/pix2pix_losses.py): solved\n"

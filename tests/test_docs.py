@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # builds the site and opens every page in Chromium
+
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["README"] + [f"docs/{p.stem}" for p in sorted((ROOT / "docs").glob("*.rst"))]

@@ -33,6 +33,8 @@ from PIL import Image
 
 from tests.official_reference import random_official_state_dict
 
+pytestmark = pytest.mark.slow  # every command of the lesson, in a fresh copy: a minute and more
+
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.rst"
 PAGES = [README] + sorted(

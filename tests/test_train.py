@@ -191,6 +191,7 @@ def test_ctrl_c_then_resume_repeats_the_run_exactly(data, tmp_path, monkeypatch,
 
 
 @pytest.mark.skipif(os.name != "posix", reason="sends SIGINT, as Ctrl+C does in a terminal")
+@pytest.mark.slow  # trains in a child process until a signal stops it
 def test_ctrl_c_saves_the_generator_and_exits_cleanly(data, tmp_path):
     out = tmp_path / "out"
     proc = start_training(data, out)
@@ -210,6 +211,7 @@ def test_ctrl_c_saves_the_generator_and_exits_cleanly(data, tmp_path):
 
 
 @pytest.mark.skipif(os.name != "posix", reason="sends SIGINT, as Ctrl+C does in a terminal")
+@pytest.mark.slow  # trains in a child process until a signal stops it
 def test_ctrl_c_before_the_first_epoch_ends_keeps_the_earlier_run(trained, tmp_path):
     """--restart into a trained folder, stopped at once: the earlier run's files are left exactly as
     they were."""
@@ -441,7 +443,11 @@ def test_quick_preset_and_help_say_what_they_change(capsys):
     )
     quick = vars(ex3.parse_args(["--quick", "--epochs", "3"]))
     assert {k: quick[k] for k in ex3.QUICK} == {**ex3.QUICK, "epochs": 3}  # a typed flag wins
-    assert quick["typed"] == {"quick", "epochs"} and quick["lr"] == 2e-4
+    assert (
+        quick["typed"] == {"quick", "epochs"}
+        and quick["lr"] == ex3.QUICK["lr"]
+        and quick["beta1"] == 0.5
+    )
 
 
 @pytest.mark.parametrize("workers", ["0", "1"])

@@ -10,3 +10,9 @@ run.py      one run: its folder (one run at a time, all of an epoch's files toge
 figures.py  what it draws: the milestone previews, D's PatchGAN maps, the loss curves
 state.py    what lets it stop and go on exactly: the folder lock, random-number states
 """
+
+from helpers.cli import check_torchvision
+
+# A torchvision built for another torch fails at import with a message that names neither the
+# package nor the fix; say both, once, before any module here imports it.
+check_torchvision()
