@@ -13,10 +13,11 @@ Reads --data/{train,val}/{sketches,colors}/NAME.png (with no val/, 5% of train i
 Writes into --output-dir (default: the current folder) after every epoch, all files together:
 generator_weights.pth (what colorize_sketch.py loads), exercise3_checkpoint.pth (all that --resume
 needs), metrics.csv (a row per epoch; row 0 is the untrained G), exercise3_training_progress.png
-(losses and validation L1); at 10/25/50/75/100% of the epochs also exercise3_epoch_{E}.png (fixed
-validation sketches, generated, target) and exercise3_patchgan_{E}.png (D's 30x30 verdicts on the
-real and the generated pairs; not with --no-gan). --fp32 trains the official way; by default each
-step runs in the reduced precision the hardware computes natively (training/recipe.py).
+(losses and validation L1); at a quarter of the epochs and at the end also exercise3_epoch_{E}.png
+(fixed validation sketches, generated, target) and exercise3_patchgan_{E}.png (D's 30x30
+verdicts on the real and the generated pairs; not with --no-gan). --fp32 trains the official way;
+by default each step runs in the reduced precision the hardware computes natively
+(training/recipe.py).
 """
 
 import argparse
@@ -40,7 +41,7 @@ from training.recipe import BETA1, LAMBDA_L1, LR, StepSpeed, lr_factor, train_st
 from training.recipe import check_finite, validate
 from training.run import RunFolder, describe_run, epoch_line, resume_settings, say, seed_everything
 
-MILESTONES = (0.25, 0.50, 1.00)  # fractions of the epochs that get figures (and SSIM)
+MILESTONES = (0.25, 1.00)  # fractions of the epochs that get figures (and SSIM): early, and the end
 PREVIEW_IMAGES = 4  # validation sketches shown in every exercise3_epoch_{E}.png
 # --quick, the CPU preset, on the demo set's 180 pairs: narrow networks (work grows with the width
 # squared: 3.4 GFLOP per image and step at ngf 16 and ndf 8, 87 at the paper's 64), 6 epochs with

@@ -60,13 +60,9 @@ def _down(in_channels, out_channels, norm_layer=None):
 
 def _up(in_channels, out_channels, norm_layer, dropout=False):
     """Decoder block: ReLU, 4x4 stride-2 transposed conv doubles H and W, norm, [Dropout(0.5)]."""
-    layers = [
-        nn.ReLU(),
-        nn.ConvTranspose2d(
-            in_channels, out_channels, 4, stride=2, padding=1, bias=False
-        ),  # BN next
-        norm_layer(out_channels),
-    ]
+    # no bias: the norm layer after it has its own
+    up = nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1, bias=False)
+    layers = [nn.ReLU(), up, norm_layer(out_channels)]
     if dropout:
         layers.append(nn.Dropout(DROPOUT_P))
     return nn.Sequential(*layers)

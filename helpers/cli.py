@@ -50,12 +50,10 @@ def shown(path):
 
 
 def add_device_argument(parser):
-    parser.add_argument(
-        "--device",
-        choices=DEVICE_CHOICES,
-        default="auto",
-        help="auto = cuda, then mps, then cpu (default: auto)",
-    )
+    rule = "auto = cuda, then mps, then cpu"
+    if not issubclass(parser.formatter_class, argparse.ArgumentDefaultsHelpFormatter):
+        rule += " (default: auto)"  # that formatter adds it itself
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help=rule)
 
 
 def choose_device(name="auto"):

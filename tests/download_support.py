@@ -24,9 +24,7 @@ class Route:
     status: int = 200
     content_type: str = "application/octet-stream"
     ranges: bool = True  # answer Range requests with 206
-    cuts: list = field(
-        default_factory=list
-    )  # per request: stop after this many bytes (None: don't)
+    cuts: list = field(default_factory=list)  # per request: stop after so many bytes (None: don't)
     declared_length: int = None  # Content-Length to claim instead of the true one
     location: str = None  # with a 3xx status: where to
     drip: float = None  # seconds between single bytes

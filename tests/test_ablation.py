@@ -87,14 +87,8 @@ def test_no_gan_trains_the_generator_alone(l1_only):
     ckpt = torch.load(out / CHECKPOINT, weights_only=True)
     assert ckpt["settings"]["no_gan"] is True and not {"net_D", "opt_D"} & ckpt.keys()
     rows = list(csv.DictReader(open(out / "metrics.csv")))
-    assert list(rows[0]) == [
-        "epoch",
-        "G_L1",
-        "val_L1",
-        "val_PSNR",
-        "val_SSIM",
-        "seconds",
-    ]  # no D columns at all
+    # no D columns at all
+    assert list(rows[0]) == ["epoch", "G_L1", "val_L1", "val_PSNR", "val_SSIM", "seconds"]
     assert "net_D: none (--no-gan)" in printed and "objective: L1 alone" in printed
     epoch_lines = [line for line in printed.splitlines() if line.startswith("epoch 2/2")]
     assert (
@@ -178,14 +172,12 @@ def test_comparison_grid_has_a_row_per_run(data, l1_only, gan_only, tmp_path, mo
     assert drawn["kw"]["col_titles"] == ["v1", "v2", "my_sketch"] and all(
         len(r) == 3 for r in drawn["rows"]
     )
-    assert (
-        drawn["rows"][-1][2] is None and drawn["rows"][-1][0] is not None
-    )  # a target only where a pair has one
+    # a target only where a pair has one
+    assert drawn["rows"][-1][2] is None and drawn["rows"][-1][0] is not None
     net_G, size = load_generator(weights[1])
     alone = colorize_sketch.colorize(net_G, Image.open(sketches[0]), size)
-    assert torch.equal(
-        drawn["rows"][2][0], colorize_sketch.image_to_tensor(alone)
-    )  # gan_only's row is its output
+    # gan_only's row is its output
+    assert torch.equal(drawn["rows"][2][0], colorize_sketch.image_to_tensor(alone))
     with Image.open(tmp_path / "grid.png") as grid:
         assert grid.mode in ("RGB", "RGBA")  # full colour, not a palette
 

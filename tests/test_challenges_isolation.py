@@ -36,7 +36,8 @@ def test_exits_and_missing_files_get_a_verdict_each_and_exit_1(tmp_path, capsys)
         "def receptive_field(convs):\n"
         '    print("hello from the student")\n'
         "    raise SystemExit(0)\n"
-    )  # pix2pix_losses.py is missing
+    )
+    # pix2pix_losses.py is missing
     assert check.main(["--folder", str(tmp_path)]) == 1
     out, err = capsys.readouterr()
     assert out == (

@@ -26,9 +26,8 @@ def torchrun_one_epoch(tmp_path, *flags):
     """Exercise 3 for one epoch in two gloo processes on 5 pairs; returns (data, out, the finished
     process)."""
     data, out = tmp_path / "anime_processed", tmp_path / "out"
-    write_pairs(
-        data, "train", ["a", "b", "c", "d", "e"]
-    )  # 5 pairs: rank 1's share is padded by wrapping
+    # 5 pairs: rank 1's share is padded by wrapping
+    write_pairs(data, "train", ["a", "b", "c", "d", "e"])
     write_pairs(data, "val", ["v1"], seed=1)
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1", MPLBACKEND="Agg")
     result = subprocess.run(
@@ -65,9 +64,8 @@ def test_two_processes_train_as_one_and_a_single_process_resumes(tmp_path):
     assert "DistributedDataParallel: 2 processes, global batch 4" in result.stdout
     for start in ("Exercise 3: pix2pix", "epoch 0 (untrained G)", "epoch 1/1 ", "Done:"):
         assert sum(line.startswith(start) for line in lines) == 1, start
-    assert (
-        "batches per epoch: 2" in result.stdout
-    )  # ceil(5 / 2 ranks) = 3 pairs each, 2 batches of <= 2
+    # ceil(5 / 2 ranks) = 3 pairs each, 2 batches of <= 2
+    assert "batches per epoch: 2" in result.stdout
     assert "processes agree on the weights: True" in result.stdout  # DDP averaged every gradient
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [
@@ -83,9 +81,8 @@ def test_two_processes_train_as_one_and_a_single_process_resumes(tmp_path):
 
     ckpt = torch.load(out / CHECKPOINT, weights_only=True)
     assert not any(k.startswith("module.") for k in ckpt["net_G"]) and len(ckpt["rng_ranks"]) == 2
-    ex3.main(
-        ["--data", str(data), "--output-dir", str(out), *TINY, "--epochs", "2", "--resume"]
-    )  # one process
+    # one process
+    ex3.main(["--data", str(data), "--output-dir", str(out), *TINY, "--epochs", "2", "--resume"])
     assert torch.load(out / CHECKPOINT, weights_only=True)["epoch"] == 2
     assert isinstance(load_generator(out / WEIGHTS)[0], UNetGenerator)
 

@@ -56,10 +56,8 @@ def test_download_load_rerun_and_force(server, weights, tmp_path, capsys):
     cut = 30 << 20
     url = serve(server, "/ok.pth", Route(data, ranges=False, cuts=[None, cut]))
     run(tmp_path, url)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        NAME,
-        NAME + ".sha256",
-    ]  # one copy, no .part
+    # one copy, no .part
+    assert sorted(p.name for p in tmp_path.iterdir()) == [NAME, NAME + ".sha256"]
     assert (tmp_path / NAME).read_bytes() == data  # the downloaded bytes, unchanged
     digest = hashlib.sha256(data).hexdigest()
     assert (tmp_path / (NAME + ".sha256")).read_text() == f"{digest}  {NAME}\n"
@@ -102,14 +100,11 @@ def test_partial_file_of_another_download_is_dropped_and_the_download_starts_ove
     server, weights, tmp_path, capsys
 ):
     url = serve(server, "/restart.pth", Route(weights[0]))
-    (tmp_path / (NAME + ".part")).write_bytes(
-        b"z" * (len(weights[0]) + 5000)
-    )  # longer: not its beginning
+    # longer: not its beginning
+    (tmp_path / (NAME + ".part")).write_bytes(b"z" * (len(weights[0]) + 5000))
     run(tmp_path, url)
-    assert requests_to(server, "/restart.pth") == [
-        f"bytes={len(weights[0]) + 5000}-",
-        None,
-    ]  # 416, then all
+    # 416, then all
+    assert requests_to(server, "/restart.pth") == [f"bytes={len(weights[0]) + 5000}-", None]
     assert "is not the beginning of" in capsys.readouterr().out
     assert (tmp_path / NAME).read_bytes() == weights[0] and not (
         tmp_path / (NAME + ".part")
@@ -233,9 +228,8 @@ def test_force_resumes_its_own_partial_download_and_keeps_the_good_files(
     with pytest.raises(SystemExit) as exc:
         run(tmp_path, url, "--force", "--retries", "0")
     assert exc.value.code == 2 and "run the same command again to resume" in capsys.readouterr().err
-    assert {
-        p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name in good
-    } == good  # nothing deleted
+    # nothing deleted
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name in good} == good
     assert (tmp_path / (NAME + ".part")).stat().st_size == cut
     run(tmp_path, url, "--force")  # the same command again: resumes, does not start over
     assert requests_to(server, "/force.pth") == [None, f"bytes={cut}-"]
@@ -281,16 +275,14 @@ def test_sha256_mismatch_is_reported_not_downloaded(server, tmp_path, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip()
     assert "does not match the SHA-256" in err and "--force" in err
-    assert (
-        tmp_path / NAME
-    ).read_bytes() == b"changed after the download"  # the user's file is left alone
+    # the user's file is left alone
+    assert (tmp_path / NAME).read_bytes() == b"changed after the download"
     assert requests_to(server, "/unused.pth") == []
 
 
 def test_copied_by_hand_is_checked_offline(weights, valid_checkpoints, tmp_path, capsys):
-    os.link(
-        valid_checkpoints / NAME, tmp_path / NAME
-    )  # as if copied here by hand, without a sidecar
+    # as if copied here by hand, without a sidecar
+    os.link(valid_checkpoints / NAME, tmp_path / NAME)
     run(tmp_path, "http://127.0.0.1:9/unreachable.pth")  # no network needed
     assert "passes the check" in capsys.readouterr().out
     assert (tmp_path / (NAME + ".sha256")).read_text().split()[0] == hashlib.sha256(
@@ -303,9 +295,8 @@ def test_copied_by_hand_is_checked_offline(weights, valid_checkpoints, tmp_path,
     with pytest.raises(SystemExit):
         run(tmp_path, "http://127.0.0.1:9/unreachable.pth")
     assert "--force" in capsys.readouterr().err
-    assert (
-        tmp_path / NAME
-    ).read_bytes() == b"<html>saved from a browser</html>"  # left for the user
+    # left for the user
+    assert (tmp_path / NAME).read_bytes() == b"<html>saved from a browser</html>"
 
 
 def test_the_downloads_page_names_the_official_url_and_the_files():

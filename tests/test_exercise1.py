@@ -81,9 +81,8 @@ def test_missing_weights_message(tmp_path, capsys):
     assert (
         "python download_pretrained.py" in captured.err and "facades_generator.pth" in captured.err
     )
-    assert (
-        "offline, follow docs/downloads.rst" in captured.err
-    )  # the page with the route and the URL
+    # the page with the route and the URL
+    assert "offline, follow docs/downloads.rst" in captured.err
     assert captured.err.count("\n") == 1 and captured.err.endswith(".\n")  # one sentence
     assert "Traceback" not in captured.err + captured.out
     assert not output.exists()
@@ -133,9 +132,8 @@ def test_mixed_label_files_skip_the_unreadable_ones(
     [grid] = grid_spy
     assert grid["col_titles"] == ["drawing", "cmp_like", "with_alpha"]
     drawing, jpeg, alpha = grid["rows"][0]
-    assert (jpeg == drawing).all(
-        dim=0
-    ).float().mean() > 0.95  # JPEG noise snapped back to the classes
+    # JPEG noise snapped back to the classes
+    assert (jpeg == drawing).all(dim=0).float().mean() > 0.95
     assert torch.equal(alpha[:, :, 64:], drawing[:, :, 64:])
 
 
@@ -274,9 +272,8 @@ def test_fast_flag_runs_a_faster_copy_close_to_the_exact_network(
     label, fake = grid["rows"][0][0], grid["rows"][1][0]
     loaded_net = random_generator()
     exact = translate(loaded_net, label[None])[0]
-    assert (fake - exact).abs().max() < (
-        1e-4 if dtype == torch.float32 else 0.05
-    )  # bf16: 8 bits of mantissa
+    # bf16: 8 bits of mantissa
+    assert (fake - exact).abs().max() < (1e-4 if dtype == torch.float32 else 0.05)
     assert {p.dtype for p in loaded_net.parameters()} == {torch.float32} and type(
         loaded_net
     ) is UNetGenerator

@@ -140,3 +140,33 @@ def test_an_all_black_facade_is_what_nan_weights_gave(tmp_path):
         net_G.down1[0].weight.view(-1)[5] = float("nan")
     fake_B = translate(net_G, load_label(Image.new("RGB", (256, 256), (0, 0, 220)))[None])
     assert torch.isnan(fake_B).all()
+
+
+def test_the_facades_route_of_docs_training_from_pairs_to_exercise1(tmp_path, capsys, grid_spy):
+    """docs/training.rst's "Beyond": facades pairs are split by preprocess_anime_sketches.py, found
+    READY, trained on by exercise3_train.py (one tiny epoch), and that run's generator_weights.pth
+    gets its row in Exercise 1 above the real photos."""
+    import exercise3_train
+    import preprocess_anime_sketches
+
+    facades = tmp_path / "facades"
+    write_facades_pairs(facades / "train", count=4, seed=1)
+    val = write_facades_pairs(facades / "val", count=2, seed=2)
+    processed, run_dir = tmp_path / "facades_processed", tmp_path / "facades_run"
+    preprocess_anime_sketches.main(["--input", str(facades), "--output", str(processed)])
+    preprocess_anime_sketches.main(["--output", str(processed), "--verify"])
+    assert "a label -> photo set such as facades" in capsys.readouterr().out
+    tiny = ["--epochs", "1", "--ngf", "8", "--ndf", "8", "--val-images", "2", "--device", "cpu"]
+    exercise3_train.main(["--data", str(processed), "--quick", *tiny, "--output-dir", str(run_dir)])
+    capsys.readouterr()
+
+    weights = run_dir / "generator_weights.pth"
+    argv = ["--checkpoint", weights, "--labels", facades / "val", "--output", tmp_path / "ex1.png"]
+    out = run([*argv, "--device", "cpu"], capsys)
+    assert "your model (epoch 1): loaded in" in out.out
+    [grid] = grid_spy
+    assert grid["row_titles"] == ["label (input)", "your model (epoch 1)", "real photo (target)"]
+    labels, yours, photos = (torch.stack(row) for row in grid["rows"])
+    net_G, _ = load_generator(weights)
+    assert torch.allclose(yours, translate(net_G, labels), atol=1e-5)
+    assert len(val) == len(photos) == 2

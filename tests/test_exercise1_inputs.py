@@ -159,14 +159,12 @@ def test_a_single_label_gets_a_figure_whose_title_is_not_clipped(
         capsys,
     )
     with Image.open(output) as png:
-        ink = (
-            np.asarray(png.convert("L"))[: png.height // 12] < 128
-        )  # the title's band: dark text pixels
+        # the title's band: dark text pixels
+        ink = np.asarray(png.convert("L"))[: png.height // 12] < 128
         mode = os.stat(output).st_mode & 0o777
     columns = np.flatnonzero(ink.any(axis=0))
-    assert (
-        columns.size and columns.min() > 3 and columns.max() < ink.shape[1] - 4
-    )  # margin on both sides
+    # margin on both sides
+    assert columns.size and columns.min() > 3 and columns.max() < ink.shape[1] - 4
     mask = os.umask(0o022)
     os.umask(mask)
     assert mode == 0o666 & ~mask  # readable by the class, like any file the user makes

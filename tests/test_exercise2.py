@@ -74,9 +74,8 @@ def run(experiment, checkpoint, out_dir, capsys, *extra):
     )
     output = capsys.readouterr().out
     figures = sorted(p.name for p in out_dir.iterdir())
-    assert figures == [
-        f"exercise2_{experiment}.png"
-    ]  # exactly its own figure, no temporary left behind
+    # exactly its own figure, no temporary left behind
+    assert figures == [f"exercise2_{experiment}.png"]
     with Image.open(out_dir / figures[0]) as figure:
         assert figure.format == "PNG" and figure.width > 600 and figure.height > 200
     return output
@@ -120,9 +119,8 @@ def test_partial_experiment_hides_regions_with_mid_grey_only(
 def test_colors_experiment_feeds_the_unsnapped_colours(
     checkpoint, tmp_path, capsys, reuse_nets, model_inputs
 ):
-    own = (
-        tmp_path / "own" / "facade.jpg"
-    )  # a student's label saved as JPEG: off-palette noise on disk
+    # a student's label saved as JPEG: off-palette noise on disk
+    own = tmp_path / "own" / "facade.jpg"
     own.parent.mkdir()
     draw_facade(exercise2_explore.DEFAULT_DESIGN).save(own, quality=80)
     output = run("colors", checkpoint, tmp_path / "figures", capsys, "--labels", own)
@@ -178,9 +176,8 @@ def test_skips_experiment(checkpoint, tmp_path, capsys, reuse_nets, model_inputs
         "d7..d1",
     ]
     assert [size for _, size, _ in cuts] == ["", "4", "8", "16", "32", "64", "128"]
-    assert all(
-        float(change) > 0 for _, _, change in cuts
-    )  # random weights: that it changes, not by how much
+    # random weights: that it changes, not by how much
+    assert all(float(change) > 0 for _, _, change in cuts)
 
 
 def test_cutting_skips_zeroes_only_what_crosses_to_the_decoder(random_generator):
@@ -205,15 +202,12 @@ def test_cutting_skips_zeroes_only_what_crosses_to_the_decoder(random_generator)
         d1 = net_G.down1(label)
     assert cut.shape == plain.shape == (1, 3, 256, 256) and not torch.equal(cut, plain)
     assert torch.equal(seen["down2"], d1)  # the encoder path still carries d1
-    assert (seen["final"][:, :64] == 0).all() and (
-        seen["final"][:, 64:] != 0
-    ).any()  # cat([d1, u7]): d1 zeroed
-    assert (seen["up2"][:, :512] == 0).all() and (
-        seen["up3"][:, :512] != 0
-    ).any()  # d7 cut, d6 kept
-    assert not any(
-        module._forward_pre_hooks for module in net_G.modules()
-    )  # the hooks are gone afterwards
+    # cat([d1, u7]): d1 zeroed
+    assert (seen["final"][:, :64] == 0).all() and (seen["final"][:, 64:] != 0).any()
+    # d7 cut, d6 kept
+    assert (seen["up2"][:, :512] == 0).all() and (seen["up3"][:, :512] != 0).any()
+    # the hooks are gone afterwards
+    assert not any(module._forward_pre_hooks for module in net_G.modules())
 
 
 def test_skips_cut_finds_a_wrapped_unet_and_removes_its_hooks_on_errors():

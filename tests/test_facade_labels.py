@@ -20,9 +20,8 @@ from helpers.images import image_files
 RANDOM_DESIGNS = [random_design(np.random.default_rng(seed)) for seed in range(24)]
 EDGE_DESIGNS = [
     FacadeDesign(floors=1, windows_per_floor=1, door="none"),
-    FacadeDesign(
-        floors=1, windows_per_floor=1, door="left"
-    ),  # the door takes the only ground-floor bay
+    # the door takes the only ground-floor bay
+    FacadeDesign(floors=1, windows_per_floor=1, door="left"),
     FacadeDesign(floors=12, windows_per_floor=10, blinds=1.0, balconies="all", seed=4),
     FacadeDesign(
         floors=5, windows_per_floor=6, irregular=1.0, balconies="continuous", blinds=0.5, seed=9
@@ -53,13 +52,11 @@ def components(mask):
             top.append(y)
             runs.append((start, end, len(parent) - 1))
             for p_start, p_end, p_id in previous:
-                if (
-                    p_start < end and start < p_end
-                ):  # overlapping columns: the runs touch vertically
+                # overlapping columns: the runs touch vertically
+                if p_start < end and start < p_end:
                     a, b = find(p_id), find(runs[-1][2])
-                    parent[max(a, b)] = min(
-                        a, b
-                    )  # keep the earlier run, so its top row is the region's
+                    # keep the earlier run, so its top row is the region's
+                    parent[max(a, b)] = min(a, b)
         previous = runs
     return [top[i] for i in range(len(parent)) if find(i) == i]
 

@@ -23,9 +23,8 @@ from helpers.facade_palette import (
 )
 from helpers.images import ImageTooLarge, image_to_tensor, tensor_to_image
 
-SAMPLE = (
-    SAMPLE_LABELS_DIR / "shop_street.png"
-)  # 256x256, uses wall, windows, blinds, door, shop, moldings...
+# 256x256, uses wall, windows, blinds, door, shop, moldings...
+SAMPLE = SAMPLE_LABELS_DIR / "shop_street.png"
 
 # DESIGN.md's table, typed in again here on purpose: the loader must match the document.
 DESIGN_PALETTE = [
@@ -75,9 +74,8 @@ def test_sample_label_round_trips_exactly():
     rgb = sample_rgb()
     tensor = load_label(SAMPLE)
     check_label_tensor(tensor)
-    assert np.array_equal(
-        np.asarray(tensor_to_image(tensor)), rgb
-    )  # palette colours survive [-1, 1] exactly
+    # palette colours survive [-1, 1] exactly
+    assert np.array_equal(np.asarray(tensor_to_image(tensor)), rgb)
     assert torch.equal(load_label(tensor_to_image(tensor)), tensor)
 
 
@@ -140,9 +138,8 @@ def test_real_jpeg_label_keeps_almost_every_class():
 
 def test_non_square_image_is_resized_with_nearest_neighbour():
     # 2 x 1 pixels (window | molding) -> two flat 128-pixel-wide halves, no blended boundary colour.
-    tiny = np.array(
-        [[CLASS_COLORS["window"], CLASS_COLORS["molding"]]], dtype=np.uint8
-    )  # (1, 2, 3)
+    # shape (1, 2, 3)
+    tiny = np.array([[CLASS_COLORS["window"], CLASS_COLORS["molding"]]], dtype=np.uint8)
     classes = class_map(load_label(Image.fromarray(tiny)))
     assert (classes[:, :128] == CLASS_NAMES.index("window")).all()
     assert (classes[:, 128:] == CLASS_NAMES.index("molding")).all()

@@ -41,3 +41,40 @@ def test_exercise3_names_a_broken_torchvision_and_the_fix(tmp_path, kind):
         assert (
             "torchvision is not installed" in result.stderr and "requirements.txt" in result.stderr
         )
+
+
+SCRIPTS = [
+    "exercise1_observe.py",
+    "exercise2_explore.py",
+    "colorize_sketch.py",
+    "preprocess_anime_sketches.py",
+    "download_pretrained.py",
+    "facade_painter.py",
+    "speed/bench.py",
+    "challenges/check.py",
+]
+
+
+@pytest.mark.slow  # a Python with torch per script: half a minute
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_every_other_script_runs_or_names_the_fix(tmp_path, script):
+    """Scripts that never import torchvision work with a broken one; those that do (through
+    training/) stop with the one sentence."""
+    fake = tmp_path / "torchvision"
+    fake.mkdir()
+    (fake / "__init__.py").write_text(BROKEN["mismatch"] + "\n")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, script, "--help"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    if result.returncode == 0:
+        assert "usage:" in result.stdout
+    else:
+        assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+        assert "--force-reinstall torch torchvision" in result.stderr

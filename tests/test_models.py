@@ -91,9 +91,8 @@ def _receptive_field(net_D, row, col):
 
 def test_each_patchgan_logit_sees_a_70x70_patch():
     torch.manual_seed(0)
-    net_D = init_weights(
-        PatchGANDiscriminator(ndf=8)
-    ).eval()  # eval: batch statistics would couple all pixels
+    # eval: batch statistics would couple all pixels
+    net_D = init_weights(PatchGANDiscriminator(ndf=8)).eval()
     assert _receptive_field(net_D, 15, 15) == (70, 70)
     # Padding adds up to 1 + 2 + 4 + 8 + 8 = 23 input pixels outside the image for the corner logit.
     assert _receptive_field(net_D, 0, 0) == (70 - 23, 70 - 23)
@@ -131,9 +130,8 @@ def test_flat_generator_equals_the_nested_official_one(batch):
         reference.train(mode == "train")
         net_G.train(mode == "train")
         torch.manual_seed(5)
-        expected = reference(
-            x.clone()
-        )  # clone: the reference's in-place LeakyReLU rewrites its input
+        # clone: the reference's in-place LeakyReLU rewrites its input
+        expected = reference(x.clone())
         torch.manual_seed(5)
         assert torch.allclose(net_G(x), expected, atol=1e-6), mode
 
@@ -206,9 +204,8 @@ def test_default_protocol_equals_each_image_alone_in_train_mode(official_checkpo
         ]
     )
     assert torch.allclose(out, expected, atol=1e-5)
-    assert torch.equal(
-        net_G.down2[1].running_mean, running_before
-    )  # never updates the stored averages
+    # never updates the stored averages
+    assert torch.equal(net_G.down2[1].running_mean, running_before)
     with torch.no_grad():
         assert torch.equal(net_G(x), out)  # deterministic
 
@@ -262,9 +259,8 @@ def test_loader_refuses_missing_and_foreign_files(tmp_path):
     html.write_text("<html><body>Not found</body></html>")
     with pytest.raises(LessonError, match="is not a PyTorch weights file"):
         facades_generator.create_facades_generator(html)
-    theirs = (
-        tmp_path / "generator_weights.pth"
-    )  # what Exercise 3 writes: Exercise 1 runs it (--checkpoint), not this loader
+    # what Exercise 3 writes: Exercise 1 runs it (--checkpoint), not this loader
+    theirs = tmp_path / "generator_weights.pth"
     torch.save(
         dict(
             format_version=1,

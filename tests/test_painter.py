@@ -189,12 +189,10 @@ def test_generate_returns_the_models_facade(server, net_G):
 
 def test_wrong_size_is_resized_and_off_palette_colours_are_snapped(server, net_G):
     label = sample()
-    doubled = label.resize(
-        (512, 512), Image.NEAREST
-    )  # nearest-neighbour back to 256 gives the same label
-    noise = np.random.default_rng(0).integers(
-        -6, 7, size=(256, 256, 3)
-    )  # like JPEG noise, far from other classes
+    # nearest-neighbour back to 256 gives the same label
+    doubled = label.resize((512, 512), Image.NEAREST)
+    # like JPEG noise, far from other classes
+    noise = np.random.default_rng(0).integers(-6, 7, size=(256, 256, 3))
     noisy = Image.fromarray(np.clip(np.asarray(label).astype(int) + noise, 0, 255).astype(np.uint8))
     assert not in_palette(np.asarray(noisy))
     for image in (doubled, noisy):
@@ -258,11 +256,8 @@ def test_bad_headers_and_paths_get_4xx(server):
     assert (
         raw_request(server, b"POST /generate HTTP/1.1\r\n" + host_line(server) + b"\r\n")[0] == 411
     )
-    for length in (
-        b"lots",
-        "\u00b2".encode("latin-1"),
-        "\u0663".encode("utf-8"),
-    ):  # superscript 2, Arabic 3: digits
+    # superscript 2, Arabic 3: digits
+    for length in (b"lots", "\u00b2".encode("latin-1"), "\u0663".encode("utf-8")):
         status, message = raw_request(
             server,
             b"POST /generate HTTP/1.1\r\n"

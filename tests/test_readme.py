@@ -37,14 +37,14 @@ pytestmark = pytest.mark.slow  # every command of the lesson, in a fresh copy: a
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.rst"
-PAGES = [README] + sorted(
-    (ROOT / "docs").glob("*.rst")
-)  # the lesson first, then the maintainers' pages
+PAGES = [README] + sorted((ROOT / "docs").glob("*.rst"))  # the lesson, then the maintainers'
 TIMEOUT_S = 300
 
 # Set-up and test commands are not run here: installing packages needs the network, and the test
 # commands are this very suite (the Sphinx build is tests/test_docs.py).
 EXEMPT = {
+    "python -m venv": "makes a virtual environment (this suite runs in the one it was given)",
+    "source .venv/bin/activate": "enters it",
     "python -m pip install": "installs packages (needs the network)",
     "python -m pytest": "runs this test suite",
     "PAINTER_SCREENSHOT=": "a pytest run (tests/test_painter.py) that retakes the screenshot",
@@ -59,38 +59,17 @@ EXEMPT = {
 # archive laid out like CMP_facade_DB_base.zip on the same server (the real one is not ours).
 SMOKE_ARGS = {
     "python download_pretrained.py": ["--url", "{url}", "--retries", "0"],
-    "python download_pretrained.py --samples": [
-        "--url",
-        "{url}",
-        "--retries",
-        "0",
-        "--samples-url",
-        "{samples_url}",
-    ],
+    "python download_pretrained.py --samples": ["--url", "{url}", "--retries", "0"]
+    + ["--samples-url", "{samples_url}"],
     "python preprocess_anime_sketches.py --demo": ["--demo", "6"],
-    "python exercise2_explore.py --design": [
-        "--experiment",
-        "windows",
-    ],  # where the design shows; all five: a minute
-    "python exercise3_train.py": [
-        "--epochs",
-        "1",
-        "--max-images",
-        "2",
-        "--val-images",
-        "1",
-        "--batch-size",
-        "2",
-        "--ngf",
-        "8",
-        "--ndf",
-        "8",
-    ],
+    # where the design shows; all five experiments take a minute
+    "python exercise2_explore.py --design": ["--experiment", "windows"],
+    "python exercise3_train.py": ["--epochs", "1", "--max-images", "2", "--val-images", "1"]
+    + ["--batch-size", "2", "--ngf", "8", "--ndf", "8"],
     "python facade_painter.py": ["--port", "0"],
     "python docs/make_figures.py": ["--output-dir", "figures_smoke"],
-    "python speed/bench.py": [
-        "--smoke"
-    ],  # seconds of measuring instead of minutes; figures meaningless
+    # seconds of measuring instead of minutes; its figures mean nothing
+    "python speed/bench.py": ["--smoke"],
 }
 # Commands that must end with another exit status, and what they must print: the challenges'
 # checker on the shipped, unsolved stubs (tests/test_challenges.py checks every verdict).
@@ -432,9 +411,8 @@ def test_readme_step_runs(step, workspace):
             for a in _matching(SMOKE_ARGS, step) or []
         ]
         if script is not None and script.name == "facade_painter.py":
-            workspace.start_painter(
-                argv
-            )  # serves until the module's tests end; the curl step uses it
+            # it serves until the module's tests end; the curl step uses it
+            workspace.start_painter(argv)
             return
         if argv[0] == "curl":
             assert workspace.painter_url, (
@@ -510,14 +488,12 @@ def test_every_flag_on_a_readme_command_is_in_that_scripts_help(workspace):
 
 def test_every_flag_the_readme_mentions_belongs_to_a_script_of_its_section(workspace):
     sections = readme_sections(README.read_text(encoding="utf-8"))
-    sections += [
-        (page.name, page.read_text(encoding="utf-8")) for page in PAGES[1:]
-    ]  # a docs page: one section
+    # a docs page is one section
+    sections += [(page.name, page.read_text(encoding="utf-8")) for page in PAGES[1:]]
     for name, section in sections:
         named = re.findall(r"[\w/]+\.py\b", section)
-        named += [
-            m.replace(".", "/") + ".py" for m in re.findall(r"python -m ([\w.]+)", section)
-        ]  # -m helpers.x
+        # python -m helpers.x names helpers/x.py
+        named += [m.replace(".", "/") + ".py" for m in re.findall(r"python -m ([\w.]+)", section)]
         scripts = sorted({s for s in named if _is_script(s)})
         known = (
             set().union(*(_flags(help_text(workspace, s)) for s in scripts)) if scripts else set()

@@ -33,15 +33,14 @@ from tests.exercise3_support import (
     start_training,
     write_pairs,
 )
-from training import figures
+from training import figures, recipe
 from training.data import HOLDOUT_PERCENT, PairedSketchDataset, find_pairs, split_pairs
 from helpers.files import write_csv
 from training.recipe import validate
 from training.run import CHECKPOINT, WEIGHTS, EpochFiles, epoch_line
 
-pytestmark = pytest.mark.usefixtures(
-    "one_thread"
-)  # small networks: one thread (tests/conftest.py says why)
+# small networks: one thread (tests/conftest.py says why)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -62,11 +61,25 @@ def trained_copy(trained, tmp_path):
     return tmp_path / "out"
 
 
-def test_milestones_are_25_50_100_percent():
-    assert ex3.milestone_epochs(100) == [25, 50, 100]
-    assert ex3.milestone_epochs(7) == [2, 4, 7]
+def test_milestones_are_a_quarter_and_the_end():
+    assert ex3.milestone_epochs(100) == [25, 100]
+    assert ex3.milestone_epochs(6) == [2, 6]  # --quick
     assert ex3.milestone_epochs(2) == [1, 2]
     assert ex3.milestone_epochs(1) == [1]
+
+
+def official_linear_factor(epoch_index, n_epochs, n_epochs_decay, epoch_count=1):
+    """The official `--lr_policy linear` rule (models/networks.py, get_scheduler), rebuilt: its
+    epoch index counts from 0 and the scheduler steps after each epoch."""
+    return 1.0 - max(0, epoch_index + epoch_count - n_epochs) / float(n_epochs_decay + 1)
+
+
+@pytest.mark.parametrize("epochs, decay", [(200, 100), (6, 3), (7, 0), (5, 5)])
+def test_the_learning_rate_follows_the_official_linear_schedule(epochs, decay):
+    for epoch in range(1, epochs + 1):
+        expected = official_linear_factor(epoch - 1, epochs - decay, decay)
+        assert recipe.lr_factor(epoch, epochs, decay) == pytest.approx(expected)
+    assert recipe.lr_factor(epochs, epochs, decay) == pytest.approx(1 / (decay + 1))
 
 
 def test_ssim_is_measured_at_milestones_and_left_empty_elsewhere(data, tmp_path):
@@ -148,9 +161,10 @@ def test_smoke_run_writes_every_promised_file(data, trained, tmp_path):
         ]
     )
     with Image.open(tmp_path / "v1_colorized.png") as coloured:
+        # the user's umask, not mkstemp's private 0600
         assert coloured.size == (256, 256) and oct(
             os.stat(tmp_path / "v1_colorized.png").st_mode & 0o777
-        ) == oct(0o666 & ~current_umask())  # the user's umask, not mkstemp's private 0600
+        ) == oct(0o666 & ~current_umask())
 
 
 def test_ctrl_c_then_resume_repeats_the_run_exactly(data, tmp_path, monkeypatch, capsys):
@@ -319,9 +333,8 @@ def test_resume_refuses_other_network_settings(data, trained, capsys):
 
 
 def test_jitter_moves_both_images_of_a_pair_alike(tmp_path):
-    write_pairs(
-        tmp_path, "train", ["same"], size=256, identical=True
-    )  # sketch == colour, pure noise
+    # sketch == colour, pure noise
+    write_pairs(tmp_path, "train", ["same"], size=256, identical=True)
     dataset = PairedSketchDataset(find_pairs(tmp_path / "train"), image_size=256)
     outputs = []
     for seed in range(6):
@@ -329,9 +342,8 @@ def test_jitter_moves_both_images_of_a_pair_alike(tmp_path):
         assert real_A.shape == (3, 256, 256) and torch.equal(real_A, real_B)
         assert -1 <= real_A.min() and real_A.max() <= 1
         outputs.append(real_A)
-    assert not all(
-        torch.equal(outputs[0], o) for o in outputs[1:]
-    )  # the jitter really moves things
+    # the jitter really moves things
+    assert not all(torch.equal(outputs[0], o) for o in outputs[1:])
     plain_A, plain_B = dataset[0]  # validation items: resized, never jittered
     assert torch.equal(plain_A, dataset[0][0]) and torch.equal(plain_A, plain_B)
 
@@ -345,9 +357,8 @@ def test_held_out_split_never_contains_training_images(tmp_path):
     assert len(train) + len(val) == len(names)
     write_pairs(tmp_path, "train", [f"new{i}" for i in range(50)], size=8, seed=5)  # the set grows
     _, val_after, _ = split_pairs(tmp_path)
-    assert {s.stem for s, _ in val} <= {
-        s.stem for s, _ in val_after
-    }  # held-out names stay held out
+    # held-out names stay held out
+    assert {s.stem for s, _ in val} <= {s.stem for s, _ in val_after}
     assert HOLDOUT_PERCENT == 5
 
 
@@ -364,9 +375,8 @@ def test_validation_twin_gives_per_image_statistics_without_side_effects():
     for name, value in net_G.state_dict().items():
         assert torch.equal(value, before[name]), name  # the twin moved no running average of G's
     with torch.no_grad():
-        for (
-            m
-        ) in net_G.modules():  # the paper's protocol, image by image: train-mode BN, dropout off
+        # the paper's protocol, image by image: train-mode BN, dropout off
+        for m in net_G.modules():
             if isinstance(m, nn.Dropout):
                 m.eval()
         alone = torch.cat([net_G(images[i : i + 1]) for i in range(3)])
@@ -423,9 +433,8 @@ def test_out_of_memory_suggests_a_smaller_batch(data, tmp_path, capsys, monkeypa
 def test_quick_preset_and_help_say_what_they_change(capsys):
     with pytest.raises(SystemExit):
         ex3.main(["--help"])
-    help_text = " ".join(capsys.readouterr().out.split()).replace(
-        "- ", "-"
-    )  # argparse wraps at "-"
+    # argparse wraps at "-"
+    help_text = " ".join(capsys.readouterr().out.split()).replace("- ", "-")
     for key, value in ex3.QUICK.items():
         assert f"--{key.replace('_', '-')} {value}" in help_text
     paper = vars(ex3.parse_args([]))  # the defaults are the paper's values
@@ -472,9 +481,8 @@ def test_a_data_file_broken_during_training_is_one_sentence(data, tmp_path, caps
             workers,
         ],
     )
-    errors = [
-        line for line in err.replace("\r", "\n").splitlines() if line.startswith("error:")
-    ]  # (tqdm's bar: \r)
+    # tqdm's bar separates its updates with \r
+    errors = [line for line in err.replace("\r", "\n").splitlines() if line.startswith("error:")]
     assert code == 2 and "Traceback" not in err and len(errors) == 1
     assert (
         f"training image {bomb} is too large to open safely" in errors[0]
@@ -505,14 +513,12 @@ def test_patchgan_verdicts_are_ds_training_verdicts_without_touching_d(tmp_path,
     real_A, real_B, fake_B = (torch.rand(3, 3, 256, 256) * 2 - 1 for _ in range(3))
     before, rng = {k: v.clone() for k, v in net_D.state_dict().items()}, torch.get_rng_state()
     verdicts = figures.patchgan_verdicts(net_D, real_A, real_B)
-    with (
-        torch.no_grad()
-    ):  # what D itself says in a training step (train mode: this batch's statistics)
+    # what D itself says in a training step (train mode: this batch's statistics)
+    with torch.no_grad():
         expected = torch.sigmoid(copy.deepcopy(net_D)(real_A, real_B))[:, 0]
     assert verdicts.shape == (3, 30, 30) and torch.allclose(verdicts, expected, atol=1e-6)
-    assert all(
-        torch.equal(v, before[k]) for k, v in net_D.state_dict().items()
-    )  # buffers did not move
+    # buffers did not move
+    assert all(torch.equal(v, before[k]) for k, v in net_D.state_dict().items())
     assert torch.equal(torch.get_rng_state(), rng)  # nothing random drawn: --resume stays exact
 
     drawn = {}

@@ -177,16 +177,11 @@ def make_loaders(train_data, val_data, sampler, batch_size, workers, device):
         if sampler.rank == 0:
             print(f"note: --workers {workers} is more than the {cores} cores; using {cores}")
         workers = cores
-    options = dict(
-        batch_size=batch_size,
-        num_workers=workers,
-        persistent_workers=workers > 0,
-        pin_memory=device.type == "cuda",
-    )  # pinned memory: faster copies to a GPU
-    train_loader = DataLoader(
-        train_data, sampler=sampler, generator=own_generator(sampler), **options
-    )
-    val_loader = DataLoader(val_data, generator=own_generator(sampler), **options)
+    cuda = device.type == "cuda"  # pinned memory: faster copies to a GPU
+    options = dict(num_workers=workers, persistent_workers=workers > 0, pin_memory=cuda)
+    seeded = own_generator(sampler)
+    train_loader = DataLoader(train_data, batch_size, sampler=sampler, generator=seeded, **options)
+    val_loader = DataLoader(val_data, batch_size, generator=own_generator(sampler), **options)
     return train_loader, val_loader
 
 

@@ -40,9 +40,7 @@ class StepSpeed:
 
     dtype: torch.dtype = torch.float32
     memory_format: torch.memory_format = torch.contiguous_format
-    adam_options: dict = field(
-        default_factory=dict
-    )  # {"fused": True}: one kernel for all of Adam's arithmetic
+    adam_options: dict = field(default_factory=dict)  # {"fused": True} or nothing
 
     @classmethod
     def choose(cls, device, fp32=False):
@@ -53,19 +51,18 @@ class StepSpeed:
         if fp32:
             return cls()
         dtype = training_dtype(device)
-        layout = (
-            torch.channels_last if channels_last_pays(device, dtype) else torch.contiguous_format
-        )
-        fused = (
-            {"fused": True} if device.type in ("cpu", "cuda") else {}
-        )  # the devices with the kernel
+        if device.type == "cuda":  # time cuDNN's algorithms once for the run's fixed shapes
+            torch.backends.cudnn.benchmark = True
+        cl = channels_last_pays(device, dtype)
+        layout = torch.channels_last if cl else torch.contiguous_format
+        # fused Adam: one kernel for all of Adam's arithmetic, on the devices that have it
+        fused = {"fused": True} if device.type in ("cpu", "cuda") else {}
         return cls(dtype, layout, fused)
 
     def __post_init__(self):
         device = "cuda" if self.dtype == torch.float16 else "cpu"  # fp16 autocast is a GPU's
-        self.scaler = torch.amp.GradScaler(
-            device, enabled=self.dtype == torch.float16
-        )  # fp16 grads underflow
+        # fp16 gradients underflow without loss scaling; bf16 and fp32 need none
+        self.scaler = torch.amp.GradScaler(device, enabled=self.dtype == torch.float16)
 
     def __str__(self):
         if self.dtype == torch.float32 and not self.adam_options:
