@@ -5,6 +5,7 @@ into for speed.
                               GPUs, fp32 on MPS and on CPUs without native bf16
     inference_dtype(device)   the same, but fp16 on MPS
     tune_process(device)      glibc malloc thresholds (Linux CPU), cuDNN autotuner and TF32 (CUDA)
+    busy_note()               what to do when other programs hold the cores
 
 docs/speed.rst gives the figures behind each choice, measured per CPU class.
 """
@@ -111,6 +112,19 @@ def tune_allocator():
     return all(libc.mallopt(param, value) for param, value in settings.items())  # 1: success
 
 
+def busy_note():
+    """A note when other programs hold the cores (a load average above their number) while
+    OpenMP's threads would spin as they wait (no OMP_WAIT_POLICY); else None.
+    docs/troubleshooting.rst has the measurement behind it."""
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0  # not on Windows
+    if load <= (os.cpu_count() or 1) or "OMP_WAIT_POLICY" in os.environ:
+        return None
+    return (
+        f"note: this machine is busy (load {load:.1f} on {os.cpu_count()} cores): start Python "
+        "with OMP_WAIT_POLICY=PASSIVE, or every small op waits for a descheduled thread"
+    )
+
+
 def tune_process(device):
     """Process-wide speed settings for `device`; one line per setting switched on (or not)."""
     device = torch.device(device)
@@ -120,13 +134,7 @@ def tune_process(device):
             done.append("glibc malloc thresholds raised (no page faults per pass)")
         else:
             done.append("allocator left alone (tuning needs glibc on Linux)")
-        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0  # not on Windows
-        if load > (os.cpu_count() or 1) and "OMP_WAIT_POLICY" not in os.environ:
-            done.append(
-                f"note: this machine is busy (load {load:.1f} on {os.cpu_count()} cores): start "
-                "Python with OMP_WAIT_POLICY=PASSIVE, or every small op waits for a descheduled "
-                "thread"
-            )
+        done += [note for note in [busy_note()] if note]
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # time cuDNN's algorithms once for our fixed shapes
         torch.backends.cuda.matmul.allow_tf32 = True  # Ampere+: TF32 matmuls ...

@@ -33,6 +33,7 @@ from tests.exercise3_support import (
     start_training,
     write_pairs,
 )
+from speed import precision
 from training import figures, recipe
 from training.data import HOLDOUT_PERCENT, PairedSketchDataset, find_pairs, split_pairs
 from helpers.files import write_csv
@@ -537,3 +538,19 @@ def test_patchgan_verdicts_are_ds_training_verdicts_without_touching_d(tmp_path,
                 1.0,
                 (30, 30),
             ) and torch.equal(heat.under, under[i])
+
+
+def test_a_busy_machine_is_told_about_omp_wait_policy(data, tmp_path, capsys, monkeypatch):
+    """Other programs on the cores (a load average above their number) make spinning threads wait
+    for descheduled ones: the run says what to do (docs/troubleshooting.rst has the figures)."""
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (9.0, 9.0, 9.0))
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    run(data, tmp_path / "out", "--epochs", "1")
+    note = "note: this machine is busy (load 9.0 on 2 cores): start Python with OMP_WAIT_POLICY"
+    assert note in capsys.readouterr().out
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    assert precision.busy_note() is None
+    monkeypatch.delenv("OMP_WAIT_POLICY")
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.5, 1.5, 1.5))
+    assert precision.busy_note() is None

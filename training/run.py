@@ -20,6 +20,7 @@ from helpers.checkpoints import load_checkpoint, save_checkpoint, save_generator
 from helpers.cli import LessonError, shown
 from helpers.files import check_writable_folder, new_file_mode, write_csv
 from pix2pix_models import count_parameters
+from speed.precision import busy_note
 from training.data import derived_seed
 from training.figures import save_patchgan_maps, save_previews, save_progress_plot
 from training.state import hold_lock, interrupt, is_disk_full, rng_states, set_rng_states
@@ -29,10 +30,8 @@ CHECKPOINT, WEIGHTS, METRICS = "exercise3_checkpoint.pth", "generator_weights.pt
 PROGRESS, LOCK = "exercise3_training_progress.png", ".exercise3.lock"
 # What a checkpoint keeps of the settings: --resume takes them, and refuses a flag that changes one,
 # but for --epochs and --epochs-decay (train on).
-SETTINGS = (
-    "epochs epochs_decay batch_size lr beta1 lambda_l1 no_gan ngf ndf image_size seed".split()
-)
-SETTINGS += ["max_images", "val_images"]
+SETTINGS = "epochs epochs_decay batch_size lr beta1 lambda_l1 no_gan ngf ndf image_size".split()
+SETTINGS += ["seed", "max_images", "val_images"]
 # A setting newer than a checkpoint: what runs trained with before it existed.
 OLDER_RUNS = dict(epochs_decay=0, no_gan=False)
 
@@ -303,11 +302,9 @@ def describe_run(args, device, speed, loader, val_loader, nets, done):
     if dist.is_initialized():
         processes = dist.get_world_size()
         norm = "the global batch" if device.type == "cuda" and not args.no_sync_bn else "a process"
-        lines.insert(
-            1,
-            f"  DistributedDataParallel: {processes} processes, global batch "
-            f"{processes * args.batch_size}, BatchNorm statistics of {norm}",
-        )
+        ddp = f"  DistributedDataParallel: {processes} processes, global batch "
+        lines.insert(1, f"{ddp}{processes * args.batch_size}, BatchNorm statistics of {norm}")
+    lines += [f"  {note}" for note in [busy_note()] if note and device.type == "cpu"]
     if done is not None and done >= args.epochs:
         lines.append(f"The checkpoint is at epoch {done} already; pass a larger --epochs to go on.")
     say("\n".join(lines))
