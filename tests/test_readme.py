@@ -86,6 +86,7 @@ FOREIGN_FLAGS = {
     "--lr_policy": "its train.py",
     "--data-binary": "curl",
     "--index-url": "pip",
+    "--force-reinstall": "pip",
     "--nproc_per_node": "torchrun",
     "--nproc-per-node": "torchrun",
     "--standalone": "torchrun",

@@ -1,5 +1,5 @@
 """The pix2pix training recipe (Isola et al. 2017, §3.3), in one place for exercise3_train.py,
-speed/ and challenges/.
+speed/ and challenges/. "The official code" is junyanz/pytorch-CycleGAN-and-pix2pix.
 
 LR, BETA1, LAMBDA_L1    the paper's constants
 lr_factor(...)          the official learning-rate schedule: constant, then a linear decay
