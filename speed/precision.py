@@ -134,7 +134,8 @@ def tune_process(device):
             done.append("glibc malloc thresholds raised (no page faults per pass)")
         else:
             done.append("allocator left alone (tuning needs glibc on Linux)")
-        done += [note for note in [busy_note()] if note]
+        if note := busy_note():
+            done.append(note)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # time cuDNN's algorithms once for our fixed shapes
         torch.backends.cuda.matmul.allow_tf32 = True  # Ampere+: TF32 matmuls ...

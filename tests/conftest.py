@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from facades_generator import create_facades_generator
+from tests.exercise1_support import reuse_network, spy_on_grid
 from tests.exercise3_support import write_pairs
 from tests.official_reference import random_official_state_dict
 
@@ -37,6 +38,19 @@ def random_generator(checkpoint):
         return loaded[key]
 
     return create
+
+
+@pytest.fixture
+def reuse_net(checkpoint, random_generator, monkeypatch):
+    """Exercise 1 gets the session's generator instead of re-reading the 218 MB file (for tests
+    about labels; the default run loads it for real)."""
+    reuse_network(checkpoint, random_generator, monkeypatch)
+
+
+@pytest.fixture
+def grid_spy(monkeypatch):
+    """What Exercise 1 puts in its grid, call by call (the figure is still saved)."""
+    return spy_on_grid(monkeypatch)
 
 
 @pytest.fixture(scope="module")

@@ -21,18 +21,7 @@ from helpers.facade_labels import SAMPLE_LABELS_DIR as SAMPLES
 from helpers.files import ROOT
 from helpers.images import image_to_tensor
 from pix2pix_models import UNetGenerator, translate
-from tests.exercise1_support import photo_like, reuse_network, run, spy_on_grid
-
-
-@pytest.fixture
-def reuse_net(checkpoint, random_generator, monkeypatch):
-    """Skip re-reading the 218 MB file in tests about labels (the default run loads it for real)."""
-    reuse_network(checkpoint, random_generator, monkeypatch)
-
-
-@pytest.fixture
-def grid_spy(monkeypatch):
-    return spy_on_grid(monkeypatch)
+from tests.exercise1_support import photo_like, run
 
 
 def test_default_run_writes_the_grid_of_four_sample_translations(

@@ -16,24 +16,8 @@ from helpers.checkpoints import load_generator
 from helpers.cli import LessonError
 from helpers.images import image_to_tensor
 from pix2pix_models import UNetGenerator, translate
-from tests.exercise1_support import (
-    reuse_network,
-    run,
-    spy_on_grid,
-    write_exercise3_weights,
-    write_facades_pairs,
-)
+from tests.exercise1_support import run, write_exercise3_weights, write_facades_pairs
 from tests.official_reference import random_official_state_dict
-
-
-@pytest.fixture
-def reuse_net(checkpoint, random_generator, monkeypatch):
-    reuse_network(checkpoint, random_generator, monkeypatch)
-
-
-@pytest.fixture
-def grid_spy(monkeypatch):
-    return spy_on_grid(monkeypatch)
 
 
 @pytest.fixture(scope="module")

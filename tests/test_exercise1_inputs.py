@@ -16,17 +16,7 @@ from PIL import Image
 from helpers.cli import LessonError
 from helpers.facade_labels import SAMPLE_LABELS_DIR as SAMPLES
 from helpers.images import image_files, open_image
-from tests.exercise1_support import photo_like, reuse_network, run, spy_on_grid
-
-
-@pytest.fixture
-def reuse_net(checkpoint, random_generator, monkeypatch):
-    reuse_network(checkpoint, random_generator, monkeypatch)
-
-
-@pytest.fixture
-def grid_spy(monkeypatch):
-    return spy_on_grid(monkeypatch)
+from tests.exercise1_support import photo_like, run
 
 
 @contextmanager

@@ -304,7 +304,8 @@ def describe_run(args, device, speed, loader, val_loader, nets, done):
         norm = "the global batch" if device.type == "cuda" and not args.no_sync_bn else "a process"
         ddp = f"  DistributedDataParallel: {processes} processes, global batch "
         lines.insert(1, f"{ddp}{processes * args.batch_size}, BatchNorm statistics of {norm}")
-    lines += [f"  {note}" for note in [busy_note()] if note and device.type == "cpu"]
+    if device.type == "cpu" and (note := busy_note()):
+        lines.append(f"  {note}")
     if done is not None and done >= args.epochs:
         lines.append(f"The checkpoint is at epoch {done} already; pass a larger --epochs to go on.")
     say("\n".join(lines))

@@ -6,7 +6,6 @@ epoch's files are renamed into place, and every random-number generator's state.
     rng_states() / set_rng_states(states)   torch, random, numpy and CUDA, for an exact --resume
 """
 
-import errno
 import hashlib
 import os
 import random
@@ -19,8 +18,7 @@ import numpy as np
 import torch
 
 from helpers.cli import LessonError, shown
-
-DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # no space, over quota, file too large
+from helpers.files import FULL_DISK
 
 
 def hold_lock(path):
@@ -81,7 +79,7 @@ def signals_held():
 
 def is_disk_full(exc):
     if isinstance(exc, OSError):
-        return exc.errno in DISK_ERRORS
+        return exc.errno in FULL_DISK
     return "write" in str(exc) or "unexpected pos" in str(exc)  # torch.save's RuntimeError
 
 
