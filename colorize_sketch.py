@@ -22,7 +22,7 @@ from pathlib import Path
 from PIL import Image
 
 from helpers.checkpoints import load_generator
-from helpers.cli import (
+from helpers.lesson import (
     ArgumentParser,
     LessonError,
     add_device_argument,
@@ -32,8 +32,8 @@ from helpers.cli import (
     shown,
 )
 from helpers.figures import save_grid
-from helpers.files import check_writable_folder, not_a_file, write_failure
-from helpers.images import (
+from helpers.lesson import check_writable_folder, not_a_file, write_failure
+from helpers.lesson import (
     image_files,
     image_to_tensor,
     open_image,

@@ -22,11 +22,11 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 from facades_generator import DEFAULT_CHECKPOINT
-from helpers.checkpoints import read_weights
+from helpers.lesson import read_weights
 from helpers.cmp_archive import cmp_zip_problem, convert_cmp_labels
-from helpers.cli import ArgumentParser, LessonError, above, at_least, fail, shown
+from helpers.lesson import ArgumentParser, LessonError, above, at_least, fail, shown
 from helpers.download import CHUNK_BYTES, check_not_html, fetch, make_session, web_address
-from helpers.files import ROOT, atomic_path, file_problem
+from helpers.lesson import ROOT, atomic_path, file_problem
 from pix2pix_models import UNetGenerator, load_official_generator_weights
 
 # The authors' own server (plain http; no checksum is published). Other URLs in circulation hold

@@ -22,11 +22,11 @@ import torch
 import torch.nn.functional as F
 
 from facades_generator import add_generator_arguments, faster_if_asked, open_generator, read_label
-from helpers.cli import ArgumentParser, LessonError, at_least, choose_device, fail, shown
+from helpers.lesson import ArgumentParser, LessonError, at_least, choose_device, fail, shown
 from helpers.facade_labels import SAMPLE_LABELS_DIR
 from helpers.figures import FIGURE_FORMATS, figure_format, save_grid
-from helpers.files import check_writable_folder
-from helpers.images import image_files
+from helpers.lesson import check_writable_folder
+from helpers.lesson import image_files
 from pix2pix_models import IMAGE_SIZE, translate
 
 DEFAULT_NUM_LABELS = 4  # enough to compare facades, few enough to read the figure

@@ -27,12 +27,12 @@ import torch
 from PIL import Image, ImageFilter
 
 from facades_generator import add_generator_arguments, generator_from_args, load_label
-from helpers.cli import ArgumentParser, LessonError, choose_device, fail, seed_number, shown
+from helpers.lesson import ArgumentParser, LessonError, choose_device, fail, seed_number, shown
 from helpers.facade_labels import FacadeDesign, design_from_flag, draw_facade
-from helpers.facade_palette import CLASS_NAMES, PALETTE, snap_to_palette
+from facades_generator import CLASS_NAMES, PALETTE, snap_to_palette
 from helpers.figures import Heat, save_grid
-from helpers.files import check_writable_folder
-from helpers.images import image_files, image_to_tensor, tensor_to_image
+from helpers.lesson import check_writable_folder
+from helpers.lesson import image_files, image_to_tensor, tensor_to_image
 from helpers.skip_cuts import SKIP_READERS, skips_cut
 from pix2pix_models import IMAGE_SIZE, translate
 

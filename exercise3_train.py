@@ -32,8 +32,8 @@ import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
-from helpers.cli import ArgumentParser, LessonError, above, at_least, choose_device, fail
-from helpers.cli import DEVICE_CHOICES, multiple_of, seed_number
+from helpers.lesson import ArgumentParser, LessonError, above, at_least, choose_device, fail
+from helpers.lesson import DEVICE_CHOICES, multiple_of, seed_number
 from pix2pix_models import IMAGE_SIZE, PatchGANDiscriminator, UNetGenerator, init_weights, translate
 from pix2pix_models import generator_at_test_time
 from training.data import EpochSampler, PairedSketchDataset, load_pairs, make_loaders

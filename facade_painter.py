@@ -14,8 +14,8 @@ import time
 from PIL import Image
 
 from facades_generator import add_generator_arguments, generator_from_args, load_label
-from helpers.cli import ArgumentParser, LessonError, at_least, choose_device, fail
-from helpers.facade_palette import CLASS_COLORS
+from helpers.lesson import ArgumentParser, LessonError, at_least, choose_device, fail
+from facades_generator import CLASS_COLORS
 from painter.hosts import is_loopback
 from painter.server import PainterServer
 from pix2pix_models import IMAGE_SIZE, translate

@@ -8,7 +8,7 @@
 
 The weights are the official `facades_label2photo` generator (fetch them with
 `python download_pretrained.py`). Labels are drawn in the 12-colour CMP palette of
-helpers/facade_palette.py, measured from the real training labels; any other colour is snapped to
+FACADE_CLASSES below, measured from the real training labels; any other colour is snapped to
 the nearest palette colour. Exercise 1 reads its files with read_label, which also takes the real
 photo from a facades pair. Exercises 1 and 2 and the painter declare their --checkpoint, --device
 and --fast flags with add_generator_arguments and build the network with generator_from_args;
@@ -19,19 +19,74 @@ from pathlib import Path
 
 import numpy as np
 import torch.nn as nn
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
-from helpers.checkpoints import is_exercise3_file, load_generator, read_weights
-from helpers.cli import LessonError, add_device_argument, shown
-from helpers.facade_palette import CLASS_COLORS, PALETTE, palette_distance, snap_to_palette
-from helpers.files import ROOT, file_problem
-from helpers.images import image_to_tensor, open_image, to_rgb
+from helpers.checkpoints import is_exercise3_file, load_generator
+from helpers.lesson import read_weights
+from helpers.lesson import LessonError, add_device_argument, shown
+from helpers.lesson import ROOT, file_problem
+from helpers.lesson import image_to_tensor, open_image, to_rgb
 from pix2pix_models import (
     IMAGE_SIZE,
     PerImageBatchNorm2d,
     UNetGenerator,
     load_official_generator_weights,
 )
+
+# The 12 CMP classes in index order, with the colours the pretrained model saw: cluster centres of
+# the flat regions of all 606 label images of the pix2pix facades set (train, val and test; JPEG
+# noise +-5).
+FACADE_CLASSES = (
+    ("background", (0, 0, 220)),
+    ("facade", (0, 49, 255)),
+    ("window", (0, 128, 255)),
+    ("door", (0, 206, 255)),
+    ("cornice", (31, 255, 224)),
+    ("sill", (111, 255, 142)),
+    ("balcony", (191, 255, 64)),
+    ("blind", (255, 240, 1)),
+    ("deco", (255, 160, 0)),
+    ("molding", (255, 80, 0)),
+    ("pillar", (254, 0, 0)),
+    ("shop", (175, 0, 0)),
+)
+CLASS_NAMES = tuple(name for name, _ in FACADE_CLASSES)
+PALETTE = np.array([rgb for _, rgb in FACADE_CLASSES], dtype=np.uint8)  # (12, 3)
+CLASS_COLORS = dict(FACADE_CLASSES)
+
+
+def snap_to_palette(rgb):
+    """(H, W, 3) uint8 -> class indices 0..11 of the nearest palette colour (Euclidean in RGB)."""
+    flat = rgb.reshape(-1, 1, 3).astype(np.int32)
+    distance = ((flat - PALETTE.astype(np.int32)[None]) ** 2).sum(axis=2)  # (H*W, 12)
+    return distance.argmin(axis=1).reshape(rgb.shape[:2])
+
+
+def palette_distance(image):
+    """Median distance (RGB units) from the pixels of an RGB PIL image to their nearest palette
+    colour, judged on 64x64 nearest-neighbour samples (plenty, and fast at any size).
+
+    A label map scores under 25 even as a heavy JPEG; a photo 100-150 (measured on the samples and
+    on photos). The median ignores the smeared class borders of a JPEG label.
+    """
+    samples = np.asarray(image.resize((64, 64), Image.NEAREST), dtype=np.float32).reshape(-1, 1, 3)
+    nearest = np.linalg.norm(samples - PALETTE.astype(np.float32), axis=2).min(axis=1)  # (4096,)
+    return float(np.median(nearest))
+
+
+def palette_chart(swatch=28):
+    """The 12 palette colours as a PIL image: one row per class with its index, name and RGB."""
+    font = ImageFont.load_default(size=int(swatch * 0.55))
+    width, pad = 12 * swatch, swatch // 5
+    chart = Image.new("RGB", (width, len(FACADE_CLASSES) * swatch), (255, 255, 255))
+    draw = ImageDraw.Draw(chart)
+    for index, (name, rgb) in enumerate(FACADE_CLASSES):
+        top = index * swatch
+        draw.rectangle([pad, top + pad, 3 * swatch, top + swatch - pad], fill=rgb)
+        for x, text in ((3.3, f"{index + 1}"), (4.2, name), (7.4, f"{rgb}")):
+            draw.text((x * swatch, top + swatch // 2), text, fill=(0, 0, 0), font=font, anchor="lm")
+    return chart
+
 
 DEFAULT_CHECKPOINT = ROOT / "checkpoints" / "facades_generator.pth"
 FETCH_WEIGHTS = (

@@ -22,11 +22,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from helpers.cli import ArgumentParser, LessonError, at_least, fail, seed_number, shown
-from helpers.files import check_writable_folder
+from helpers.lesson import ArgumentParser, LessonError, at_least, fail, seed_number, shown
+from helpers.lesson import check_writable_folder
 from preprocessing.demo_set import write_demo_set
 from preprocessing.jobs import cpu_cores, run_jobs
-from preprocessing.layout import KINDS, MIN_SIDE, SPLITS, list_files, not_files
+from preprocessing import KINDS, MIN_SIDE, SPLITS, list_files, not_files
 from preprocessing.pairs import process_pair
 from preprocessing.verify import report, verify
 

@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python challenges/check.py`
 
 from challenges.checker.student_files import where
-from helpers.cli import ArgumentParser, above, fail, shown
+from helpers.lesson import ArgumentParser, above, fail, shown
 
 HERE = Path(__file__).resolve().parent
 CHILD = HERE / "checker" / "child.py"

@@ -29,8 +29,8 @@ from docs.diagrams.drawing import shape_text
 from docs.diagrams.patchgan import draw_patchgan
 from docs.diagrams.unet import draw_unet
 from helpers.facade_labels import SAMPLE_LABELS_DIR
-from helpers.files import ROOT
-from helpers.images import open_image, to_rgb
+from helpers.lesson import ROOT
+from helpers.lesson import open_image, to_rgb
 from pix2pix_models import IMAGE_SIZE, PatchGANDiscriminator, UNetGenerator, init_weights
 
 FIGURES_DIR = ROOT / "docs" / "figures"

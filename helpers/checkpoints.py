@@ -7,85 +7,14 @@
 Each format is written and validated here, in one place: a reader refuses what a writer never made.
 """
 
-import pickle
-import zipfile
-
 import torch
 
-from helpers.cli import LessonError, shown
-from helpers.files import file_problem
+from helpers.lesson import LessonError, read_weights, shown
 from pix2pix_models import generator_at_test_time
 
 FORMAT_VERSION = 1  # of the two files below; a reader refuses another version rather than guess
 D_KEYS = ("net_D", "opt_D")  # in every checkpoint but those of --no-gan runs, which have no D
 CHECKPOINT_KEYS = ("epoch", "settings", "model_args", "net_G", "opt_G", "history", "rng_ranks")
-READ_ERRORS = (
-    pickle.UnpicklingError,
-    RuntimeError,
-    EOFError,
-    ValueError,
-    OSError,
-    zipfile.BadZipFile,
-    UnicodeDecodeError,
-    AttributeError,
-    KeyError,
-    IndexError,
-    TypeError,
-)
-
-
-def read_weights(path, what="weights file", fix="pass another file", subject=None):
-    """torch.load(path, weights_only=True) on the CPU, or a LessonError naming the file, what is
-    wrong and `fix`: "<what> <path> <problem>; <fix>." (or "<subject> <problem>; <fix>.").
-
-    weights_only: a .pth is a pickle, and a pickle can run any code when loaded; this refuses
-    anything but tensors and plain containers. Weights with a NaN or an infinity are refused too:
-    they would draw black images without a word.
-    """
-    problem = file_problem(path)  # a named pipe would make torch.load wait for ever
-    if problem is None:
-        loaded, problem = load_checked(path)
-        if problem is None:
-            return loaded
-    raise LessonError(f"{subject or f'{what} {shown(path)}'} {problem}; {fix}.")
-
-
-def load_checked(path):
-    """(torch.load's result, None), or (None, what is wrong with the file)."""
-    try:
-        entries = []
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                entries = archive.infolist()
-        if any(entry.compress_type != zipfile.ZIP_STORED for entry in entries):
-            # torch.save stores tensors uncompressed; a compressed one could unpack to gigabytes
-            return None, "was not written by torch.save (it holds compressed entries)"
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:  # removed since file_problem looked
-        return None, "does not exist"
-    except PermissionError:
-        return None, "cannot be read (permission denied)"
-    except READ_ERRORS as exc:
-        text = str(exc)
-        if "GLOBAL" in text or "Unsupported global" in text:  # weights_only refused to run code
-            return None, "holds Python objects that could run code, so it was not loaded"
-        if isinstance(exc, EOFError) or not text:
-            return None, "is empty or cut short"
-        return None, "is not a PyTorch weights file (damaged, cut short, or another kind of file)"
-    if not all_finite(loaded):
-        return None, "holds NaN or infinite weights"
-    return loaded, None
-
-
-def all_finite(obj):
-    """True if every floating-point tensor in a (nested) container holds finite numbers only."""
-    if torch.is_tensor(obj):
-        return not obj.is_floating_point() or bool(torch.isfinite(obj).all())
-    if isinstance(obj, dict):
-        return all(map(all_finite, obj.values()))
-    if isinstance(obj, (list, tuple)):
-        return all(map(all_finite, obj))
-    return True  # plain numbers and strings: settings and metrics, not weights
 
 
 def is_exercise3_file(obj):

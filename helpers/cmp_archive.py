@@ -5,7 +5,7 @@ painted in the palette the pretrained model saw. download_pretrained.py --sample
     convert_cmp_labels(path, folder, n)    the first n labels as 256x256 PNGs in our palette
 
 Each label map is a PNG storing one class index 1..12 per pixel (the order of FACADE_CLASSES in
-helpers/facade_palette.py). An archive from the internet may hold anything under those names, so
+facades_generator.py). An archive from the internet may hold anything under those names, so
 every entry is checked from the zip's directory before it is unpacked, and decoded by the one
 decoder with its size limit.
 """
@@ -17,9 +17,9 @@ from pathlib import PurePosixPath
 import numpy as np
 from PIL import Image
 
-from helpers.cli import LessonError
-from helpers.facade_palette import PALETTE
-from helpers.images import open_image, save_image
+from helpers.lesson import LessonError
+from facades_generator import PALETTE
+from helpers.lesson import open_image, save_image
 from pix2pix_models import IMAGE_SIZE
 
 MAX_LABEL_BYTES = 16 << 20  # a CMP label PNG is a few kB; more unpacked is a decompression bomb

@@ -28,8 +28,8 @@ from urllib3.exceptions import (
 )
 from urllib3.util.retry import Retry
 
-from helpers.cli import LessonError, shown
-from helpers.files import check_writable_folder, file_problem, new_file_mode
+from helpers.lesson import LessonError, shown
+from helpers.lesson import check_writable_folder, file_problem, new_file_mode
 
 RETRY_STATUSES = (500, 502, 503, 504)  # server hiccups that may pass; a 404 will not change
 BACKOFF_FACTOR = 1.0  # urllib3 waits 0, 2, 4, 8 ... s between tries (the tests set it to 0)

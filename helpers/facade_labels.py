@@ -4,7 +4,7 @@
     label = draw_facade(FacadeDesign(floors=5, windows_per_floor=3, balconies="all"))  # PIL image
     label.save("my_facade.png")
 
-Every pixel is one of the 12 palette colours of helpers/facade_palette.py, laid out the way
+Every pixel is one of the 12 palette colours of facades_generator.py, laid out the way
 the real CMP labels are: blue background margins, a bright-blue wall, floors of light-blue windows
 with sills and blinds, orange moldings between floors, a cornice on top, a door and often a
 dark-red shop front at street level. The shipped `sample_facades/base/` labels are drawn by this
@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from helpers.cli import ArgumentParser, LessonError, fail
-from helpers.facade_palette import CLASS_COLORS, FACADE_CLASSES, palette_chart
-from helpers.files import ROOT
-from helpers.images import save_image
+from helpers.lesson import ArgumentParser, LessonError, fail
+from facades_generator import CLASS_COLORS, FACADE_CLASSES, palette_chart
+from helpers.lesson import ROOT
+from helpers.lesson import save_image
 from pix2pix_models import IMAGE_SIZE
 
 SAMPLE_LABELS_DIR = ROOT / "sample_facades" / "base"  # the shipped labels: SAMPLE_DESIGNS below

@@ -14,8 +14,8 @@ matplotlib.use("Agg")  # files only; works on headless machines and in CI
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
-from helpers.files import atomic_path  # noqa: E402
-from helpers.images import tensor_to_image  # noqa: E402
+from helpers.lesson import atomic_path  # noqa: E402
+from helpers.lesson import tensor_to_image  # noqa: E402
 
 TITLE_INCHES_PER_CHAR = 0.1  # a 13 pt title needs about this much width per character
 # What a figure's file name may end with, and the format matplotlib then writes.

@@ -1,6 +1,6 @@
 """The facade painter's HTTP server: the page's static files and the small API behind it.
 
-    GET  /palette.json     the 12 CMP classes and their colours (helpers/facade_palette.py)
+    GET  /palette.json     the 12 CMP classes and their colours (facades_generator.py)
     GET  /samples.json     names of the shipped labels; GET /samples/NAME.png serves one
     GET  /random[?seed=N]  a random label PNG (helpers/facade_labels.py), its design as JSON in
                            the X-Facade-Design header
@@ -33,10 +33,10 @@ import numpy as np
 from PIL import Image
 
 from facades_generator import load_label
-from helpers.cli import LessonError
+from helpers.lesson import LessonError
 from helpers.facade_labels import SAMPLE_LABELS_DIR, draw_facade, random_design
-from helpers.facade_palette import FACADE_CLASSES
-from helpers.images import ImageTooLarge, open_image, png_bytes, tensor_to_image
+from facades_generator import FACADE_CLASSES
+from helpers.lesson import ImageTooLarge, open_image, png_bytes, tensor_to_image
 from painter.hosts import accepted_host_names, host_matches, url_host
 from pix2pix_models import IMAGE_SIZE, translate
 
@@ -96,7 +96,7 @@ def sample_names():
 
 def decode_label(body):
     """Request body -> (3, 256, 256) label tensor: any size is resized, any colour snapped to the
-    palette. The decoder and its size limit are every script's: helpers.images.open_image; a JPEG
+    palette. The decoder and its size limit are every script's: helpers.lesson.open_image; a JPEG
     is decoded at the smallest scale that still gives 256x256 (Pillow's draft mode)."""
     size = (IMAGE_SIZE, IMAGE_SIZE)
     try:

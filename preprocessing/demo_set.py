@@ -10,11 +10,11 @@ a marker with no pair drawn yet (a run stopped at once) blocks nothing.
 import time
 
 from helpers.anime_demo import draw_demo_pair
-from helpers.cli import LessonError, fail
-from helpers.files import write_bytes_atomic, write_failure
-from helpers.images import png_bytes
+from helpers.lesson import LessonError, fail
+from helpers.lesson import write_bytes_atomic, write_failure
+from helpers.lesson import png_bytes
 from preprocessing.jobs import run_jobs
-from preprocessing.layout import SPLITS
+from preprocessing import SPLITS
 
 MARKER = "DEMO_SET.txt"  # in --input: the folder holds a demo set, written by the command inside
 VAL_FRACTION = 0.1  # Kaggle holds out 20%; 10% leaves a small demo set more to train on

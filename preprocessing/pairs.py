@@ -13,10 +13,10 @@ import errno
 from PIL import Image
 
 from helpers.anime_demo import PAIR_SIZE
-from helpers.cli import LessonError
-from helpers.files import not_a_file, write_bytes_atomic, write_failure
-from helpers.images import open_image, png_bytes, to_rgb
-from preprocessing.layout import MIN_SIDE
+from helpers.lesson import LessonError
+from helpers.lesson import not_a_file, write_bytes_atomic, write_failure
+from helpers.lesson import open_image, png_bytes, to_rgb
+from preprocessing import MIN_SIDE
 
 ASPECT_TOLERANCE = 0.01  # a pair must be 2:1 (1024x512) within 1%
 

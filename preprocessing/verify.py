@@ -3,7 +3,7 @@
     python preprocess_anime_sketches.py --verify   # also the last step of every preprocessing run
 
 1. train/ exists and every split holds complete pairs, counted by training's rule
-   (preprocessing/layout.py): the first five strays of a kind named, and each x.png that is no
+   (preprocessing/__init__.py): the first five strays of a kind named, and each x.png that is no
    regular file (a folder, a FIFO), which training would skip;
 2. every image opens and is a --size x --size RGB image (the first ten problems named);
 3. sketches/ holds the sketches: greyer and whiter than colors/, not the other way round; or
@@ -12,10 +12,10 @@
 
 import numpy as np
 
-from helpers.cli import LessonError, fail, shown
-from helpers.images import open_image
+from helpers.lesson import LessonError, fail, shown
+from helpers.lesson import open_image
 from preprocessing.jobs import run_jobs
-from preprocessing.layout import KINDS, SPLITS, pair_files
+from preprocessing import KINDS, SPLITS, pair_files
 
 # The folders of a split are compared with each other, not held to fixed bars. Measured on Kaggle
 # pairs, sketches have a colour spread (mean of max - min channel, / 255) of 0.000 and are 91-97%

@@ -38,8 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from helpers.cli import add_device_argument, choose_device
-from helpers.files import atomic_path
+from helpers.lesson import add_device_argument, choose_device
+from helpers.lesson import atomic_path
 from pix2pix_models import IMAGE_SIZE, PatchGANDiscriminator, PerImageBatchNorm2d, UNetGenerator
 from speed.bench_workers import Pair, data_path
 from speed.precision import cpu_flags, native_cpu_bf16

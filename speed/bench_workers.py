@@ -19,7 +19,7 @@ import torch
 import speed
 from facades_generator import DEFAULT_CHECKPOINT, create_facades_generator, load_label
 from helpers.facade_labels import SAMPLE_LABELS_DIR
-from helpers.images import image_to_tensor
+from helpers.lesson import image_to_tensor
 from pix2pix_models import (
     IMAGE_SIZE,
     PatchGANDiscriminator,

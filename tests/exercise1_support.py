@@ -13,7 +13,7 @@ import facades_generator
 import helpers.figures
 from helpers.checkpoints import save_generator
 from helpers.facade_labels import draw_facade, random_design
-from helpers.facade_palette import snap_to_palette
+from facades_generator import snap_to_palette
 from pix2pix_models import UNetGenerator, init_weights
 
 

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 import exercise3_train as ex3
-from helpers.files import ROOT
+from helpers.lesson import ROOT
 
 TINY = ["--ngf", "8", "--ndf", "8", "--batch-size", "2", "--seed", "3"]
 

@@ -14,7 +14,7 @@ from PIL import Image
 import colorize_sketch
 import exercise3_train as ex3
 from helpers.checkpoints import load_generator
-from helpers.cli import LessonError
+from helpers.lesson import LessonError
 from pix2pix_models import UNetGenerator, init_weights
 from tests.exercise3_support import exit_code_and_error, run
 from training.figures import save_progress_plot

@@ -11,7 +11,7 @@ import pytest
 from challenges import check
 from challenges.checker import losses
 from challenges.checker.child import verdict
-from helpers.files import ROOT
+from helpers.lesson import ROOT
 
 SOLUTIONS = ROOT / "challenges" / "solutions"
 

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from challenges import check
-from helpers.files import ROOT
+from helpers.lesson import ROOT
 
 pytestmark = pytest.mark.slow  # a child process per challenge, and time limits to wait for
 

@@ -7,8 +7,8 @@ import zipfile
 import pytest
 import torch
 
-from helpers.checkpoints import read_weights
-from helpers.cli import LessonError
+from helpers.lesson import read_weights
+from helpers.lesson import LessonError
 
 
 def refusal(path):

@@ -16,7 +16,7 @@ from PIL import Image
 
 import colorize_sketch
 from helpers.checkpoints import save_generator
-from helpers.files import ROOT
+from helpers.lesson import ROOT
 from pix2pix_models import IMAGE_SIZE, UNetGenerator, init_weights
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small networks (tests/conftest.py says why)

@@ -13,7 +13,7 @@ import torch
 
 import exercise3_train as ex3
 from helpers.checkpoints import load_generator
-from helpers.files import ROOT
+from helpers.lesson import ROOT
 from pix2pix_models import UNetGenerator
 from tests.exercise3_support import write_pairs
 from training.data import EpochSampler

@@ -18,7 +18,7 @@ import torch
 import download_pretrained
 from facades_generator import create_facades_generator
 from helpers import download
-from helpers.files import ROOT
+from helpers.lesson import ROOT
 from tests import download_support
 from tests.download_support import NAME, Route, assert_fails, requests_to, run, serve
 from tests.official_reference import random_official_state_dict

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from helpers import download
-from helpers.cli import LessonError
+from helpers.lesson import LessonError
 from tests import download_support
 from tests.download_support import Route, requests_to, serve
 

@@ -14,7 +14,7 @@ from PIL import Image
 
 import download_pretrained
 from helpers import download
-from helpers.facade_palette import PALETTE
+from facades_generator import PALETTE
 from tests import download_support
 from tests.download_support import Route, requests_to, run, serve
 

@@ -18,8 +18,8 @@ import exercise1_observe
 import facades_generator
 from facades_generator import create_facades_generator, load_label
 from helpers.facade_labels import SAMPLE_LABELS_DIR as SAMPLES
-from helpers.files import ROOT
-from helpers.images import image_to_tensor
+from helpers.lesson import ROOT
+from helpers.lesson import image_to_tensor
 from pix2pix_models import UNetGenerator, translate
 from tests.exercise1_support import photo_like, run
 

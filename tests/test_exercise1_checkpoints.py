@@ -13,8 +13,8 @@ from PIL import Image
 import facades_generator
 from facades_generator import load_label
 from helpers.checkpoints import load_generator
-from helpers.cli import LessonError
-from helpers.images import image_to_tensor
+from helpers.lesson import LessonError
+from helpers.lesson import image_to_tensor
 from pix2pix_models import UNetGenerator, translate
 from tests.exercise1_support import run, write_exercise3_weights, write_facades_pairs
 from tests.official_reference import random_official_state_dict

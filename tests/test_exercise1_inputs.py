@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers.cli import LessonError
+from helpers.lesson import LessonError
 from helpers.facade_labels import SAMPLE_LABELS_DIR as SAMPLES
-from helpers.images import image_files, open_image
+from helpers.lesson import image_files, open_image
 from tests.exercise1_support import photo_like, run
 
 

@@ -27,8 +27,8 @@ from exercise2_explore import (
 )
 from facades_generator import FETCH_WEIGHTS, load_label
 from helpers.facade_labels import SAMPLE_LABELS_DIR, draw_facade
-from helpers.facade_palette import CLASS_NAMES, PALETTE, snap_to_palette
-from helpers.files import ROOT
+from facades_generator import CLASS_NAMES, PALETTE, snap_to_palette
+from helpers.lesson import ROOT
 from helpers.skip_cuts import SKIP_READERS, skips_cut
 from pix2pix_models import UNetGenerator, translate
 

@@ -13,9 +13,9 @@ from helpers.facade_labels import (
     draw_facade,
     random_design,
 )
-from helpers.facade_palette import CLASS_COLORS, PALETTE, palette_chart
-from helpers.files import ROOT
-from helpers.images import image_files
+from facades_generator import CLASS_COLORS, PALETTE, palette_chart
+from helpers.lesson import ROOT
+from helpers.lesson import image_files
 
 RANDOM_DESIGNS = [random_design(np.random.default_rng(seed)) for seed in range(24)]
 EDGE_DESIGNS = [

@@ -12,16 +12,10 @@ from PIL import Image
 
 import facades_generator
 from facades_generator import load_label, read_label
-from helpers.cli import LessonError
+from helpers.lesson import LessonError
 from helpers.facade_labels import SAMPLE_LABELS_DIR
-from helpers.facade_palette import (
-    CLASS_COLORS,
-    CLASS_NAMES,
-    FACADE_CLASSES,
-    PALETTE,
-    snap_to_palette,
-)
-from helpers.images import ImageTooLarge, image_to_tensor, tensor_to_image
+from facades_generator import CLASS_COLORS, CLASS_NAMES, FACADE_CLASSES, PALETTE, snap_to_palette
+from helpers.lesson import ImageTooLarge, image_to_tensor, tensor_to_image
 
 # 256x256, uses wall, windows, blinds, door, shop, moldings...
 SAMPLE = SAMPLE_LABELS_DIR / "shop_street.png"
@@ -199,5 +193,5 @@ def test_a_refusal_from_a_dataloader_worker_keeps_its_one_sentence():
     """A worker's exception is re-made in the main process from its whole traceback text."""
     sentence = "training image b.png is too large to open safely; run --verify."
     text = "Caught ImageTooLarge in DataLoader worker process 0.\nOriginal Traceback (most recent "
-    text += f"call last):\n  File ...\nhelpers.images.ImageTooLarge: {sentence}\n"
+    text += f"call last):\n  File ...\nhelpers.lesson.ImageTooLarge: {sentence}\n"
     assert str(ImageTooLarge(text)) == sentence and str(LessonError(sentence)) == sentence

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from helpers.files import ROOT
+from helpers.lesson import ROOT
 
 BROKEN = {
     "mismatch": 'raise RuntimeError("operator torchvision::nms does not exist")',

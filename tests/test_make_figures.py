@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from docs import make_figures
-from helpers.files import ROOT
+from helpers.lesson import ROOT
 
 FIGURES = ("conditional_vs_unconditional.png", "unet.png", "patchgan.png")
 

@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 
 import facades_generator
-from helpers.cli import LessonError
+from helpers.lesson import LessonError
 from pix2pix_models import (
     PatchGANDiscriminator,
     PerImageBatchNorm2d,

@@ -34,9 +34,9 @@ from PIL import Image
 import facade_painter
 from facades_generator import load_label
 from helpers.facade_labels import SAMPLE_LABELS_DIR, FacadeDesign, draw_facade
-from helpers.facade_palette import CLASS_COLORS, FACADE_CLASSES, PALETTE
-from helpers.files import ROOT, atomic_path
-from helpers.images import MAX_PIXELS, ImageTooLarge, png_bytes, tensor_to_image
+from facades_generator import CLASS_COLORS, FACADE_CLASSES, PALETTE
+from helpers.lesson import ROOT, atomic_path
+from helpers.lesson import MAX_PIXELS, ImageTooLarge, png_bytes, tensor_to_image
 from painter import hosts
 from painter import server as painter_server
 from pix2pix_models import translate
@@ -239,7 +239,7 @@ def test_bad_bodies_get_a_short_4xx_and_the_server_stays_up(server, net_G):
 
 
 def test_one_pixel_limit_for_uploads_and_files(server, tmp_path):
-    """The painter decodes with helpers.images.open_image: every script's decoder and size limit."""
+    """The painter decodes with helpers.lesson.open_image: every script's decoder and size limit."""
     assert MAX_PIXELS == 4096 * 4096
     assert request(server, "POST", "/generate", png_header_only(4096, 4097))[0] == 413
     assert request(server, "POST", "/generate", png_header_only(4096, 4096))[0] == 400  # no pixels

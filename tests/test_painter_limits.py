@@ -21,8 +21,8 @@ from PIL import Image
 import facade_painter
 from facades_generator import load_label
 from helpers.facade_labels import SAMPLE_LABELS_DIR
-from helpers.files import ROOT
-from helpers.images import open_image, png_bytes
+from helpers.lesson import ROOT
+from helpers.lesson import open_image, png_bytes
 from painter import server as painter_server
 from pix2pix_models import PerImageBatchNorm2d, UNetGenerator
 from tests.official_reference import random_official_state_dict

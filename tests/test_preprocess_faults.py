@@ -12,7 +12,7 @@ import sys
 import pytest
 
 import preprocess_anime_sketches as prep
-from helpers.files import ROOT
+from helpers.lesson import ROOT
 from preprocessing.jobs import cpu_cores
 from tests.preprocess_inputs import SIZE, make_pair, run, tree_hashes, write_pairs
 

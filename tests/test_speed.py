@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 import speed
 from facades_generator import create_facades_generator
-from helpers.files import ROOT
+from helpers.lesson import ROOT
 from pix2pix_models import (
     PatchGANDiscriminator,
     PerImageBatchNorm2d,

@@ -17,8 +17,8 @@ from PIL import Image
 import colorize_sketch
 import exercise3_train as ex3
 from helpers.checkpoints import load_generator
-from helpers.cli import LessonError
-from helpers.files import current_umask
+from helpers.lesson import LessonError
+from helpers.lesson import current_umask
 from pix2pix_models import (
     PatchGANDiscriminator,
     UNetGenerator,
@@ -36,7 +36,7 @@ from tests.exercise3_support import (
 from speed import precision
 from training import figures, recipe
 from training.data import HOLDOUT_PERCENT, PairedSketchDataset, find_pairs, split_pairs
-from helpers.files import write_csv
+from helpers.lesson import write_csv
 from training.recipe import validate
 from training.run import CHECKPOINT, WEIGHTS, EpochFiles, epoch_line
 

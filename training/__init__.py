@@ -11,7 +11,7 @@ figures.py  what it draws: the milestone previews, D's PatchGAN maps, the loss c
 state.py    what lets it stop and go on exactly: the folder lock, random-number states
 """
 
-from helpers.cli import check_torchvision
+from helpers.lesson import check_torchvision
 
 # A torchvision built for another torch fails at import with a message that names neither the
 # package nor the fix; say both, once, before any module here imports it.

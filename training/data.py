@@ -15,10 +15,10 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
-from helpers.cli import LessonError, shown
-from helpers.images import open_image, to_rgb
+from helpers.lesson import LessonError, shown
+from helpers.lesson import open_image, to_rgb
 from preprocessing.jobs import cpu_cores
-from preprocessing.layout import MIN_SIDE, pair_files
+from preprocessing import MIN_SIDE, pair_files
 
 LOAD_SCALE = 286 / 256  # §6.2: jitter = resize 256 -> 286, then random-crop back to 256
 HOLDOUT_PERCENT = 5  # with no val/ split, hold out this share of train, chosen by file name
@@ -32,7 +32,7 @@ VERIFY_HINT = "check the set with `python preprocess_anime_sketches.py --verify`
 
 def find_pairs(split_dir):
     """Sorted (sketch, colour) path pairs of one split, by the rule --verify checks
-    (preprocessing/layout.py): regular, visible files; what is not a pair is named and skipped."""
+    (preprocessing/__init__.py): regular, visible files; what is not a pair is named and skipped."""
     pairs, lone, skipped = pair_files(split_dir)
     for path, partner in lone:
         print(f"warning: skipping {shown(path)}: no {shown(partner)} to pair it with")

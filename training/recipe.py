@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torchmetrics.functional.image import peak_signal_noise_ratio as psnr
 from torchmetrics.functional.image import structural_similarity_index_measure as ssim
 
-from helpers.cli import LessonError, shown
+from helpers.lesson import LessonError, shown
 
 from speed.precision import channels_last_pays, training_dtype
 

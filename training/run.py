@@ -17,8 +17,8 @@ import torch
 import torch.distributed as dist
 
 from helpers.checkpoints import load_checkpoint, save_checkpoint, save_generator
-from helpers.cli import LessonError, shown
-from helpers.files import check_writable_folder, new_file_mode, write_csv
+from helpers.lesson import LessonError, shown
+from helpers.lesson import check_writable_folder, new_file_mode, write_csv
 from pix2pix_models import count_parameters
 from speed.precision import busy_note
 from training.data import derived_seed

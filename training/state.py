@@ -17,8 +17,8 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from helpers.cli import LessonError, shown
-from helpers.files import FULL_DISK
+from helpers.lesson import LessonError, shown
+from helpers.lesson import FULL_DISK
 
 
 def hold_lock(path):

@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository r
 import torch
 
 from challenges.checker.student_files import Wrong, explain, load, where
-from helpers.cli import shown
-from helpers.files import write_bytes_atomic
+from helpers.lesson import shown
+from helpers.lesson import write_bytes_atomic
 
 # Each file's check, imported only in its own process (the losses' check imports torchmetrics
 # through training.recipe, which takes seconds).

@@ -4,8 +4,8 @@ import importlib.util
 import traceback
 from pathlib import Path
 
-from helpers.cli import shown
-from helpers.files import ROOT
+from helpers.lesson import shown
+from helpers.lesson import ROOT
 
 
 class Wrong(Exception):

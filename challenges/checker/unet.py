@@ -8,7 +8,7 @@ import torch
 
 from challenges.checker.compare import BATCH, NGF, SEED, close, kind, shape
 from challenges.checker.student_files import Wrong, defined, explain, student_code, where
-from helpers.cli import shown
+from helpers.lesson import shown
 from pix2pix_models import (
     IMAGE_SIZE,
     PerImageBatchNorm2d,
