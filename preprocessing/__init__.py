@@ -7,7 +7,7 @@ the worker processes start in a fraction of a second.
                  which folder holds the sketches)
     demo_set.py  --demo: synthetic pairs in the Kaggle format, drawn by helpers/anime_demo.py
 
-The layout below is what preprocessing writes and Exercise 3 reads: the folders, and what counts as a pair.
+Below: what preprocessing writes and Exercise 3 reads, and what counts as a pair.
 
     anime_processed/{train,val}/sketches/NAME.png   real_A, the condition (a line sketch)
     anime_processed/{train,val}/colors/NAME.png     real_B, the target (the coloured image)
