@@ -5,17 +5,21 @@ target), the layout of the paper's own figures. A cell may also be a heat map (a
 alone or over an image, with one colour bar per row: Exercise 3's PatchGAN maps are such a grid.
 """
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import torch
 
-matplotlib.use("Agg")  # files only; works on headless machines and in CI
+from helpers.lesson import atomic_path, fail, tensor_to_image
+
+try:
+    import matplotlib
+except ValueError:  # matplotlib checks the MPLBACKEND variable as it loads its settings
+    fail(f"MPLBACKEND={os.environ.get('MPLBACKEND')} is not a matplotlib backend; unset it.")
+matplotlib.use("Agg")  # files only: works on headless machines and in CI
 import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-
-from helpers.lesson import atomic_path  # noqa: E402
-from helpers.lesson import tensor_to_image  # noqa: E402
+from matplotlib.font_manager import FontProperties, findfont, get_font  # noqa: E402
 
 TITLE_INCHES_PER_CHAR = 0.1  # a 13 pt title needs about this much width per character
 # What a figure's file name may end with, and the format matplotlib then writes.
@@ -33,6 +37,14 @@ class Heat:
     label: str = ""  # the colour bar's label
     under: torch.Tensor = None
     cmap: str = "magma"
+
+
+def drawable(text):
+    """`text` as a title can show it: what the font lacks (CJK, emoji) escaped as \\u5e7f rather
+    than drawn as an empty box with a "Glyph missing" warning; `$` not read as mathtext."""
+    font = get_font(findfont(FontProperties()))  # the font titles are drawn in (DejaVu Sans)
+    kept = (c if ord(c) < 128 or font.get_char_index(ord(c)) else ascii(c)[1:-1] for c in text)
+    return "".join(kept).replace("$", r"\$")
 
 
 def figure_format(path):
@@ -92,14 +104,14 @@ def save_grid(path, rows, row_titles, title=None, col_titles=None, captions=None
             if cell is not None:
                 heat = _draw_cell(ax, cell) or heat
             if c == 0:
-                ax.set_ylabel(row_titles[r], fontsize=11)
+                ax.set_ylabel(drawable(row_titles[r]), fontsize=11)
             if r == 0 and col_titles and c < len(col_titles):
-                ax.set_title(col_titles[c], fontsize=10)
+                ax.set_title(drawable(col_titles[c]), fontsize=10)
             if captions and captions[r] and c < len(captions[r]) and captions[r][c]:
-                ax.set_xlabel(captions[r][c], fontsize=8)
+                ax.set_xlabel(drawable(captions[r][c]), fontsize=8)
         if heat is not None:
             label = next(cell.label for cell in row if isinstance(cell, Heat))
             fig.colorbar(heat, ax=list(axes[r]), fraction=0.03, pad=0.01, label=label)
     if title:
-        fig.suptitle(title, fontsize=13)
+        fig.suptitle(drawable(title), fontsize=13)
     return save_figure(fig, path)
