@@ -1,35 +1,32 @@
 """Check the three challenges: "solved", "not yet written", or one sentence on what is still wrong.
 
-    python challenges/check.py               # your unet_forward.py, pix2pix_losses.py, ...
-    python challenges/check.py --solutions   # the reference solutions in challenges/solutions/
+    python challenges/check.py                # your unet_forward.py, pix2pix_losses.py, ...
+    python challenges/check.py --solutions    # the reference solutions in challenges/solutions/
+    python challenges/check.py --folder DIR   # the three files in DIR
 
 Prints one line per challenge and a count; writes nothing. Exit status: 0 when all three are
-solved, 1 otherwise (130 after Ctrl+C). Narrow networks (ngf = ndf = 8: the paper's blocks and
-official keys) with random weights: seconds on a CPU.
+solved, 1 otherwise, 2 for a bad flag, 130 after Ctrl+C. Each file is checked in a process of its
+own (challenges/checker.py, whose checks give the answers away) with a time limit, so whatever your
+code does (loop forever, exit, crash), every challenge gets its verdict, in seconds on a CPU:
   1. U-Net: official-layout weights go into your MyUNetGenerator and into UNetGenerator; the
      first block that reads something else than the reference's is named.
   2. Losses: your loss_D and loss_G against training.recipe.train_step on a fixed batch.
   3. Receptive field: 70 for our PatchGAN, and right for the paper's other discriminators (§4.4).
-Each challenge runs in a process of its own (challenges/checker/child.py) with a time limit, so
-whatever your code does (loop forever, exit, crash), every challenge gets its verdict. The checks
-are in challenges/checker/ (reading them would give the answers away).
 """
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
+from contextlib import suppress
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python challenges/check.py`
 
-from challenges.checker.student_files import where
-from helpers.lesson import ArgumentParser, above, fail, shown
+from helpers.lesson import ROOT, ArgumentParser, above, fail, path_arg, shown
 
 HERE = Path(__file__).resolve().parent
-CHILD = HERE / "checker" / "child.py"
 CHALLENGES = {
     "unet_forward.py": "1. The U-Net's forward pass",
     "pix2pix_losses.py": "2. The pix2pix losses",
@@ -39,35 +36,22 @@ TIME_LIMIT = 60  # seconds per challenge: a check takes a few; a minute is a loo
 POSIX = os.name == "posix"
 
 
-def stop(child):
-    """Kill the child and whatever the student's code started (they share its process group)."""
-    if child.poll() is None:
-        try:
-            if POSIX:
-                os.killpg(child.pid, signal.SIGKILL)
-            else:
-                child.kill()
-        except ProcessLookupError:  # it ended meanwhile
-            pass
-    child.wait()
-
-
-def no_verdict(code):
-    """Why a child that wrote no verdict ended, from its exit status."""
-    if code < 0:
-        return (
-            f"the check was killed by {signal.Signals(-code).name} (did your code crash Python "
-            "or use up the memory?)."
-        )
-    return f"the check ended without a verdict (exit status {code}): does your code call os._exit?"
+def where(path):
+    """`path` as the student knows it: from the repository root where it lies inside it."""
+    return shown(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
 
 
 def verdict_in_child(path, time_limit):
-    """The verdict on the challenge file at `path`, from a child process that checks it."""
+    """The verdict on the challenge file at `path` (absolute), from a child that checks it."""
+    if not path.is_file():
+        if path.parent in (HERE, HERE / "solutions"):
+            return f"{where(path)} is missing; `git checkout -- {where(path)}` brings it back."
+        return f"{where(path)} is missing; copy the stub challenges/{path.name} there."
     with tempfile.TemporaryDirectory() as tmp:
-        result = Path(tmp) / "verdict.json"
-        command = [sys.executable, str(CHILD), str(path), str(result)]
-        # A group of its own: Ctrl+C reaches this process alone, which stops the whole group.
+        result = Path(tmp) / "verdict.txt"
+        command = [sys.executable, str(HERE / "checker.py"), str(path), str(result)]
+        # A process group of its own: Ctrl+C reaches this process alone, which then stops the
+        # child and whatever the student's code started.
         group = {"start_new_session": True}
         if not POSIX:
             group = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
@@ -80,31 +64,31 @@ def verdict_in_child(path, time_limit):
                 "loop forever?"
             )
         finally:
-            stop(child)
-        try:
-            return json.loads(result.read_text())["verdict"]
-        except (OSError, ValueError, KeyError, TypeError):  # none written, or not by the checker
-            return no_verdict(code)
-
-
-def prog():
-    """This script's path as typed from the current folder: what `--help` must be run as."""
-    try:
-        return os.path.relpath(Path(__file__).resolve())
-    except ValueError:  # another drive (Windows)
-        return str(Path(__file__).resolve())
+            with suppress(ProcessLookupError):  # all ended already
+                os.killpg(child.pid, signal.SIGKILL) if POSIX else child.kill()
+            child.wait()
+        if result.is_file():  # only the checker writes it, after the student's code is done
+            return result.read_text(encoding="utf-8")
+    if code < 0:
+        return (
+            f"the check was killed by {signal.Signals(-code).name} (did your code crash Python "
+            "or use up the memory?)."
+        )
+    return f"the check ended without a verdict (exit status {code}): does your code call os._exit?"
 
 
 def main(argv=None):
+    script = Path(__file__).resolve()  # as typed from here: what `--help` must be run as
+    prog = os.path.relpath(script) if Path.cwd().drive == script.drive else str(script)
     parser = ArgumentParser(
-        prog=shown(prog()), description="Check the three challenges (exit 0 when all are solved)."
+        prog=shown(prog), description="Check the three challenges (exit 0 when all are solved)."
     )
     parser.add_argument(
         "--solutions",
         action="store_true",
         help="check the reference solutions in challenges/solutions/ (default: your files)",
     )
-    parser.add_argument("--folder", type=Path, help="check the three files in this folder instead")
+    parser.add_argument("--folder", type=path_arg, help="check the three files in this folder")
     parser.add_argument(
         "--time-limit",
         type=above(0),
@@ -113,12 +97,15 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     folder = args.folder or (HERE / "solutions" if args.solutions else HERE)
+    if not folder.is_dir():
+        state = "is a file" if folder.exists() else "does not exist"
+        fail(f"--folder {shown(folder)} {state}; pass the folder that holds your challenge files.")
     solved = 0
     try:
         for name, title in CHALLENGES.items():
             path = (folder / name).resolve()
             result = verdict_in_child(path, args.time_limit)
-            print(f"{title} ({shown(where(path))}): {result}", flush=True)
+            print(f"{title} ({where(path)}): {result}", flush=True)
             solved += result == "solved"
     except KeyboardInterrupt:
         fail("interrupted; run `python challenges/check.py` again to check all three.", 130)

@@ -1,4 +1,4 @@
-"""Challenge 2: the pix2pix losses for one batch, D's and G's.
+"""Challenge 2 (optional): the pix2pix losses for one batch, D's and G's.
 
     python challenges/check.py               # "solved", or what differs from train_step's losses
     python challenges/check.py --solutions   # the reference solutions (open them after trying)

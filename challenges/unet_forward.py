@@ -1,4 +1,4 @@
-"""Challenge 1: the U-Net's forward pass, with its seven skip connections.
+"""Challenge 1 (optional): the U-Net's forward pass, with its seven skip connections.
 
     python challenges/check.py               # "solved", or the first level of yours that differs
     python challenges/check.py --solutions   # the reference solutions (open them after trying)

@@ -1,8 +1,6 @@
 """Reference solution to challenge 3 (challenges/receptive_field.py): the field of one logit.
 
-    python challenges/check.py --solutions   # checks this file and the other two solutions
-
-The lesson counts the same 70 by hand, layer by layer, from the last one back.
+python challenges/check.py --solutions   # checks this file and the other two solutions
 """
 
 
