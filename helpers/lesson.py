@@ -94,8 +94,8 @@ def at_least(minimum, kind=int, below=None):
             whole = "whole " if kind is int else ""
             raise argparse.ArgumentTypeError(f"{text!r} is not a {whole}number") from None
         if not minimum <= value < (math.inf if below is None else below):  # refuses nan and inf
-            bounds = f"at least {minimum:g}" if minimum > -math.inf else "a finite number"
-            bounds += "" if below is None else f" and below {below:g}"
+            bounds = f"at least {minimum:n}" if minimum > -math.inf else "a finite number"
+            bounds += "" if below is None else f" and below {below:n}"
             raise argparse.ArgumentTypeError(f"must be {bounds}, not {text}")
         return value
 
