@@ -3,54 +3,45 @@
     python facade_painter.py      # then open http://127.0.0.1:8000/
     python facade_painter.py --port 8080 --device cpu --checkpoint checkpoints/facades_generator.pth
 
-Writes no files: the page's download buttons save the label and the facade from the browser. The
-page is static HTML/CSS/JS in painter/, served with a small HTTP API by painter/server.py (which
-lists it; docs/painter.rst describes it). The network is the official one in fp32, exactly; --fast
-runs a faster copy. Without weights the page still loads and says how to fetch them.
+Writes no files. The page is static HTML/CSS/JS in painter/, served by painter/server.py
+(docs/painter.rst). The network is the official one in fp32, exactly; --fast runs a faster copy.
 """
 
-import time
+import timeit
 
-from PIL import Image
+import torch
 
-from facades_generator import add_generator_arguments, generator_from_args, load_label
+from facades_generator import add_generator_arguments, open_generator
 from helpers.lesson import ArgumentParser, LessonError, at_least, choose_device, fail
-from facades_generator import CLASS_COLORS
-from painter.hosts import is_loopback
-from painter.server import PainterServer
+from painter.server import PainterServer, is_loopback
 from pix2pix_models import IMAGE_SIZE, translate
 
 
 def parse_args(argv):
     parser = ArgumentParser(description="A web page to paint facade labels and generate facades.")
     parser.add_argument(
-        "--host",
-        default="127.0.0.1",
-        help="address to listen on (default: 127.0.0.1, reachable from this computer only)",
+        "--host", default="127.0.0.1", help="0.0.0.0 opens it to the network (default: 127.0.0.1)"
     )
     parser.add_argument(
-        "--port",
-        type=at_least(0),
-        default=8000,
-        help="port to listen on; 0 picks a free one (default: 8000)",
+        "--port", type=at_least(0, below=2**16), default=8000, help="0: any free (default: 8000)"
     )
     add_generator_arguments(parser)  # --checkpoint, --device, --fast
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not args.host.strip():  # a socket bound to '' listens on every interface, unannounced
+        parser.error("--host is empty; pass 127.0.0.1 (this computer only) or 0.0.0.0 (network)")
+    return args
 
 
 def load_model(args, device):
     """Load G once, before serving. Returns (net_G, None), or (None, why) for the page to show."""
     try:
-        net_G = generator_from_args(args, device)
+        net_G, name, _ = open_generator(args.checkpoint, device, fast=args.fast)
     except LessonError as exc:
         return None, f"{exc} Then restart facade_painter.py."
-    blank = Image.new("RGB", (IMAGE_SIZE, IMAGE_SIZE), CLASS_COLORS["background"])
-    real_A = load_label(blank).unsqueeze(0)  # (1, 3, 256, 256)
-    translate(net_G, real_A)  # the first pass sets up kernels and memory: before a student waits
-    start = time.perf_counter()
-    translate(net_G, real_A)
-    seconds = time.perf_counter() - start
-    print(f"Loaded {args.checkpoint}; one facade takes {seconds:.2f} s on {device}", flush=True)
+    real_A = torch.zeros(1, 3, IMAGE_SIZE, IMAGE_SIZE)  # any label: the time does not depend on it
+    # The first pass sets up kernels and memory (before a student waits); the second is timed.
+    seconds = min(timeit.repeat(lambda: translate(net_G, real_A), number=1, repeat=2))
+    print(f"Loaded {args.checkpoint} ({name}); one facade takes {seconds:.2f} s on {device}")
     return net_G, None
 
 
@@ -60,27 +51,19 @@ def main(argv=None):
         device = choose_device(args.device)
     except LessonError as exc:
         fail(str(exc))
-    print(
-        f"Facade painter: host {args.host}, port {args.port}, checkpoint {args.checkpoint}, "
-        f"device {device}",
-        flush=True,
-    )
+    where = f"{args.host}:{args.port}"
+    print(f"Facade painter: {where}, checkpoint {args.checkpoint}, device {device}", flush=True)
     try:  # take the port before the slow model load, so a busy port fails at once
         server = PainterServer((args.host, args.port), None)
-    except (OSError, OverflowError) as exc:  # a busy port, an unknown address, a port > 65535
-        address = f"{args.host}:{args.port} ({getattr(exc, 'strerror', None) or exc})"
-        fail(f"cannot listen on {address}; choose another --port (or --host).")
+    except OSError as exc:  # a busy port, an unknown address
+        fail(f"cannot listen on {where} ({exc.strerror or exc}); choose another --port or --host.")
     server.net_G, server.unavailable_reason = load_model(args, device)
     if server.net_G is None:
-        print(
-            f"warning: {server.unavailable_reason} The page loads, but cannot generate.", flush=True
-        )
+        print(f"warning: {server.unavailable_reason} The page loads, but cannot generate.")
     if not is_loopback(args.host):
         print(
-            f"warning: listening on {args.host}: anyone who can reach this computer on the network "
-            "can use the painter (open it by this computer's IP address). Use --host 127.0.0.1 to "
-            "keep it private.",
-            flush=True,
+            f"warning: listening on {args.host}: anyone on the network can use the painter (at this"
+            " computer's IP address); --host 127.0.0.1 keeps it to this computer."
         )
     print(f"Facade painter running at {server.url} (Ctrl+C to stop)", flush=True)
     try:

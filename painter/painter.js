@@ -20,6 +20,7 @@
     busy: false,      // a /generate request is in flight
     again: false,     // the label changed while it was: generate once more when it returns
     resultUrl: null,
+    painted: false,   // the student changed the label since it was last downloaded: ask before leaving
     generation: 0,
   };
 
@@ -96,7 +97,7 @@
   }
 
   function canvasPoint(event) {
-    // The canvas is shown larger than its 256 pixels: map the mouse back to a whole label pixel.
+    // The canvas is shown at any size (CSS): map the pointer back to a whole label pixel.
     const box = canvas.getBoundingClientRect();
     const clamp = (v) => Math.max(0, Math.min(state.size - 1, v));
     return {
@@ -151,6 +152,7 @@
   function endStroke() {
     if (!state.stroke) return;
     state.stroke = null;
+    state.painted = true;
     labelChanged();
   }
   canvas.addEventListener("pointerup", endStroke);
@@ -243,6 +245,7 @@
   }
 
   function downloadLabel() {
+    state.painted = false;
     canvas.toBlob((blob) => {
       const url = URL.createObjectURL(blob);
       download(url, "facade_label.png");
@@ -268,6 +271,11 @@
   $("generate").addEventListener("click", generate);
   $("download-label").addEventListener("click", downloadLabel);
   $("download-result").addEventListener("click", () => download(state.resultUrl, "generated_facade.png"));
+
+  // A reload, Back or closed tab would throw a painted label away: the browser asks first.
+  window.addEventListener("beforeunload", (event) => {
+    if (state.painted) event.preventDefault();
+  });
 
   document.addEventListener("keydown", (event) => {
     if (event.target.closest("input:not([type=checkbox]), select, textarea")) return; // their keys are their own
