@@ -8,28 +8,65 @@
 
 Writes exercise1_output.png (or --output; .jpg, .pdf and .svg work too): one column per label,
 the label on top and below it the facade each --checkpoint generates. A label taken from a
-pix2pix facades *pair* (a 512x256 image with the real photo on the LEFT and its label on the
-RIGHT, as in the facades dataset) also gets its real photo in the last row, so you can compare
-the generators with the truth. --checkpoint takes the official weights and generator_weights.pth
-files that exercise3_train.py wrote. The network is the official one in fp32, exactly; --fast
-runs a faster copy (reduced precision where the hardware has it).
+pix2pix facades *pair* (512x256, the real photo LEFT and its label RIGHT, as in the facades
+dataset) also gets its real photo in the last row. --checkpoint takes the official weights and
+generator_weights.pth files that exercise3_train.py wrote. The network is the official one in
+fp32, exactly; --fast runs a faster copy (reduced precision where the hardware has it).
 """
 
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
-from facades_generator import add_generator_arguments, faster_if_asked, open_generator, read_label
-from helpers.lesson import ArgumentParser, LessonError, at_least, choose_device, fail, shown
-from helpers.facade_labels import SAMPLE_LABELS_DIR
-from helpers.figures import FIGURE_FORMATS, figure_format, save_grid
-from helpers.lesson import check_writable_folder
-from helpers.lesson import image_files
+from facades_generator import CLASS_COLORS, PALETTE, SAMPLE_LABELS_DIR, add_generator_arguments
+from facades_generator import load_label, open_generator
+from helpers.figures import FIGURE_FORMATS, save_grid
+from helpers.lesson import ArgumentParser, LessonError, at_least, check_writable_folder
+from helpers.lesson import choose_device, fail, image_files, image_to_tensor, open_image, path_arg
+from helpers.lesson import refuse_overwrite, shown, to_rgb
 from pix2pix_models import IMAGE_SIZE, translate
 
-DEFAULT_NUM_LABELS = 4  # enough to compare facades, few enough to read the figure
+# A label lies within JPEG noise of the palette (median distance under 17 even at JPEG quality 30);
+# a photo lies far from it (median 100-150 on the photos tried).
+LABEL_MAX_PALETTE_DISTANCE = 25.0
+
+
+def palette_distance(rgb):
+    """Median distance of an RGB image's pixels to the palette (on a 64x64 sample): under 25 for a
+    label even as a heavy JPEG (the median ignores its smeared borders), 100-150 for a photo."""
+    samples = np.asarray(rgb.resize((64, 64), Image.NEAREST), dtype=np.float32).reshape(-1, 1, 3)
+    return float(np.median(np.linalg.norm(samples - PALETTE, axis=2).min(axis=1)))
+
+
+def read_label(path):
+    """A label file -> (label, real photo or None, a note): (3, 256, 256) tensors in [-1, 1].
+
+    A pix2pix facades pair (512x256, the photo LEFT, its label RIGHT) gives its right half as the
+    label and its left half as the photo: `--direction BtoA` in the official test.py.
+    """
+    rgb = to_rgb(
+        open_image(path, "label", "pass a PNG or JPEG label map"), CLASS_COLORS["background"]
+    )
+    width, height = rgb.size
+    if width == 2 * height:  # two labels side by side are 2:1 too: only a photo | label splits
+        photo, label = rgb.crop((0, 0, height, height)), rgb.crop((height, 0, width, height))
+        if palette_distance(label) <= LABEL_MAX_PALETTE_DISTANCE < palette_distance(photo):
+            print(f"{shown(path)}: a facades pair (photo | label); its right half is the label")
+            real_B = image_to_tensor(photo.resize((IMAGE_SIZE, IMAGE_SIZE), Image.BICUBIC))
+            return load_label(label), real_B, "right half of a pair"
+    distance = palette_distance(rgb)
+    if distance > LABEL_MAX_PALETTE_DISTANCE:
+        print(
+            f"warning: {shown(path)} does not look like a label map (its colours lie "
+            f"{distance:.0f} from the palette, labels under {LABEL_MAX_PALETTE_DISTANCE:.0f}); it "
+            "is snapped to the 12 label colours anyway (docs/palette.png shows them)."
+        )
+    note = f"resized from {width}x{height}" if rgb.size != (IMAGE_SIZE, IMAGE_SIZE) else ""
+    return load_label(rgb), None, note
 
 
 def parse_args(argv):
@@ -40,20 +77,20 @@ def parse_args(argv):
     parser.add_argument(
         "--labels",
         nargs="+",
-        type=Path,
+        type=path_arg,
         default=[SAMPLE_LABELS_DIR],
         help="label files and/or folders of PNG/JPEG labels (default: sample_facades/base/)",
     )
     parser.add_argument(
         "--num-labels",
-        type=at_least(1),
-        default=DEFAULT_NUM_LABELS,
+        type=at_least(1, below=1000),
+        default=4,  # enough to compare facades, few enough to read the figure
         help="labels taken from each folder, spread over its sorted files; files named on their "
-        f"own are always used (default: {DEFAULT_NUM_LABELS})",
+        "own are always used (default: 4)",
     )
     parser.add_argument(
         "--output",
-        type=Path,
+        type=path_arg,
         default=Path("exercise1_output.png"),
         help="the grid to write: .png, .jpg, .pdf or .svg (default: exercise1_output.png)",
     )
@@ -67,32 +104,26 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def check_output(output):
-    """Refuse, before any work, an --output that could not be written as the figure it names."""
-    if figure_format(output) is None:
-        suffixes = ", ".join(sorted(FIGURE_FORMATS))
-        raise LessonError(
-            f"--output {shown(output)} does not end in a figure format ({suffixes}); "
-            "choose a name such as exercise1_output.png."
-        )
+def observe(args):
+    """Read the labels, translate them and draw the grid; LessonError for expected problems."""
+    output, checkpoints = args.output, args.checkpoint
+    if output.suffix.lower() not in FIGURE_FORMATS:  # refused before any work, not after it
+        formats = ", ".join(sorted(FIGURE_FORMATS))
+        raise LessonError(f"--output {shown(output)} does not end in a figure format ({formats}).")
     problem = check_writable_folder(output.parent)
     if problem:
         raise LessonError(f"cannot write {shown(output)} ({problem}); choose another --output.")
-
-
-def observe(args):
-    """Read the labels, translate them and draw the grid; LessonError for expected problems."""
-    check_output(args.output)  # before any work, not after it
+    paths = image_files(args.labels, args.num_labels)
+    refuse_overwrite(output, [*args.labels, *paths, *checkpoints], "--output")
     device = choose_device(args.device)
-    print(f"checkpoint: {', '.join(map(shown, args.checkpoint))}")
+    print(f"checkpoint: {', '.join(map(shown, checkpoints))}")
     print(f"labels:     {', '.join(map(shown, args.labels))} ({args.num_labels} per folder)")
-    print(f"output:     {shown(args.output)}")
     network = "--fast" if args.fast else "exact fp32 (the official network)"
     print(f"device:     {device}, {network}{', dropout on (--dropout)' if args.dropout else ''}")
 
-    # 1. Read the labels: each becomes a (3, 256, 256) tensor of exact palette colours in [-1, 1].
+    # 1. Each label becomes a (3, 256, 256) tensor of exact palette colours in [-1, 1].
     real_A, real_B, names, notes = [], [], [], []
-    for path in image_files(args.labels, args.num_labels):
+    for path in paths:
         try:
             label, photo, note = read_label(path)
         except LessonError as exc:  # one unreadable file among many: say so and go on
@@ -109,45 +140,37 @@ def observe(args):
         )
     real_A = torch.stack(real_A)  # (N, 3, 256, 256)
 
-    # 2. One generated row per --checkpoint. Each generator runs with per-image BatchNorm
-    #    statistics and no dropout, so the same label always gives the same facade
-    #    (create_facades_generator explains the protocol).
+    # 2. One generated row per --checkpoint, each G run as open_generator explains (§3.3).
     rows, row_titles = [list(real_A)], ["label (input)"]
-    for checkpoint in args.checkpoint:
+    for checkpoint in checkpoints:
         start = time.perf_counter()
-        net_G, name, image_size = open_generator(checkpoint, device, dropout=args.dropout)
-        net_G = faster_if_asked(args, net_G, device)
-        load_seconds = time.perf_counter() - start
-        # 3. Translate: translate() runs under torch.inference_mode (no autograd bookkeeping).
-        start = time.perf_counter()
+        net_G, name, size = open_generator(checkpoint, device, args.dropout, args.fast)
+        loaded = time.perf_counter() - start
         inputs = real_A  # a model trained at another --image-size gets its own size
-        if image_size != IMAGE_SIZE:
-            inputs = F.interpolate(real_A, size=(image_size, image_size), mode="nearest")
+        if size != IMAGE_SIZE:
+            inputs = F.interpolate(real_A, size=(size, size), mode="nearest")
         fake_B = translate(net_G, inputs)  # (N, 3, S, S) in [-1, 1], on the CPU
         del net_G  # one network in memory at a time
-        print(
-            f"{name}: loaded in {load_seconds:.1f} s; translated {len(real_A)} label(s) in "
-            f"{time.perf_counter() - start:.2f} s on {device}"
-        )
+        seconds = time.perf_counter() - start - loaded
+        print(f"{name}: loaded in {loaded:.1f} s; translated {len(real_A)} in {seconds:.2f} s")
         rows.append(list(fake_B))
-        several = len(args.checkpoint) > 1  # then the folder tells two of your models apart
+        several = len(checkpoints) > 1  # then the folder tells two of your models apart
         row_titles.append(f"{name}\n{shown(checkpoint.parent.name)[:20]}/" if several else name)
 
-    # 4. One column per label: input on top, generated below, then the target if a pair gave one.
-    captions = [notes] + [[""] * len(real_A)] * len(args.checkpoint)
+    # 3. One column per label: input on top, generated below, then the target if a pair gave one.
+    captions = [notes] + [None] * len(checkpoints)
     if any(photo is not None for photo in real_B):
         rows.append(real_B)  # None: an empty cell where a label has no photo
         row_titles.append("real photo (target)")
         captions.append(["no photo" if photo is None else "" for photo in real_B])
     title = "Exercise 1: facade labels -> pix2pix"
-    if len(args.checkpoint) == 1:
-        title += f" ({shown(args.checkpoint[0].name)})"
+    if len(checkpoints) == 1:
+        title += f" ({shown(checkpoints[0].name)})"
     try:
-        save_grid(args.output, rows, row_titles, title=title, col_titles=names, captions=captions)
-    except OSError as exc:  # a read-only folder, a full disk, a file where a folder should be
-        reason = f"{shown(args.output)} ({exc.strerror or exc})"
-        raise LessonError(f"could not write {reason}; choose another --output.") from None
-    print(f"wrote {shown(args.output.resolve())}")
+        save_grid(output, rows, row_titles, title=title, col_titles=names, captions=captions)
+    except OSError as exc:  # a read-only folder, a full disk
+        raise LessonError(f"could not write {shown(output)} ({exc.strerror or exc}).") from None
+    print(f"wrote {shown(output.resolve())}")
 
 
 def main(argv=None):

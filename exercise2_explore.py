@@ -17,50 +17,50 @@ fp32, exactly; --fast runs faster copies (reduced precision where the hardware h
 """
 
 import json
-import time
+from contextlib import contextmanager
 from dataclasses import asdict
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageFilter
 
-from facades_generator import add_generator_arguments, generator_from_args, load_label
-from helpers.lesson import ArgumentParser, LessonError, choose_device, fail, seed_number, shown
-from helpers.facade_labels import FacadeDesign, design_from_flag, draw_facade
-from facades_generator import CLASS_NAMES, PALETTE, snap_to_palette
+from facades_generator import CLASS_NAMES, PALETTE, add_generator_arguments, load_label
+from facades_generator import open_generator, snap_to_palette
+from helpers.facade_labels import FacadeDesign, draw_facade
 from helpers.figures import Heat, save_grid
-from helpers.lesson import check_writable_folder
-from helpers.lesson import image_files, image_to_tensor, tensor_to_image
-from helpers.skip_cuts import SKIP_READERS, skips_cut
-from pix2pix_models import IMAGE_SIZE, translate
+from helpers.lesson import ArgumentParser, LessonError, check_writable_folder, choose_device, fail
+from helpers.lesson import image_files, image_to_tensor, path_arg, seed_number, shown
+from helpers.lesson import tensor_to_image
+from pix2pix_models import IMAGE_SIZE, UNetGenerator, translate
 
 EXPERIMENTS = ("windows", "partial", "colors", "consistency", "skips")
-DEFAULT_DESIGN = FacadeDesign(
-    floors=4, windows_per_floor=4, balconies="alternate", shop_front=True, blinds=0.3, seed=1
-)
+DEFAULT_DESIGN = FacadeDesign(balconies="alternate", shop_front=True, blinds=0.3, seed=1)
 WINDOW_DESIGNS = {
     "sparse": FacadeDesign(floors=2, windows_per_floor=2),
     "dense": FacadeDesign(floors=9, windows_per_floor=8, window_width=0.6, window_height=0.5),
-    "asymmetric": FacadeDesign(floors=4, windows_per_floor=4, irregular=0.9, seed=7),
+    "asymmetric": FacadeDesign(irregular=0.9, seed=7),
     "large windows": FacadeDesign(
         floors=3, windows_per_floor=3, window_width=0.8, window_height=0.72
     ),
 }
-# Colours a person might guess for a facade label (grey wall, red windows, yellow door, green
-# balconies): not the colours the model was trained on (PALETTE). The other classes keep theirs.
+# Colours a person might guess (grey wall, red windows, yellow door, green balconies): not the
+# colours the model was trained on. The other classes keep theirs.
 GUESSED_PALETTE = dict(
     facade=(128, 128, 128), window=(255, 0, 0), door=(255, 255, 0), balcony=(0, 255, 0)
 )
 HUE_SHIFT = 85  # a third of the way round the colour wheel (PIL's hue channel runs 0..255)
 BLUR_RADIUS = 4  # pixels of Gaussian blur: turns every class border into a soft gradient
-# Hidden pixels are set to 0 in the model's [-1, 1] input, i.e. mid-grey: not one of the 12
-# classes, and the value for which G's first convolution (it has no bias) outputs exactly zero, so
-# a hidden region tells the network nothing. Painting it "background" would claim "no building".
+# Hidden pixels are 0 in G's [-1, 1] input, mid-grey: none of the 12 classes, and the value for
+# which G's first convolution (it has no bias) outputs exactly zero, so a hidden region tells the
+# network nothing. Painting it "background" would claim "no building".
 MASK_VALUE = 0.0
 DROPOUT_SAMPLES = 4  # facades drawn per label with test-time dropout on
 MAX_LABELS = 4  # rows of --labels shown in one figure
+LABEL_ROWS = ["label", "generated"]  # the row titles of most figures
+# The seven skips, innermost first (the order the cuts accumulate in), and the decoder block whose
+# input each is the first half of: up2 reads cat([d7, u1]), ..., final reads cat([d1, u7]).
+SKIP_READERS = dict(d7="up2", d6="up3", d5="up4", d4="up5", d3="up6", d2="up7", d1="final")
 
 
 def class_map(label):
@@ -68,35 +68,32 @@ def class_map(label):
     return snap_to_palette(np.asarray(tensor_to_image(label)))
 
 
-def explore_windows(net_G, own_design, out_dir):
+def report(header, titles):
+    """Print the numbers behind a figure: its column titles, one line each."""
+    print("\n  ".join([header] + [t.replace("\n", ": ", 1).replace("\n", ", ") for t in titles]))
+
+
+def explore_windows(net_G, own_design):
     designs = dict(WINDOW_DESIGNS, **({"your design": own_design} if own_design else {}))
     labels = torch.stack([load_label(draw_facade(d)) for d in designs.values()])
     fake_B = translate(net_G, labels)
-    window, wall = CLASS_NAMES.index("window"), CLASS_NAMES.index("facade")
-    print("windows: layout, window share of the image, brightness of windows vs wall (0..1)")
+    titles = []
     for (name, design), label, fake in zip(designs.items(), labels, fake_B, strict=True):
         classes = torch.from_numpy(class_map(label))
         light = (fake.mean(dim=0) + 1) / 2  # (H, W) brightness 0..1
-        print(
-            f"  {name:<14} {design.window_count():3d} windows on {design.floors + 1} storeys, "
-            f"{(classes == window).float().mean():5.1%} window pixels; windows "
-            f"{light[classes == window].mean():.2f} vs wall {light[classes == wall].mean():.2f}"
-        )
-    # The numbers go in the column titles: captions would collide with the row below.
-    col_titles = [f"{name}\n{d.window_count()} windows" for name, d in designs.items()]
-    title = "Exercise 2a: how the model handles window layouts"
-    rows = [list(labels), list(fake_B)]
-    path = out_dir / "exercise2_windows.png"
-    return save_grid(path, rows, ["label", "generated"], title=title, col_titles=col_titles)
+        glass, wall = (light[classes == CLASS_NAMES.index(c)].mean() for c in ("window", "facade"))
+        layout = f"{design.window_count()} windows, {design.floors + 1} storeys"
+        titles.append(f"{name}\n{layout}\nglass {glass:.2f}, wall {wall:.2f}")
+    report("windows: the brightness (0..1) of the generated windows and wall", titles)
+    return "2a: how the model handles window layouts", [labels, fake_B], LABEL_ROWS, titles
 
 
 def region_masks(classes, seed):
     """The four regions to hide, as (H, W) boolean tensors."""
-    size = classes.shape[0]
+    size, block = classes.shape[0], classes.shape[0] // 6
     top, strip, blocks = (torch.zeros(size, size, dtype=torch.bool) for _ in range(3))
     top[: size // 2] = True
     strip[:, 3 * size // 8 : 5 * size // 8] = True
-    block = size // 6
     for y, x in np.random.default_rng(seed).integers(0, size - block, size=(8, 2)):
         blocks[y : y + block, x : x + block] = True
     masks = {"top half": top, "vertical strip": strip, "random blocks": blocks}
@@ -104,23 +101,20 @@ def region_masks(classes, seed):
     return masks
 
 
-def explore_partial(net_G, label, seed, out_dir):
+def explore_partial(net_G, label, seed):
     masks = region_masks(class_map(label), seed)
-    masked = [label.masked_fill(mask, MASK_VALUE) for mask in masks.values()]  # over R, G and B
-    fake_B = translate(net_G, torch.stack([label] + masked))
-    print("partial: hidden share; mean change of the output (0..255) inside / outside the region")
-    col_titles = ["full label"]
+    labels = [label] + [label.masked_fill(mask, MASK_VALUE) for mask in masks.values()]
+    fake_B = translate(net_G, torch.stack(labels))
+    titles = []
     for (name, mask), fake in zip(masks.items(), fake_B[1:], strict=True):
-        change = (fake - fake_B[0]).abs().mean(dim=0) * 127.5  # (H, W)
-        hidden = mask.float().mean()
+        change = (fake - fake_B[0]).abs().mean(dim=0) * 127.5  # (H, W) in 0..255 levels
         inside, outside = change[mask].mean(), change[~mask].mean()
-        changes = f"change inside {inside:5.1f}, outside {outside:5.1f}"
-        print(f"  {name:<16} {hidden:5.1%} hidden; {changes}")
-        col_titles.append(f"{name}\n{hidden:.0%} hidden")
-    title = "Exercise 2b: what the model invents where the label is hidden (mid-grey)"
-    rows = [[label] + masked, list(fake_B)]
-    path = out_dir / "exercise2_partial.png"
-    return save_grid(path, rows, ["label", "generated"], title=title, col_titles=col_titles)
+        titles.append(
+            f"{name}\n{mask.float().mean():.0%} hidden\nchange {inside:.1f} in, {outside:.1f} out"
+        )
+    report("partial: the mean change (0..255) inside and outside the hidden region", titles)
+    title = "2b: what the model invents where the label is hidden (mid-grey)"
+    return title, [labels, fake_B], LABEL_ROWS, ["full label", *titles]
 
 
 def color_schemes(classes, seed):
@@ -142,92 +136,98 @@ def color_schemes(classes, seed):
     }
 
 
-def explore_colors(net_G, labels, seed, out_dir):
+def explore_colors(net_G, labels, seed):
     rows, row_titles, col_titles = [], [], []
-    print("colors: mean distance to the nearest palette colour (0..255), share of another class")
     for name, label in labels:
         classes = class_map(label)
         schemes = color_schemes(classes, seed)
-        # Tensors straight from the RGB arrays: load_label would snap every pixel back to the
-        # nearest palette colour and hide exactly what this experiment shows.
+        # Straight from the RGB arrays: load_label would snap every pixel back to the palette and
+        # hide exactly what this experiment shows.
         inputs = torch.stack([image_to_tensor(Image.fromarray(rgb)) for rgb in schemes.values()])
+        titles = []
         for scheme, rgb in schemes.items():
             nearest = snap_to_palette(rgb)
             distance = np.linalg.norm(rgb.astype(np.float64) - PALETTE[nearest], axis=-1).mean()
-            other = (nearest != classes).mean()
-            numbers = f"distance {distance:5.1f}, {other:5.1%} nearest another class"
-            print(f"  {name}: {scheme:<20} {numbers}")
-            if len(col_titles) < len(schemes):  # the first label's numbers; all of them are printed
-                col_titles.append(f"{scheme}\ndistance {distance:.0f}, {other:.0%} other class")
+            titles.append(
+                f"{scheme}\ndistance {distance:.1f}, {(nearest != classes).mean():.0%} other class"
+            )
+        report(f"colors, {name}: distance to the palette (0..255), share of another class", titles)
+        col_titles = col_titles or titles  # the first label's numbers in the figure
         rows += [list(inputs), list(translate(net_G, inputs))]
         row_titles += [name, "generated"]
-    title = "Exercise 2c: the model only knows the colours it was trained on"
-    path = out_dir / "exercise2_colors.png"
-    return save_grid(path, rows, row_titles, title=title, col_titles=col_titles)
+    return "2c: the model only knows the colours it was trained on", rows, row_titles, col_titles
 
 
 def dropout_samples(net_dropout, batch, seed, samples=DROPOUT_SAMPLES):
     """(n, 3, H, W) labels -> (n, samples, 3, H, W) facades, reproducible for a given seed."""
     torch.manual_seed(seed)  # the dropout masks come from torch's global generator
-    # Each copy of a label in the batch draws its own dropout masks: all samples in one pass.
-    copies = batch.repeat_interleave(samples, dim=0)
+    copies = batch.repeat_interleave(samples, dim=0)  # each copy draws its own dropout masks
     return translate(net_dropout, copies).unflatten(0, (len(batch), samples))
 
 
-def explore_consistency(net_G, labels, make_generator, seed, out_dir):
+def explore_consistency(net_G, labels, open_net, seed):
     batch = torch.stack([label for _, label in labels])  # (n, 3, H, W)
     first, second = translate(net_G, batch), translate(net_G, batch)
-    repeat_diff = (first - second).abs().max()
-    print(f"consistency: default mode (dropout off), two runs: max |diff| = {repeat_diff:g}")
-    net_dropout = make_generator(dropout=True)
-    # Seeded per label, so a label's samples do not depend on the other labels beside it.
+    net_dropout = open_net(dropout=True)
+    # Seeded per label, so a label's samples do not depend on the labels beside it.
     samples = torch.cat([dropout_samples(net_dropout, label[None], seed) for label in batch])
     again = dropout_samples(net_dropout, batch[:1], seed)  # the first label once more, same seed
     del net_dropout
     spread = samples.std(dim=1).mean(dim=1) * 127.5  # (n, H, W) per-pixel std, 0..255 levels
-    print(
-        f"  test-time dropout, {DROPOUT_SAMPLES} samples per label: mean per-pixel std "
-        f"{spread.mean():.2f} levels (max {spread.max():.1f})"
-    )
-    print(f"  the same --seed again: max |diff| = {(samples[:1] - again).abs().max():g}")
-    running = translate(make_generator(stats="running"), batch)
-    gap = (first - running).abs().mean() * 127.5
-    print(f"  per-image vs stored running statistics (--eval): mean |diff| = {gap:.2f} levels")
-    # One column per way of running G; for each label its input on top, what G made of it below.
-    col_titles = ["default run 1", f"default run 2\nmax |diff| = {repeat_diff:g}"]
-    col_titles += [f"dropout sample {i}" for i in (1, 2, 3)]
-    col_titles += [f"dropout std\nmean {spread.mean():.1f} levels"]
-    col_titles += [f"running stats (--eval)\nmean |diff| {gap:.1f} levels"]
+    running = translate(open_net(stats="running"), batch)
+    same_seed, gap = (samples[:1] - again).abs().max(), (first - running).abs().mean() * 127.5
+    numbers = [  # one column per way of running G
+        f"default run 2\nmax |diff| {(first - second).abs().max():g}",
+        f"dropout std\nmean {spread.mean():.2f} levels\nsame --seed: max |diff| {same_seed:g}",
+        f"running stats (--eval)\nmean |diff| {gap:.2f} levels",
+    ]
+    report("consistency: dropout off twice, dropout on (the paper's), stored statistics", numbers)
+    col_titles = ["default run 1", numbers[0], "dropout 1", "dropout 2", "dropout 3", *numbers[1:]]
     rows, row_titles = [], []
     outputs = zip(first, second, samples, spread, running, strict=True)  # one per label
     for (name, label), (a, b, drawn, std, r) in zip(labels, outputs, strict=True):
         heat = Heat(std, vmax=max(float(spread.max()), 1e-6), label="std (0..255 levels)")
         rows += [[label] * len(col_titles), [a, b, *drawn[:3], heat, r]]
         row_titles += [f"{name[:18]}\n(input)", "generated"]
-    title = "Exercise 2d: deterministic with dropout off, varied with the paper's test-time dropout"
-    path = out_dir / "exercise2_consistency.png"
-    return save_grid(path, rows, row_titles, title=title, col_titles=col_titles)
+    title = "2d: deterministic with dropout off, varied with the paper's test-time dropout"
+    return title, rows, row_titles, col_titles
 
 
-def explore_skips(net_G, label, out_dir):
-    skips = list(SKIP_READERS)
-    full = translate(net_G, label[None])[0]
-    outputs, col_titles = [full], ["full network"]
-    print("skips: cut from the innermost outward; mean |change| vs the full network (0..255)")
+def zero_skip(block, inputs):
+    """Forward pre-hook of a decoder block: its input cat([d_k, u]) with d_k zeroed (in unet_256
+    the encoder and decoder halves are equally wide)."""
+    d_k, u = inputs[0].chunk(2, dim=1)
+    return (torch.cat([torch.zeros_like(d_k), u], dim=1),)
+
+
+@contextmanager
+def skips_cut(net_G, levels):
+    """Inside the block, net_G runs with the skips from `levels` (("d7", "d6"), say) cut where they
+    arrive: the decoder block gets zeros instead of d_k, which add nothing to its transposed
+    convolution (it has no bias). d_k still feeds the encoder below: only what crosses is lost."""
+    unet = next(m for m in net_G.modules() if isinstance(m, UNetGenerator))  # --fast wraps it
+    hooks = [getattr(unet, SKIP_READERS[k]).register_forward_pre_hook(zero_skip) for k in levels]
+    try:
+        yield net_G
+    finally:
+        for hook in hooks:
+            hook.remove()
+
+
+def explore_skips(net_G, label):
+    skips, outputs, titles = list(SKIP_READERS), [translate(net_G, label[None])[0]], []
     for n in range(1, len(skips) + 1):
         with skips_cut(net_G, skips[:n]):
-            fake_B = translate(net_G, label[None])[0]
-        change = (fake_B - full).abs().mean() * 127.5
+            outputs.append(translate(net_G, label[None])[0])
+        change = (outputs[-1] - outputs[0]).abs().mean() * 127.5
         size = IMAGE_SIZE >> int(skips[n - 1][1:])  # d_k is 256 / 2^k pixels wide
         cut = skips[0] if n == 1 else f"{skips[0]}..{skips[n - 1]}"
-        levels = "the 2x2 level" if n == 1 else f"the 2x2 to {size}x{size} levels"
-        print(f"  {cut:<6} cut ({levels}): change {change:5.1f}")
-        outputs.append(fake_B)
-        col_titles.append(f"{cut} cut\nchange {change:.1f} levels")
-    title = "Exercise 2e: what the skip connections carry, cut from the innermost outward"
-    rows, row_titles = [[label] * len(outputs), outputs], ["label", "generated"]
-    path = out_dir / "exercise2_skips.png"
-    return save_grid(path, rows, row_titles, title=title, col_titles=col_titles, cell_inches=1.9)
+        titles.append(
+            f"{cut} cut\n2x2{f' to {size}x{size}' if n > 1 else ''} levels\nchange {change:.1f}"
+        )
+    report("skips: cut from the innermost outward; the mean change (0..255) of the output", titles)
+    title = "2e: what the skip connections carry, cut from the innermost outward"
+    return title, [[label] * len(outputs), outputs], LABEL_ROWS, ["full network", *titles]
 
 
 def parse_args(argv):
@@ -235,47 +235,39 @@ def parse_args(argv):
     choices = ["all", *EXPERIMENTS]
     parser.add_argument("--experiment", choices=choices, default="all", help="(default: all)")
     parser.add_argument(
-        "--output-dir", type=Path, default=Path("."), help="for the figures (default: .)"
+        "--output-dir", type=path_arg, default=Path("."), help="for the figures (default: .)"
     )
     add_generator_arguments(parser)  # --checkpoint, --device, --fast
     parser.add_argument(
         "--labels",
         nargs="+",
-        type=Path,
-        default=None,
-        help=f"your label files or folders for the colours and consistency experiments (the "
-        f"first {MAX_LABELS}; default: the base design)",
+        type=path_arg,
+        default=[],
+        help=f"label files or folders for the colors and consistency figures (the first "
+        f"{MAX_LABELS}; default: the base design)",
     )
     parser.add_argument(
         "--design",
-        default=None,
-        help="a facade design as JSON (FacadeDesign in helpers/facade_labels.py): the base label "
-        "of the partial and skips figures, and a column of the windows figure (default: a "
-        "4-storey shop-front facade)",
+        help="the base label as JSON (FacadeDesign in helpers/facade_labels.py), also a column of "
+        "the windows figure (default: a 4-storey shop-front facade)",
     )
     parser.add_argument(
-        "--seed",
-        type=seed_number,
-        default=0,
-        help="random blocks, colours, dropout masks: 0 to 2**32 - 1 (default: 0)",
+        "--seed", type=seed_number, default=0, help="random blocks, colours, dropout (default: 0)"
     )
     return parser.parse_args(argv)
 
 
 def explore(args):
     """Run the experiments the flags ask for; LessonError for expected problems."""
-    own_design = design_from_flag(args.design) if args.design else None
+    own_design = None if args.design is None else FacadeDesign.from_spec(args.design)
     out_dir = args.output_dir
     problem = check_writable_folder(out_dir)  # before any work, not after it
     if problem:
-        where = f"--output-dir {shown(out_dir)} ({problem})"
-        raise LessonError(f"cannot write into {where}; choose another --output-dir.")
-    paths = image_files(args.labels or [])
+        raise LessonError(f"cannot write into --output-dir {shown(out_dir)} ({problem}).")
+    paths = image_files(args.labels)
     if args.labels and not paths:
-        where = " ".join(map(shown, args.labels))
-        raise LessonError(
-            f"no label images in {where}; pass PNG or JPEG files, or folders of them."
-        )
+        given = " ".join(map(shown, args.labels))
+        raise LessonError(f"no label images in {given}; pass PNG or JPEG files, or folders.")
     experiments = EXPERIMENTS if args.experiment == "all" else (args.experiment,)
     device = choose_device(args.device)
     network = "--fast" if args.fast else "exact fp32"
@@ -283,28 +275,26 @@ def explore(args):
     print(f"device: {device}, {network} | seed: {args.seed} | output dir: {shown(out_dir)}")
     base = own_design or DEFAULT_DESIGN
     print(f"base design: {json.dumps(asdict(base))}")
-    if len(paths) > MAX_LABELS:
-        print(f"using the first {MAX_LABELS} of {len(paths)} labels")
     base_label = load_label(draw_facade(base))
     labels = [(shown(path.name), load_label(path)) for path in paths[:MAX_LABELS]]
-    labels = labels or [("base design", base_label)]
+    labels = labels or [("base design", base_label)]  # --labels: the first MAX_LABELS
 
-    start = time.perf_counter()
-    make_generator = partial(generator_from_args, args, device)  # (stats=..., dropout=...)
-    net_G = make_generator()
+    def open_net(**protocol):  # dropout=True, stats="running": see open_generator
+        return open_generator(args.checkpoint, device, fast=args.fast, **protocol)[0]
+
+    net_G = open_net()
+    figures = dict(  # each gives (title, rows, row titles, column titles) and prints its numbers
+        windows=lambda: explore_windows(net_G, own_design),
+        partial=lambda: explore_partial(net_G, base_label, args.seed),
+        colors=lambda: explore_colors(net_G, labels, args.seed),
+        consistency=lambda: explore_consistency(net_G, labels, open_net, args.seed),
+        skips=lambda: explore_skips(net_G, base_label),
+    )
     for name in experiments:
-        if name == "windows":
-            path = explore_windows(net_G, own_design, out_dir)
-        elif name == "partial":
-            path = explore_partial(net_G, base_label, args.seed, out_dir)
-        elif name == "colors":
-            path = explore_colors(net_G, labels, args.seed, out_dir)
-        elif name == "consistency":
-            path = explore_consistency(net_G, labels, make_generator, args.seed, out_dir)
-        else:
-            path = explore_skips(net_G, base_label, out_dir)
+        title, rows, row_titles, col_titles = figures[name]()
+        path = out_dir / f"exercise2_{name}.png"
+        save_grid(path, rows, row_titles, title=f"Exercise {title}", col_titles=col_titles)
         print(f"Wrote {shown(path)}")
-    print(f"done in {time.perf_counter() - start:.1f} s (loading the weights included)")
 
 
 def main(argv=None):
@@ -314,10 +304,7 @@ def main(argv=None):
     except LessonError as exc:
         fail(str(exc))  # one sentence on stderr, exit status 2, no traceback
     except OSError as exc:  # the figures are the only files written
-        fail(
-            f"could not write a figure into {shown(args.output_dir)} ({exc.strerror or exc}); "
-            "choose another --output-dir."
-        )
+        fail(f"could not write a figure into {shown(args.output_dir)} ({exc.strerror or exc}).")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import exercise3_train as ex3
-from helpers.checkpoints import load_generator
+from facades_generator import open_generator
 from helpers.lesson import ROOT
 from pix2pix_models import UNetGenerator
 from tests.exercise3_support import write_pairs
@@ -84,7 +84,7 @@ def test_two_processes_train_as_one_and_a_single_process_resumes(tmp_path):
     # one process
     ex3.main(["--data", str(data), "--output-dir", str(out), *TINY, "--epochs", "2", "--resume"])
     assert torch.load(out / CHECKPOINT, weights_only=True)["epoch"] == 2
-    assert isinstance(load_generator(out / WEIGHTS)[0], UNetGenerator)
+    assert isinstance(open_generator(out / WEIGHTS)[0], UNetGenerator)
 
 
 def test_the_weight_check_sees_a_one_ulp_difference():

@@ -13,7 +13,7 @@ from PIL import Image
 
 import exercise3_train as ex3
 import training.data
-from helpers.checkpoints import load_generator
+from facades_generator import open_generator
 from tests.exercise3_support import TINY, exit_code_and_error, interrupt_when, run, start_training
 from training import run as training_run
 from training.run import CHECKPOINT, LOCK, METRICS, WEIGHTS
@@ -154,7 +154,7 @@ def test_resume_blames_only_flags_that_were_typed(data, tmp_path, capsys):
     ex3.main(
         ["--data", str(data), "--output-dir", str(out), "--quick", "--epochs", "2", "--resume"]
     )
-    assert load_generator(out / WEIGHTS)[0].down1[0].out_channels == 8
+    assert open_generator(out / WEIGHTS)[0].down1[0].out_channels == 8
     code, err = exit_code_and_error(
         capsys,
         ["--data", str(data), "--output-dir", str(out), "--quick", "--ngf", "16", "--resume"],

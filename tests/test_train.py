@@ -16,7 +16,7 @@ from PIL import Image
 
 import colorize_sketch
 import exercise3_train as ex3
-from helpers.checkpoints import load_generator
+from facades_generator import open_generator
 from helpers.lesson import LessonError
 from helpers.lesson import current_umask
 from pix2pix_models import (
@@ -142,7 +142,7 @@ def test_smoke_run_writes_every_promised_file(data, trained, tmp_path):
             assert math.isfinite(float(row[key])), key
     assert rows[0]["val_SSIM"] == "" and float(rows[0]["val_L1"]) > 0  # row 0: L1 and PSNR
 
-    net_G, size = load_generator(out / "generator_weights.pth")  # one call rebuilds it
+    net_G, _, size = open_generator(out / "generator_weights.pth")  # one call rebuilds it
     saved = torch.load(out / "generator_weights.pth", weights_only=True)
     assert (
         saved["model_args"] == {"in_channels": 3, "out_channels": 3, "ngf": 8}
@@ -221,7 +221,7 @@ def test_ctrl_c_saves_the_generator_and_exits_cleanly(data, tmp_path):
     saved = torch.load(out / CHECKPOINT, weights_only=True)["epoch"]
     assert saved >= 1 and f"holds epoch {saved} " in stdout  # what it says it kept is what is there
     assert torch.load(out / WEIGHTS, weights_only=True)["epoch"] == saved
-    assert isinstance(load_generator(out / WEIGHTS)[0], UNetGenerator)
+    assert isinstance(open_generator(out / WEIGHTS)[0], UNetGenerator)
     assert not list(out.glob(".*"))  # no lock, no half-written file left behind
 
 
