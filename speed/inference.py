@@ -1,22 +1,15 @@
-"""Fast inference for the pretrained facades generator: the same network, prepared for speed.
+"""Fast inference for the facades generator: the same network, prepared for speed.
 
-    net_G = fast_generator(create_facades_generator(), device)   # prints what it switched on
-    fake_B = translate(net_G, real_A)                             # as with the exact network
+    fast_G = fast_generator(create_facades_generator(), device)   # prints what it switched on
+    fake_B = translate(fast_G, real_A)                             # as with the exact network
 
-What it does, per device (choose_inference decides; the tests force every choice):
-  - weights cast once to bf16/fp16 where the hardware computes it natively (autocast would
-    re-cast 54 M weights on every call);
-  - channels_last activations (not on MPS);
-  - on CPUs, per-image BatchNorm through group_norm's channels-last kernel, and convolution
-    weights packed for oneDNN once (speed/cpu_kernels.py);
-  - torch.compile on request.
-FastGenerator feeds the network its input in its dtype and layout and returns float32, so callers
-never need to know.
+Weights cast once to the native reduced precision (autocast would re-cast 54 M weights every
+call), channels_last (not on MPS), on CPUs the kernels of cpu_kernels.py, torch.compile on request.
 """
 
 import copy
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 import torch.nn as nn
@@ -39,12 +32,8 @@ class InferenceSettings:
     compile: bool = False
 
     def describe(self):
-        on = {True: "on", False: "off"}
-        return (
-            f"fast inference on {self.device}: weights {NAMES[self.dtype]}, "
-            f"channels_last {on[self.channels_last]}, group_norm kernel {on[self.group_norm]}, "
-            f"prepacked convolutions {on[self.prepack]}, torch.compile {on[self.compile]}"
-        )
+        on = [f"{f.name} {'on' if getattr(self, f.name) else 'off'}" for f in fields(self)[2:]]
+        return f"fast inference on {self.device}: weights {NAMES[self.dtype]}, {', '.join(on)}"
 
 
 def choose_inference(device, dtype=None, channels_last=True, prepack=True, compile=False):
@@ -55,28 +44,25 @@ def choose_inference(device, dtype=None, channels_last=True, prepack=True, compi
     if compile and cpu and not any(shutil.which(cc) for cc in COMPILERS):
         print("note: torch.compile needs a C++ compiler on the CPU and none was found; compile off")
         compile = False
-    # Packed weights are opaque oneDNN tensors, which torch.compile cannot trace (it packs itself).
     return InferenceSettings(
         device=device,
         dtype=dtype,
         channels_last=channels_last and device.type != "mps",
         group_norm=cpu,
+        # packed weights are opaque oneDNN tensors that torch.compile cannot trace (it packs itself)
         prepack=prepack and cpu and can_pack(dtype) and not compile,
         compile=compile,
     )
 
 
 class FastGenerator(nn.Module):
-    """A generator prepared by `settings` (a copy: the exact network passed in stays as it was).
-    Called like the network: its input is moved to the device, dtype and layout it needs; its
-    output is float32."""
+    """A copy of `net_G` prepared by `settings`, called like it: any input, float32 out."""
 
     def __init__(self, net_G, settings):
         super().__init__()
         self.settings = settings
-        net = copy.deepcopy(net_G).to(settings.device, dtype=settings.dtype)
-        if settings.channels_last:
-            net = net.to(memory_format=torch.channels_last)
+        layout = torch.channels_last if settings.channels_last else torch.contiguous_format
+        net = copy.deepcopy(net_G).to(settings.device, settings.dtype, memory_format=layout)
         if settings.group_norm:
             use_group_norm(net)
         if settings.prepack:
@@ -85,21 +71,20 @@ class FastGenerator(nn.Module):
 
     def forward(self, x):
         layout = torch.channels_last if self.settings.channels_last else torch.preserve_format
-        x = x.to(self.settings.device, dtype=self.settings.dtype, memory_format=layout)
+        x = x.to(self.settings.device, self.settings.dtype, memory_format=layout)
         return self.net(x).float().contiguous()
 
 
 def compile_for_inference(net):
-    """torch.compile, with freezing where it is safe: frozen weights become constants that oneDNN
-    packs once. Never with BatchNorm on running statistics: freezing folds it into the convolution
-    before it, and PyTorch's folding into a ConvTranspose2d with equal input and output channels
-    (the innermost 512->512 up-conv) has been seen to be wrong (docs/speed.rst)."""
+    """torch.compile, freezing (weights as constants oneDNN packs once) only where it is safe.
+    Never with BatchNorm on running statistics: freezing folds it into the convolution before it,
+    and PyTorch 2.14's folding into a ConvTranspose2d with equal input and output channels (the
+    innermost 512->512 up-conv) is wrong (docs/speed.rst; tests/test_speed.py compares)."""
     running_statistics = any(
         isinstance(m, nn.modules.batchnorm._BatchNorm) and not isinstance(m, PerImageBatchNorm2d)
         for m in net.modules()
     )
-    freezing = not running_statistics and not net.training
-    return torch.compile(net, options={"freezing": freezing})
+    return torch.compile(net, options={"freezing": not running_statistics and not net.training})
 
 
 def fast_generator(net_G, device, dtype=None, channels_last=True, prepack=True, compile=False):
