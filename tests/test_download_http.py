@@ -1,46 +1,28 @@
-"""helpers/download.py against servers that misbehave at the HTTP level, on 127.0.0.1: redirects
-(safe, unsafe, looping), a 1-byte-per-second drip, a Content-Length larger than the body, a server
-that ignores Range, a gzip-compressed body, and one that never answers. Each download either ends
-with the right bytes or stops with one sentence that names the host and what happened.
-
-fetch() is called directly, with small bodies and a check that accepts any bytes.
-"""
+"""The download against servers on 127.0.0.1 that misbehave at the HTTP level: redirects (safe,
+unsafe, looping), a drip, a gzip-compressed body, one that never answers. fetch() is called
+directly, with small bodies and a check that accepts any bytes."""
 
 import re
 
 import pytest
 
-from helpers import download
+import download_pretrained
 from helpers.lesson import LessonError
 from tests import download_support
-from tests.download_support import Route, requests_to, serve
+from tests.download_support import Route, serve
 
 server = download_support.server  # the module's HTTP server on 127.0.0.1 (a fixture)
+no_backoff = download_support.no_backoff
 BODY = bytes(range(256)) * 6144  # 1.5 MiB
-OFFLINE = "copy it here by hand"
-
-
-@pytest.fixture(autouse=True)
-def no_backoff(monkeypatch):
-    monkeypatch.setattr(download, "BACKOFF_FACTOR", 0.0)
 
 
 def fetch(tmp_path, url, retries=1, timeout=5.0):
     """Download `url` to tmp_path/file.bin -> its bytes (LessonError if it failed)."""
-    final = tmp_path / "file.bin"
-    session = download.make_session(retries)
-    download.fetch(
-        session,
-        url,
-        final,
-        lambda path, url: None,
-        timeout=timeout,
-        retries=retries,
-        url_flag="--url",
-        dir_flag="--checkpoint-dir",
-        offline=OFFLINE,
-    )
-    return final.read_bytes()
+    args = download_pretrained.parse_args(["--retries", str(retries), "--timeout", str(timeout)])
+    session = download_pretrained.make_session(retries)
+    flags = ("--url", "--checkpoint-dir")
+    download_pretrained.fetch(session, url, tmp_path / "file.bin", lambda path: None, args, *flags)
+    return (tmp_path / "file.bin").read_bytes()
 
 
 def test_redirects_on_the_same_host_or_to_https_are_followed(server, tmp_path):
@@ -50,30 +32,24 @@ def test_redirects_on_the_same_host_or_to_https_are_followed(server, tmp_path):
     # To https, on another host name: followed, and a failure there names that host.
     port = server.server_address[1]
     url = serve(server, "/to-https", Route(status=302, location=f"https://localhost:{port}/x"))
-    with pytest.raises(LessonError, match=f"^cannot reach localhost:{port} \\(SSLError\\)"):
+    with pytest.raises(LessonError, match=f"^localhost:{port} cannot be reached \\(SSLError\\)"):
         fetch(tmp_path, url, retries=0)
 
 
 @pytest.mark.parametrize(
     "location, why",
     [
-        ("http://localhost:{port}/data.bin", "another host over plain http, which is not followed"),
-        ("ftp://127.0.0.1/data.bin", "a ftp:// address, which this script cannot fetch"),
-        ("/loop-b", "an address it came from: a redirect loop"),
+        ("http://localhost:{port}/data.bin", "another host over plain http"),
+        ("ftp://127.0.0.1/data.bin", "a ftp:// address"),
+        ("/loop-b", "a redirect loop"),
     ],
 )
 def test_unsafe_redirects_and_loops_are_named(server, tmp_path, location, why):
-    location = location.format(port=server.server_address[1])
-    url = serve(server, "/loop-a", Route(status=302, location=location))
+    url = serve(server, "/loop-a", Route(status=302, location=location.format(port=server.port)))
     serve(server, "/loop-b", Route(status=307, location="/loop-a"))
-    with pytest.raises(LessonError) as refused:
+    with pytest.raises(LessonError, match=f"redirects to .*{why}.*--url") as refused:
         fetch(tmp_path, url)
-    target = location if "//" in location else server.url + "/loop-a"
-    start = server.url + ("/loop-b" if location == "/loop-b" else "/loop-a")
-    assert str(refused.value) == (
-        f"{start} redirects to {target}, {why}; give the file's own address with --url."
-    )
-    assert not list(tmp_path.iterdir())
+    assert str(refused.value).startswith(server.url) and not list(tmp_path.iterdir())
 
 
 def test_a_drip_shows_progress_and_is_called_stalled_after_the_timeout(server, tmp_path, capsys):
@@ -82,55 +58,20 @@ def test_a_drip_shows_progress_and_is_called_stalled_after_the_timeout(server, t
         fetch(tmp_path, url, retries=0, timeout=0.6)
     got = (tmp_path / "file.bin.part").stat().st_size
     assert 5 < got < 1024  # kept, to resume
-    assert str(stalled.value) == (
-        f"the download of {url} stalled at {got:,} of 4,096 bytes (under 1,024 bytes in 0.6 s); "
-        f"run the same command again to resume it from {tmp_path / 'file.bin.part'}."
-    )
+    assert f"stalled at {got:,} of 4,096 bytes (under 1,024 bytes in 0.6 s)" in str(stalled.value)
+    assert "to resume it from" in str(stalled.value)
     counts = re.findall(r"\| *([\d.]+)/4\.00k", capsys.readouterr().err)  # the bar, as it moved
     assert len(set(counts)) > 2 and float(counts[-1]) == got
 
 
-def test_a_body_shorter_than_its_length_keeps_every_byte_it_got(server, tmp_path):
-    """A server that ignores Range: each try starts over, none loses its last bytes, and the end
-    does not promise a resume that cannot happen."""
-    route = Route(BODY, ranges=False, declared_length=2 * len(BODY))
-    url = serve(server, "/short.bin", route)
-    with pytest.raises(LessonError) as short:
-        fetch(tmp_path, url, retries=2)
-    host = f"127.0.0.1:{server.server_address[1]}"
-    assert str(short.value) == (
-        f"the download of {url} stopped at {len(BODY):,} of {2 * len(BODY):,} bytes on each of "
-        f"3 tries, and {host} cannot resume one; run the same command again to start over, or "
-        f"{OFFLINE}."
-    )
-    assert requests_to(server, "/short.bin") == [None, f"bytes={len(BODY)}-", None]
-    assert not list(tmp_path.iterdir())  # no partial file that no server can resume
-
-
-def test_a_server_that_ignores_range_is_restarted_cleanly(server, tmp_path, capsys):
-    url = serve(server, "/norange.bin", Route(BODY, ranges=False, cuts=[len(BODY) - 1000]))
-    assert fetch(tmp_path, url, retries=1) == BODY
-    assert requests_to(server, "/norange.bin") == [None, f"bytes={len(BODY) - 1000}-"]
-    assert "cannot resume a download (it ignores Range requests); starting from byte 0" in (
-        capsys.readouterr().out
-    )
-
-
 def test_a_gzip_compressed_body_is_decoded(server, tmp_path):
-    url = serve(server, "/gzip.bin", Route(BODY, gzip=True))
-    assert fetch(tmp_path, url) == BODY
-    assert len(requests_to(server, "/gzip.bin")) == 1
+    assert fetch(tmp_path, serve(server, "/gzip.bin", Route(BODY, gzip=True))) == BODY
 
 
 def test_a_server_that_never_answers_is_not_answering_not_unreachable(server, tmp_path, capsys):
     url = serve(server, "/silent.bin", Route(silent=True))
-    with pytest.raises(LessonError) as silent:
+    with pytest.raises(LessonError, match=f"^127.0.0.1:{server.port} is not answering"):
         fetch(tmp_path, url, retries=1, timeout=0.5)
-    host = f"127.0.0.1:{server.server_address[1]}"
-    assert str(silent.value) == (
-        f"{host} is not answering (nothing came within --timeout); try again later, give a "
-        f"mirror with --url, or {OFFLINE}."
-    )
-    assert "127.0.0.1 is not answering (nothing within the timeout); trying again" in (
+    assert "127.0.0.1 is not answering (nothing came within --timeout); trying again" in (
         capsys.readouterr().out
     )
