@@ -1,38 +1,30 @@
 """Benchmark: the plain fp32 eager path against the fast paths, on this machine.
 
-    python benchmark/bench.py --quick                  # about 3-5 minutes on 2 CPU cores
-    python benchmark/bench.py --json bench.json        # more repeats; every figure as JSON
-    python benchmark/bench.py --loss-curve             # also 50 training steps, fast vs fp32
-    python benchmark/bench.py --smoke                  # seconds: tiny networks, checks it runs
-    python benchmark/bench.py --compile inference      # the fast path with torch.compile (minutes)
-    OMP_WAIT_POLICY=PASSIVE python benchmark/bench.py  # on a busy machine (docs/speed.rst)
+    python benchmark/bench.py --quick              # about 3-5 minutes on 2 CPU cores
+    python benchmark/bench.py --json bench.json    # more repeats; every figure as JSON
+    python benchmark/bench.py --loss-curve         # also 50 training steps, fast vs fp32
+    python benchmark/bench.py --smoke              # seconds: tiny networks, checks it runs
+    python benchmark/bench.py --compile inference  # the fast path with torch.compile (minutes)
 
-Plain runs the networks as the official code (junyanz/pytorch-CycleGAN-and-pix2pix) does: fp32,
-NCHW, eager, plain Adam (exercise3_train.py --fp32). Fast is what scripts opt into:
-speed.fast_generator (Exercises 1-2 --fast), Exercise 3's default precision, speed.tune_process.
-Each runs in a worker process of its own, since tune_process's settings are process-wide for good;
-single timed runs alternate between the two, so both see the same load. --json writes every
-figure; inference_speedup is batch 1's, train_speedup batch 4's, quick_train_speedup --quick's.
+Plain runs the networks as the official code does: fp32, NCHW, eager (exercise3_train.py --fp32).
+Fast is speed.fast_generator (--fast) and Exercise 3's default precision, with speed.tune_process,
+whose settings are process-wide for good: so each runs in a process of its own, and single timed
+runs alternate between the two. --json: inference_speedup (batch 1), train_speedup (batch 4),
+quick_train_speedup (--quick's networks) and every other figure.
 """
 
+import importlib
 import json
 import multiprocessing
 import os
-import platform
 import statistics
 import sys
 import tempfile
-import time
 import timeit
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
 from functools import partial
 from pathlib import Path
-
-try:
-    import resource  # page faults; not on Windows
-except ImportError:
-    resource = None
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python benchmark/bench.py`
 
@@ -51,9 +43,10 @@ from pix2pix_models import init_weights
 from speed.precision import cpu_flags, native_cpu_bf16
 from training.recipe import BETA1, LAMBDA_L1, LR, StepSpeed, train_step
 
+resource = None if sys.platform == "win32" else importlib.import_module("resource")  # page faults
 MAX_ABS_DIFF = 0.05  # accuracy bar for the fast path's G output on [-1, 1]
-CURVE_STEPS, CURVE_SMOOTH, CURVE_TOLERANCE = 50, 10, 0.05  # --loss-curve: steps, moving average
-# window, largest relative deviation of the fast curve from the fp32 one
+# --loss-curve: steps, moving-average window, largest relative deviation of fast from fp32
+CURVE_STEPS, CURVE_SMOOTH, CURVE_TOLERANCE = 50, 10, 0.05
 WORKLOADS = (  # key, task, batch, (ngf, ndf) (--smoke: 8 and 8), timed runs (--quick, full)
     ("infer1", "infer", 1, (64, 64), (5, 15), "generator, batch 1"),
     ("infer8", "infer", 8, (64, 64), (3, 7), "generator, batch 8"),
@@ -61,8 +54,7 @@ WORKLOADS = (  # key, task, batch, (ngf, ndf) (--smoke: 8 and 8), timed runs (--
     ("train4", "train", 4, (64, 64), (3, 7), "training iteration, batch 4"),
     ("quick", "train", 2, (16, 8), (7, 15), "--quick iteration (16/8 wide), batch 2"),
 )
-# The best of several square matmuls is the peak: small ones fit the caches, large ones amortise
-# the packing; which is fastest depends on the CPU.
+# The peak: the best square matmul, small ones fitting the caches, large ones amortising packing
 PEAK_SIZES = {"smoke": (256,), "quick": (1024, 2048), "full": (1024, 2048, 4096)}
 COMPILED = {"none": (), "inference": ("infer",), "all": ("infer", "train")}  # --compile
 WORKER = {}  # in a worker process (its pool's only one): its settings and current workload
@@ -138,9 +130,7 @@ def training(widths, compile):
 def timed():
     """One run of the workload: (seconds, minor page faults; none counted on Windows)."""
     faults = minor_faults()
-    start = time.perf_counter()
-    WORKER["run"]()
-    return time.perf_counter() - start, minor_faults() - faults
+    return timeit.timeit(WORKER["run"], number=1), minor_faults() - faults
 
 
 def minor_faults():
@@ -167,12 +157,9 @@ def halves(image):
 def loss_curve(steps, widths):
     """The losses of `steps` training steps on 8 demo pairs in turn."""
     step = training(widths, compile=False)
-    pairs = []
-    for index in range(8):
-        pair = TF.resize(halves(draw_demo_pair(0, index)), [IMAGE_SIZE] * 2, antialias=True)
-        color, sketch = pair.float() / 127.5 - 1
-        pairs.append((sketch[None], color[None]))
-    return [step(*pairs[i % len(pairs)]) for i in range(steps)]
+    pairs = [TF.resize(halves(draw_demo_pair(0, i)), [IMAGE_SIZE] * 2) for i in range(8)]
+    pairs = [pair.float() / 127.5 - 1 for pair in pairs]  # (2, 3, 256, 256): colour, sketch
+    return [step(pairs[i % 8][1:], pairs[i % 8][:1]) for i in range(steps)]
 
 
 def data_path(repeats):
@@ -187,10 +174,9 @@ def data_path(repeats):
     return dict(decode_split_jitter_s=statistics.median(times))
 
 
-def peak_gflops(sizes, native, before=None):
-    """The best matmul rate of fp32 and bf16 over `sizes`, or `before`'s where that was better
-    (a busy machine lowers a peak, never raises it)."""
-    peaks = dict(before or {})
+def peak_gflops(sizes, native):
+    """The best matmul rate of fp32 and bf16 over `sizes`: a busy machine lowers a peak."""
+    peaks = {}
     emulated = (min(sizes[0], 512),)  # emulated bf16 is slow: one small product
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
         for n in emulated if name == "bf16" and not native else sizes:
@@ -203,7 +189,7 @@ def peak_gflops(sizes, native, before=None):
     return peaks
 
 
-def measure(pools, task, batch, widths, repeats):
+def measure(pools, task, batch, widths, repeats, peak):
     """Plain and fast timings of one workload, single runs alternating, and their speed-up."""
     first = {name: pool.submit(setup, task, batch, widths).result() for name, pool in pools.items()}
     flops = max(pool.submit(settle).result() for pool in pools.values())  # plain's count
@@ -218,6 +204,7 @@ def measure(pools, task, batch, widths, repeats):
         result[name] = dict(median_s=median, times_s=times, first_pass_s=first[name])
         result[name].update(page_faults=int(statistics.median(faults)), images_per_s=batch / median)
         result[name]["gflops"] = flops / median / 1e9
+        result[name]["of_peak"] = result[name]["gflops"] / peak[name]
     result["speedup"] = result["plain"]["median_s"] / result["fast"]["median_s"]
     if task == "infer":
         plain, fast = (pools[name].submit(output).result() for name in ("plain", "fast"))
@@ -249,11 +236,16 @@ def main(argv=None):
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     native = native_cpu_bf16()
     flags = sorted((cpu_flags() or set()) & {"avx2", "avx512f", "avx512_bf16", "amx_bf16"})
-    report = dict(cpu=cpu_model(), cores=os.cpu_count(), torch=torch.__version__, simd=flags)
-    report.update(native_bf16=native, device=str(device), mode=mode, compile=args.compile)
-    report.update(omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"), load_start=load_average())
+    report = dict(
+        isa=torch.backends.cpu.get_cpu_capability(), cores=os.cpu_count(), torch=torch.__version__
+    )
+    report.update(simd=flags, native_bf16=native, device=str(device), mode=mode)
+    load = getattr(os, "getloadavg", lambda: None)  # not on Windows
+    report.update(compile=args.compile, omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"))
+    report["load_average_start"] = load()
     print(json.dumps(report))
-    report["peak_gflops"] = peak_gflops(PEAK_SIZES[mode], native)
+    peaks = report["peak_gflops"] = peak_gflops(PEAK_SIZES[mode], native)
+    peak = dict(plain=peaks["fp32"], fast=peaks["bf16" if native else "fp32"])  # what each uses
     spawn = multiprocessing.get_context("spawn")  # fresh interpreters: nothing inherited
     plain, fast = (
         ProcessPoolExecutor(1, spawn, start_worker, (str(device), fast, args.compile))
@@ -263,27 +255,20 @@ def main(argv=None):
         pools = dict(plain=plain, fast=fast)
         for key, task, batch, widths, repeats, _ in WORKLOADS:
             widths, repeats = ((8, 8), 1) if args.smoke else (widths, repeats[mode == "full"])
-            report[key] = result = measure(pools, task, batch, widths, repeats)
+            report[key] = result = measure(pools, task, batch, widths, repeats, peak)
             print(f"{key}: {result['speedup']:.2f}x faster", flush=True)
         if args.loss_curve:
             steps, widths = (2 * CURVE_SMOOTH, (8, 8)) if args.smoke else (CURVE_STEPS, (64, 64))
-            curves = {
-                name: pool.submit(loss_curve, steps, widths).result()
-                for name, pool in pools.items()
-            }
+            curves = {n: p.submit(loss_curve, steps, widths).result() for n, p in pools.items()}
             report["loss_curve"] = compare_curves(curves)
             print(f"loss curve ({steps} steps): {report['loss_curve']['max_relative_deviation']}")
-    peaks = report["peak_gflops"] = peak_gflops(PEAK_SIZES[mode], native, report["peak_gflops"])
-    for key, *_ in WORKLOADS:
-        for name, dtype in (("plain", "fp32"), ("fast", "bf16" if native else "fp32")):
-            report[key][name]["of_peak"] = report[key][name]["gflops"] / peaks[dtype]
     report["data"] = data_path(1 if args.smoke else 5 if args.quick else 15)
     differences = [report[key]["max_abs_diff"] for key in ("infer1", "infer8")]
     report["accuracy_ok"] = max(differences) < MAX_ABS_DIFF
     report["inference_speedup"] = report["infer1"]["speedup"]
     report["train_speedup"] = report["train4"]["speedup"]
     report["quick_train_speedup"] = report["quick"]["speedup"]
-    report["load_end"] = load_average()
+    report["load_average_end"] = load()
     print(f"data path: {report['data']}; accuracy {'ok' if report['accuracy_ok'] else 'FAILED'}")
     print(table(report))
     if args.json:
@@ -293,22 +278,9 @@ def main(argv=None):
     return report
 
 
-def load_average():
-    return os.getloadavg() if hasattr(os, "getloadavg") else None  # none on Windows
-
-
-def cpu_model():
-    cpuinfo = Path("/proc/cpuinfo")
-    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
-    names = (line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
-    return next(names, platform.processor())
-
-
 def table(report):
     """The figures as docs/speed.rst shows them (fast's share of the peak of its dtype)."""
-    lines = [
-        f"{'workload (256x256)':40}  plain fp32  fast path  fast/plain  fast GFLOP/s (of peak)"
-    ]
+    lines = [f"{'workload (256x256)':40}  plain fp32  fast path  fast/plain  fast GFLOP/s (peak)"]
     for key, *_, label in WORKLOADS:
         plain, fast, speedup = report[key]["plain"], report[key]["fast"], report[key]["speedup"]
         lines.append(

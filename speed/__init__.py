@@ -1,14 +1,10 @@
 """The speed layer: the same generator, faster, for scripts that opt in (Exercises 1-2 and the
-painter's --fast). The lesson never needs it; docs/speed.rst has the figures per CPU class.
+painter's --fast); benchmark/bench.py measures it, docs/speed.rst has the figures per CPU class.
 
     from speed import fast_generator
     fast_G = fast_generator(net_G, device)   # prints what it switched on; called like net_G
 
-    precision.py     the precision each device computes natively; tune_process (process-wide)
-    inference.py     FastGenerator: a prepared copy of G (dtype, layout, CPU kernels, compile)
-    cpu_kernels.py   the two modules fast CPU inference swaps in (group_norm, packed weights)
-
-benchmark/bench.py measures it against the plain fp32 network.
+precision.py (native precision, tune_process), inference.py (FastGenerator), cpu_kernels.py.
 """
 
 from speed.inference import FastGenerator, choose_inference, fast_generator

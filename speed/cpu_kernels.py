@@ -33,31 +33,25 @@ def can_pack(dtype):
     """True if this PyTorch's oneDNN can hold pre-reordered convolution weights of `dtype` here."""
     try:
         ops = torch.ops.mkldnn
-        native = {
-            torch.float32: True,
-            torch.bfloat16: ops._is_mkldnn_bf16_supported(),
-            torch.float16: ops._is_mkldnn_fp16_supported(),
-        }
-        packs = callable(ops._reorder_convolution_weight) and torch.backends.mkldnn.is_available()
-        return packs and native.get(dtype, False)
+        packs = torch.backends.mkldnn.is_available() and callable(ops._reorder_convolution_weight)
+        bf16, fp16 = ops._is_mkldnn_bf16_supported(), ops._is_mkldnn_fp16_supported()
+        return packs and {torch.float32: True, torch.bfloat16: bf16, torch.float16: fp16}.get(dtype)
     except (AttributeError, RuntimeError):  # a build without oneDNN, or ops renamed since
         return False
 
 
 class PackedConv(nn.Module):
-    """A Conv2d or ConvTranspose2d for inference whose weight stays reordered into oneDNN's blocked
-    layout (the ops torch.compile's freezing uses). A plain call reorders it every time, which for
-    the inner 512-channel layers takes far longer than their convolution on a 2x2 input. The best
-    layout depends on the input shape (one packed for batch 1 makes batch 8 slower than none), so
-    a copy is kept per shape, for the last MAX_SHAPES shapes. Same state_dict as the module
-    replaced; new weights (load_state_dict, .to) drop the copies."""
+    """A Conv2d or ConvTranspose2d whose weight stays in oneDNN's blocked layout (the ops of
+    torch.compile's freezing): a plain call reorders it every time, far longer than the inner
+    layers' convolutions on 2x2 inputs. The best layout depends on the input shape, so one copy
+    per shape is kept; new weights (load_state_dict, .to) drop them. Same state_dict."""
 
     MAX_SHAPES = 2  # e.g. batches of 8 and the last, shorter batch; each copy is as large as W
 
     def __init__(self, conv):
         super().__init__()
         self.transposed = isinstance(conv, nn.ConvTranspose2d)
-        self.weight, self.bias, self.summary = conv.weight, conv.bias, repr(conv)
+        self.weight, self.bias = conv.weight, conv.bias
         padding, stride, dilation = list(conv.padding), list(conv.stride), list(conv.dilation)
         # the arguments after the weight, in the order oneDNN's ops take them
         if self.transposed:
@@ -91,9 +85,6 @@ class PackedConv(nn.Module):
     def _load_from_state_dict(self, *args, **kwargs):
         self._packed.clear()
         return super()._load_from_state_dict(*args, **kwargs)
-
-    def extra_repr(self):
-        return f"packed {self.summary}"
 
 
 def pack_convolutions(net):

@@ -67,24 +67,22 @@ class FastGenerator(nn.Module):
             use_group_norm(net)
         if settings.prepack:
             pack_convolutions(net)
-        self.net = compile_for_inference(net) if settings.compile else net
+        if settings.compile:
+            # Freezing (weights as constants oneDNN packs once) folds BatchNorm on running
+            # statistics into the convolution before it, and PyTorch 2.14 folds it wrongly into a
+            # ConvTranspose2d with equal in and out channels (the innermost 512->512 up-conv; see
+            # docs/speed.rst): so only per-image statistics, which have nothing to fold, freeze.
+            frozen = not net.training and all(
+                isinstance(m, PerImageBatchNorm2d) or not isinstance(m, nn.BatchNorm2d)
+                for m in net.modules()
+            )
+            net = torch.compile(net, options={"freezing": frozen})
+        self.net = net
 
     def forward(self, x):
         layout = torch.channels_last if self.settings.channels_last else torch.preserve_format
         x = x.to(self.settings.device, self.settings.dtype, memory_format=layout)
         return self.net(x).float().contiguous()
-
-
-def compile_for_inference(net):
-    """torch.compile, freezing (weights as constants oneDNN packs once) only where it is safe.
-    Never with BatchNorm on running statistics: freezing folds it into the convolution before it,
-    and PyTorch 2.14's folding into a ConvTranspose2d with equal input and output channels (the
-    innermost 512->512 up-conv) is wrong (docs/speed.rst; tests/test_speed.py compares)."""
-    running_statistics = any(
-        isinstance(m, nn.modules.batchnorm._BatchNorm) and not isinstance(m, PerImageBatchNorm2d)
-        for m in net.modules()
-    )
-    return torch.compile(net, options={"freezing": not running_statistics and not net.training})
 
 
 def fast_generator(net_G, device, dtype=None, channels_last=True, prepack=True, compile=False):

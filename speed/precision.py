@@ -1,10 +1,5 @@
-"""Which precision a device computes natively, and the process-wide settings a script may opt into.
-
-inference_dtype(device)   bf16 on Ampere+ GPUs and bf16 CPUs, fp16 on older GPUs and MPS, fp32
-                          on CPUs without native bf16 (emulated bf16 is many times slower)
-tune_process(device)      glibc malloc thresholds (Linux CPU), cuDNN autotuner and TF32 (CUDA)
-busy_note()               what to do when other programs hold the cores
-"""
+"""The precision each device computes natively (inference_dtype), and the process-wide settings a
+script may opt into (tune_process): glibc's allocator on Linux CPUs, cuDNN's autotuner and TF32."""
 
 import ctypes
 import os
@@ -15,7 +10,7 @@ from pathlib import Path
 import torch
 
 # oneDNN's ISA levels below the first with bf16 instructions: ONEDNN_MAX_CPU_ISA set to one of
-# these makes even an AMX CPU compute bf16 by emulation.
+# these makes even an AMX CPU compute bf16 by emulation, many times slower than fp32.
 ISA_WITHOUT_BF16 = {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX512_CORE", "AVX512_CORE_VNNI"}
 # glibc hands every block above M_MMAP_THRESHOLD to mmap and returns it on free, so the U-Net's
 # activations (up to 32 MiB each at batch 8) are fresh pages that fault on first touch, every pass
@@ -31,20 +26,17 @@ GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
 
 
 def cpu_flags():
-    """The CPU's feature flags from /proc/cpuinfo, or None where there is no such file."""
+    """The words of /proc/cpuinfo, among them the CPU's feature flags; None without that file."""
     try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        return set(Path("/proc/cpuinfo").read_text().split())
     except OSError:
         return None
-    flags = (line.split(":", 1)[1] for line in lines if line.startswith(("flags", "Features")))
-    return set(next(flags, "").split())  # x86 says flags, ARM says Features
 
 
 def native_cpu_bf16():
     """True if this CPU computes bf16 in hardware (AVX512_BF16, AMX or ARM BF16) and oneDNN may."""
-    if os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper() in ISA_WITHOUT_BF16:
-        return False
-    if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+    capped = os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper() in ISA_WITHOUT_BF16
+    if capped or not torch.ops.mkldnn._is_mkldnn_bf16_supported():
         return False
     flags = cpu_flags()
     if flags is None:  # no /proc/cpuinfo (Windows, macOS): trust oneDNN's own check
@@ -66,10 +58,8 @@ def inference_dtype(device):
 
 def tune_allocator():
     """Apply MALLOPT to this process. True if glibc took every setting (repeating is harmless)."""
-    if not GLIBC:
-        return False
-    libc = ctypes.CDLL("libc.so.6")
-    return all(libc.mallopt(param, value) for param, value in MALLOPT.items())  # 1: success
+    libc = ctypes.CDLL("libc.so.6") if GLIBC else None
+    return libc is not None and all(libc.mallopt(key, value) for key, value in MALLOPT.items())
 
 
 def busy_note():
@@ -87,17 +77,12 @@ def busy_note():
 def tune_process(device):
     """Process-wide speed settings for `device`, for good; one line per setting (or note)."""
     device = torch.device(device)
-    done = []
-    if device.type == "cpu":
-        if tune_allocator():
-            done.append("glibc malloc thresholds raised (no page faults per pass)")
-        else:
-            done.append("allocator left alone (tuning needs glibc on Linux)")
-        if note := busy_note():
-            done.append(note)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # time cuDNN's algorithms once for our fixed shapes
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-        done.append("cuDNN autotuner on, TF32 matmuls and convolutions on")
-    return done
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+        return ["cuDNN autotuner on, TF32 matmuls and convolutions on"]
+    if device.type != "cpu":
+        return []
+    tuned = tune_allocator()
+    done = ["glibc malloc thresholds raised" if tuned else "allocator left alone (needs glibc)"]
+    return done + [note for note in [busy_note()] if note]
