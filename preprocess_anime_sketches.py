@@ -4,42 +4,101 @@
     python preprocess_anime_sketches.py --demo 200   # no Kaggle account: 200 synthetic pairs first
     python preprocess_anime_sketches.py --verify     # check anime_processed/ before training
 
-Reads `--input` laid out as the Kaggle zip (`data/train/*.png`, `data/val/*.png`) or as
-`train/*.png` (+ optional `val/*.png`). Each pair is 1024x512 RGB: the COLOUR image on the LEFT
-half, the line SKETCH on the RIGHT half. Writes `--output/{train,val}/colors/NAME.png` (left
-halves) and `--output/{train,val}/sketches/NAME.png` (right halves), `--size` x `--size` RGB PNGs.
-Splits are copied as they are: with no val/ in the input none is made here (exercise3_train.py
-holds out 5%). A re-run skips finished pairs, so an interrupted run completes; the input is only
-ever read. Each pair is split by preprocessing/pairs.py; the run ends with the checks of --verify.
-A pair that cannot be made (not an image, not 2:1, too small, deleted meanwhile, an output name too
-long) is skipped and named; a full disk stops the run with one sentence, the finished pairs kept.
+--input holds data/train/*.png (+ data/val/), as unzipped from Kaggle, or train/*.png (+ val/):
+1024x512 RGB pairs, the COLOUR image on the LEFT half, the line SKETCH on the RIGHT. Writes the
+layout of preprocessing/__init__.py. A re-run skips finished pairs; the input is only read; files
+are written atomically; a pair that cannot be made is skipped and named; a full disk stops the run
+in one sentence, the finished pairs kept. Every run ends with --verify's checks.
 """
 
 import argparse
+import errno
+import math
+import os
+import signal
 import sys
 import time
-from pathlib import Path
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 
+import numpy as np
+from PIL import Image
 from tqdm import tqdm
 
-from helpers.lesson import ArgumentParser, LessonError, at_least, fail, seed_number, shown
-from helpers.lesson import check_writable_folder
-from preprocessing.demo_set import write_demo_set
-from preprocessing.jobs import cpu_cores, run_jobs
-from preprocessing import KINDS, MIN_SIDE, SPLITS, list_files, not_files
-from preprocessing.pairs import process_pair
-from preprocessing.verify import report, verify
+from helpers.lesson import MAX_PIXELS, ArgumentParser, LessonError, at_least, fail, seed_number
+from helpers.lesson import check_writable_folder, open_image, path_arg, png_bytes
+from helpers.lesson import refuse_overwrite, to_rgb, write_bytes_atomic, write_failure
+from preprocessing import KINDS, MIN_SIDE, SPLITS, entries, pair_files
+from preprocessing.demo import draw_demo_pair
 
-HINT = (
-    "download the Kaggle 'Anime Sketch Colorization Pair' dataset and unzip it into {root}/ (so "
-    "that {root}/data/train/ holds the PNGs), or run `python preprocess_anime_sketches.py --demo "
-    "200` for a synthetic set"
-)
+MAX_SIZE = math.isqrt(MAX_PIXELS)  # 4096: a larger output could not be read back (open_image)
+ASPECT_TOLERANCE = 0.01  # a pair must be 2:1 (1024x512) within 1%
+# --verify compares the folders of a split with each other. On Kaggle pairs, sketches have a colour
+# spread (mean of max - min channel, / 255) of 0.000 and are 91-97% white paper; even pale colour
+# images spread 0.026-0.029 and are 10-22% white.
+GAPS = np.array([0.01, 0.2])  # sketches/ this much greyer, or this much whiter, than colors/
+LINE_ART = (0.01, 0.5)  # line art: a colour spread below 0.01 and at least 50% white paper
+LABEL_SPREAD = 0.5  # label maps are saturated: the 12 CMP facade colours spread 0.56 to 1.0
+AGAIN = "run the same command again: the pairs finished so far are kept"
+
+
+def run_jobs(function, jobs, workers, desc):
+    """function(job) for each job, results in order, in `workers` processes (this one for 1)."""
+    bar = dict(total=len(jobs), desc=desc, unit="file", file=sys.stdout, leave=False)
+    if workers == 1:
+        yield from tqdm(map(function, jobs), **bar)
+        return
+    # Workers ignore Ctrl+C: the main process alone stops them, with one message (not process_map).
+    ignore = (signal.SIGINT, signal.SIG_IGN)
+    with ProcessPoolExecutor(workers, initializer=signal.signal, initargs=ignore) as pool:
+        yield from tqdm(pool.map(function, jobs, chunksize=4), **bar)
+
+
+def write_file(data, path):
+    """write_bytes_atomic, and a full disk in one sentence (a name too long: OSError)."""
+    try:
+        write_bytes_atomic(data, path)
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            raise
+        raise LessonError(f"{write_failure(exc, path)}, then {AGAIN}.") from None
+
+
+def write_demo_pair(job):
+    """Draw pair `index` of demo set `seed` into `path`, unless the file already holds it (then its
+    time stamp stays, and its processed pair is not redone)."""
+    seed, index, path = job
+    data = png_bytes(draw_demo_pair(seed, index))
+    if not (path.is_file() and path.read_bytes() == data):
+        write_file(data, path)
+
+
+def write_demo_set(root, output, count, seed, workers):
+    """`count` pairs in the Kaggle format in root/train/, the last tenth in root/val/: never into a
+    folder holding anything but this very demo set (a marker records the command)."""
+    stamp = f"python preprocess_anime_sketches.py --demo {count} --seed {seed}"
+    marker = root / "DEMO_SET.txt"
+    drawn = any(root.glob("*/demo_*.png"))  # a marker alone is what a run stopped at once left
+    if any(root.iterdir()) and not (marker.exists() and (stamp in marker.read_text() or not drawn)):
+        fail(f"{root}/ holds files that are not this demo set; pass an empty --input folder.")
+    if any(not p.name.startswith("demo_") for p in output.glob("*/*/*.png")):
+        fail(f"{output}/ holds pairs that are not demo pairs; pass an empty --output folder.")
+    n_val = max(1, round(count / 10)) if count >= 2 else 0  # Kaggle's 20% would leave less to learn
+    jobs = [
+        (seed, i, root / ("val" if i >= count - n_val else "train") / f"demo_{i:05d}.png")
+        for i in range(count)
+    ]
+    write_file(f"Synthetic pairs written by `{stamp}`.\n".encode(), marker)
+    list(run_jobs(write_demo_pair, jobs, workers, "Drawing demo pairs"))
+    print(f"Wrote {count} demo pairs ({count - n_val} train, {n_val} val) to {root}/")
 
 
 def find_splits(root):
     """{'train': folder, 'val': folder} from the Kaggle layout (data/train) or the flat one."""
-    hint = HINT.format(root=root)
+    hint = (
+        f"unzip Kaggle's 'Anime Sketch Colorization Pair' into {root}/ (so that {root}/data/train/"
+        " holds the PNGs), or run `python preprocess_anime_sketches.py --demo 200`"
+    )
     if not root.is_dir():
         fail(f"{root}/ does not exist: {hint}.")
     base = root / "data" if (root / "data" / "train").is_dir() else root
@@ -48,175 +107,207 @@ def find_splits(root):
         where = f"; found {nested[0]}/, so pass --input {nested[0].parent.parent}" if nested else ""
         fail(f"{root}/ holds no train/ or data/train/ folder{where}: {hint}.")
     splits = {split: base / split for split in SPLITS if (base / split).is_dir()}
-    if not any(list_files(folder) for folder in splits.values()):
+    if not any(None in entries(folder).values() for folder in splits.values()):
         fail(f"{base / 'train'}/ holds no images: {hint}.")
     return splits
 
 
-def output_names(files):
-    """{file: output name (no suffix)}: the file's stem, or stem_suffix where two files share a
-    stem (a.png and a.jpg would both become a.png, and one pair would be lost). Fails on a clash
-    left over."""
-    stems = [p.stem for p in files]
-    names = {}
-    for p in files:
-        names[p] = p.stem if stems.count(p.stem) == 1 else f"{p.stem}_{p.suffix[1:].lower()}"
-    taken = list(names.values())
-    clashes = sorted(name for name in set(taken) if taken.count(name) > 1)
-    if clashes:
-        both = " and ".join(shown(p) for p in files if names[p] == clashes[0])
-        fail(f"{both} would both be written as {clashes[0]}.png; rename one of them and run again.")
+def output_names(folder):
+    """{entry: output name} for every visible entry (folders and FIFOs are skipped, never opened):
+    a.png and a.jpg become a_png and a_jpg, not one a; a clash left after that stops the run."""
+    files = list(entries(folder))
+    stems = Counter(p.stem for p in files)
+    names = {p: p.stem if stems[p.stem] == 1 else f"{p.stem}_{p.suffix[1:].lower()}" for p in files}
+    for name, count in Counter(names.values()).items():
+        if count > 1:
+            both = " and ".join(str(p) for p in files if names[p] == name)
+            fail(f"{both} would both be written as {name}.png; rename one of them and run again.")
     return names
 
 
-def check_writable(args):
-    """Stop in the first second, not after an hour, if an output folder cannot be written."""
-    folders = {"--output": args.output}
-    if args.demo is not None:
-        folders["--input"] = args.input  # --demo writes its pairs there
-    for flag, folder in folders.items():
-        problem = check_writable_folder(folder)
-        if problem:
-            fail(f"cannot write into {flag} {shown(folder)} ({problem}); choose another {flag}.")
+def is_done(path, size, not_before):
+    """A finished output: not older than its input (which may have changed), good for --verify."""
+    try:
+        return path.stat().st_mtime >= not_before and look_of((path, size))[0] is None
+    except OSError:  # missing, or a name too long (then writing it fails, and says so)
+        return False
 
 
-def prepare_output(output, splits):
-    """Make the output folders and delete the temporary files a killed run left there."""
-    for split in splits:
-        for kind in KINDS:
-            folder = output / split / kind
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:  # a file of that name, say
-                raise LessonError(
-                    f"cannot make {shown(folder)}/ ({exc.strerror}); choose another --output."
-                ) from None
-            for stale in folder.glob(".*.part"):
-                stale.unlink()
+def process_pair(job):
+    """colors/NAME.png = the LEFT half, sketches/NAME.png = the RIGHT half -> (status, src, note),
+    status "written", "converted", "done" or "skipped" (with why). A full disk: LessonError."""
+    src, out_split, name, size = job
+    outputs = [out_split / "colors" / f"{name}.png", out_split / "sketches" / f"{name}.png"]
+    try:
+        if all(is_done(path, size, src.stat().st_mtime) for path in outputs):
+            return "done", src, None
+        image = open_image(src, "pair", "it is left out")  # as viewers show it (EXIF rotation)
+    except LessonError as error:  # not an image, damaged, a folder, a FIFO, ...
+        return "skipped", src, str(error)
+    except FileNotFoundError:  # the outputs' folders exist: only the input can have gone
+        return "skipped", src, "was deleted while preprocessing ran"
+    except OSError as exc:  # a link loop, ...
+        return "skipped", src, exc.strerror
+    width, height = image.size
+    if abs(width - 2 * height) > ASPECT_TOLERANCE * width:
+        return "skipped", src, f"{width}x{height} is not a 2:1 pair like 1024x512"
+    if height < MIN_SIDE:
+        return (
+            "skipped",
+            src,
+            f"{width}x{height} is too small: halves of {MIN_SIDE}x{MIN_SIDE} at least",
+        )
+    rgb, half = to_rgb(image), width // 2  # 16-bit grey scaled to 8 bits, transparency on white
+    boxes = [(0, 0, half, height), (width - half, 0, width, height)]
+    for box, path in zip(boxes, outputs, strict=True):
+        # Lanczos, the sharpest of PIL's downscaling filters: thin sketch lines stay continuous.
+        try:
+            write_file(png_bytes(rgb.crop(box).resize((size, size), Image.LANCZOS)), path)
+        except OSError:  # only ENAMETOOLONG comes through
+            return "skipped", src, f"the output name {name}.png is too long for the file system"
+    if image.mode == "RGB":
+        return "written", src, None
+    return "converted", src, f"{image.mode} converted to RGB"
 
 
-def process_all(jobs, workers):
-    """Run process_pair on every job; one line per file skipped or converted. -> counts."""
-    tally = dict.fromkeys(("written", "converted", "done", "skipped"), 0)
-    start = time.time()
-    for status, src, note in run_jobs(process_pair, jobs, workers, "Processing"):
-        tally[status] += 1
-        if note:
-            tqdm.write(f"{status} {shown(src)}: {note}", file=sys.stdout)
-    seconds = time.time() - start
-    new = tally["written"] + tally["converted"]
-    print(
-        f"Processing complete in {seconds:.1f} s ({new / max(seconds, 1e-9):.1f} new pairs/s): "
-        f"{new} written ({tally['converted']} converted), {tally['done']} already done, "
-        f"{tally['skipped']} skipped"
+def look_of(job):
+    """(problem or None, colour spread, white share) of one processed image."""
+    path, size = job
+    try:
+        image = open_image(path, "image", "run `python preprocess_anime_sketches.py` again")
+    except LessonError as error:
+        return str(error), 0.0, 0.0
+    if image.size != (size, size) or image.mode != "RGB":
+        return f"{path} is {image.mode} {image.width}x{image.height}, not RGB {size}x{size}", 0, 0
+    pixels = np.asarray(image.reduce(max(1, size // 64)), dtype=np.int16)  # 64 px are enough
+    spread = (pixels.max(axis=2) - pixels.min(axis=2)).mean() / 255.0
+    return None, float(spread), float((pixels.min(axis=2) > 200).mean())
+
+
+def orientation(split_dir, sketches, colors):
+    """A problem or None, from each folder's median (colour spread, white share)."""
+    forward = ((colors - sketches) * [1, -1] >= GAPS).any()  # sketches/ greyer or whiter
+    backward = ((sketches - colors) * [1, -1] >= GAPS).any()  # colors/ greyer or whiter
+    if forward and not backward:
+        return None
+    if forward or not backward:
+        return (
+            f"{split_dir}: sketches/ and colors/ look alike; does --input hold sketch/colour pairs?"
+        )
+    if sketches[0] >= LABEL_SPREAD and not (colors[0] < LINE_ART[0] and colors[1] >= LINE_ART[1]):
+        print(f"  {split_dir.name}: sketches/ holds label maps, colors/ photos: label -> photo")
+        return None
+    return (
+        f"{split_dir}: sketches/ and colors/ look swapped; delete {split_dir.parent}/ and run again"
+        " (the colour is the LEFT half), or swap the folders' names if your sketch is on the left"
     )
 
 
-def note_extra_pairs(args, splits, jobs):
-    """Say so if --output holds pairs that this --input did not make (an earlier run's)."""
-    for split in splits:
-        made = {name for _, out, name, _ in jobs if out.name == split}
-        extra = {p.stem for p in (args.output / split / "colors").glob("*.png")} - made
-        if extra:
+def verify(output, size, workers):
+    """Check `output` as training will read it: a line per split, then READY, or the problems and
+    exit status 2."""
+    problems = [] if (output / "train").is_dir() else [f"{output / 'train'}/ is missing"]
+    totals = Counter()
+    for split_dir in [output / split for split in SPLITS if (output / split).is_dir()]:
+        pairs, lone, skipped = pair_files(split_dir)
+        for kind in KINDS:
+            totals[kind] += len(pairs) + sum(p.parent.name == kind for p, _ in lone)
+        problems += [f"{p} has no partner in {q.parent}/" for p, q in lone[:10]]
+        problems += [f"{p} is {what}, not an image file (training skips it)" for p, what in skipped]
+        if not pairs:
+            problems.append(f"{split_dir}/ holds no complete pairs")
+            continue
+        jobs = [(path, size) for pair in pairs for path in pair]  # KINDS order: sketch first
+        looks = list(run_jobs(look_of, jobs, workers, f"Verifying {split_dir.name}"))
+        problems += [look[0] for look in looks if look[0]][:10]
+        sketches = np.median([look[1:] for look in looks[0::2]], axis=0)
+        colors = np.median([look[1:] for look in looks[1::2]], axis=0)
+        print(
+            f"  {split_dir.name}: {len(pairs)} pairs; colour spread sketches {sketches[0]:.3f}, "
+            f"colors {colors[0]:.3f}; white sketches {sketches[1]:.0%}, colors {colors[1]:.0%}"
+        )
+        problems += [problem for problem in [orientation(split_dir, sketches, colors)] if problem]
+    print(f"Sketch images: {totals['sketches']}\nColor images: {totals['colors']}")
+    for problem in problems:
+        print(f"  problem: {problem}")
+    if problems:
+        print("Status: NOT READY for training")
+        fail(f"{len(problems)} problem(s) listed above; fix them, then run this script again.")
+    print("Status: READY for training")
+
+
+def preprocess(args):
+    """Split every pair of --input into --output: a line per file skipped or converted, counts."""
+    refuse_overwrite(args.output, [args.input])
+    for flag, folder in [("--output", args.output)] + [("--input", args.input)] * bool(args.demo):
+        if problem := check_writable_folder(folder):  # in the first second, not after an hour
+            fail(f"cannot write into {flag} {folder} ({problem}); choose another {flag}.")
+    if args.demo:
+        write_demo_set(args.input, args.output, args.demo, args.seed, args.workers)
+    splits = find_splits(args.input)
+    jobs, counts = [], []
+    for split, folder in splits.items():
+        names = output_names(folder)
+        jobs += [(src, args.output / split, name, args.size) for src, name in names.items()]
+        counts.append(f"{split}: {len(names)}")
+        for kind in KINDS:
+            (args.output / split / kind).mkdir(parents=True, exist_ok=True)
+            for stale in (args.output / split / kind).glob(".*.part"):  # from a killed run
+                stale.unlink()
+        earlier = {p.stem for p in (args.output / split / "colors").glob("*.png")}
+        if extra := len(earlier - set(names.values())):
             print(
-                f"note: {args.output / split}/ also holds {len(extra)} pairs that are not in "
-                f"{args.input}/ (from an earlier run?); delete {args.output}/ to start clean."
+                f"note: {args.output / split}/ also holds {extra} pairs not in {folder}/ (an "
+                f"earlier run's?); delete {args.output}/ to start clean."
             )
+    print(f"Found {len(jobs)} images to process in {splits['train'].parent}/ ({', '.join(counts)})")
+    if "val" not in splits:
+        print("No val/ split in the input: none is made here; exercise3_train.py holds out 5%.")
+    tally, start = Counter(), time.time()
+    for status, src, note in run_jobs(process_pair, jobs, args.workers, "Processing"):
+        tally[status] += 1
+        if note:
+            tqdm.write(f"{status} {src}: {note}", file=sys.stdout)
+    seconds, new = time.time() - start, tally["written"] + tally["converted"]
+    print(
+        f"Processing complete in {seconds:.1f} s ({new / max(seconds, 1e-9):.1f} new pairs/s): "
+        f"{new} written ({tally['converted']} converted), {tally['done']} already done, "
+        f"{tally['skipped']} skipped\nSaved to {args.output}/"
+    )
 
 
-def parse_args(argv):
-    from pix2pix_models import IMAGE_SIZE  # not at the top: the worker processes need no torch
+def main(argv=None):
+    from pix2pix_models import IMAGE_SIZE  # here, not at the top: the workers need no torch
 
     parser = ArgumentParser(
         description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
-    parser.add_argument(
-        "--input",
-        type=Path,
-        default=Path("anime_sketch_dataset"),
-        help="holds data/train (+ data/val) as unzipped from Kaggle, or train/ (+ val/)",
-    )
-    parser.add_argument(
-        "--output",
-        type=Path,
-        default=Path("anime_processed"),
-        help="receives {train,val}/{sketches,colors}/NAME.png",
-    )
-    parser.add_argument(
-        "--size",
-        type=at_least(MIN_SIDE),
-        default=IMAGE_SIZE,
-        help="side of the square outputs (pix2pix)",
-    )
-    parser.add_argument(
-        "--workers",
-        type=at_least(1),
-        default=cpu_cores(),
-        help="parallel processes, at most one per core (all cores)",
-    )
-    parser.add_argument(
-        "--verify",
-        action="store_true",
-        help="only check --output: complete pairs, sizes, which folder holds the sketches",
-    )
-    parser.add_argument(
-        "--demo",
-        type=at_least(1),
-        metavar="N",
-        help="first write N synthetic pairs in the Kaggle format into --input (an empty or demo "
-        "folder), then preprocess them",
-    )
-    parser.add_argument(
-        "--seed",
-        type=seed_number,
-        default=0,
-        help="--demo: the same seed (0 to 2**32 - 1) writes the same bytes",
-    )
-    return parser.parse_args(argv)
-
-
-def main(argv=None):
-    args = parse_args(argv)
-    cores = cpu_cores()
-    if args.workers > cores:  # more processes than cores only wait for each other
+    add = parser.add_argument
+    add("--input", type=path_arg, default="anime_sketch_dataset", help="data/train or train/ in it")
+    add("--output", type=path_arg, default="anime_processed", help="gets {train,val}/{KINDS}/")
+    add("--size", type=at_least(MIN_SIDE, below=MAX_SIZE + 1), default=IMAGE_SIZE, help="side")
+    add("--workers", type=at_least(1), help="processes (default: one per core, at most)")
+    add("--verify", action="store_true", help="only check --output: pairs, sizes, which is which")
+    add("--demo", type=at_least(1, below=100_001), metavar="N", help="first draw N into --input")
+    add("--seed", type=seed_number, default=0, help="--demo: the same seed writes the same bytes")
+    args = parser.parse_args(argv)
+    # The cores this process may use (a container or `taskset` may allow fewer than exist).
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if (args.workers or cores) > cores:  # more processes than cores only wait for each other
         print(f"note: --workers {args.workers} is more than the {cores} cores; using {cores}")
-        args.workers = cores
+    args.workers = min(args.workers or cores, cores)
     size = f"{args.size}x{args.size}"
     print(f"Input: {args.input}/  Output: {args.output}/  Size: {size}  Workers: {args.workers}")
     try:
-        if args.verify:
-            print(f"Verifying {args.output}/")
-            report(verify(args.output, args.size, args.workers))
-            return
-        preprocess(args)
+        if not args.verify:
+            preprocess(args)
+        verify(args.output, args.size, args.workers)
     except LessonError as exc:
         fail(str(exc))
+    except OSError as exc:  # a file where an output folder should be, say
+        fail(f"{write_failure(exc, exc.filename)}, then {AGAIN}.")
     except KeyboardInterrupt:
-        again = "run the same command again to finish"
-        fail(f"interrupted; the pairs finished so far are kept: {again}.", 130)
-
-
-def preprocess(args):
-    check_writable(args)
-    if args.demo is not None:
-        write_demo_set(args.input, args.output, args.demo, args.seed, args.workers)
-    splits = find_splits(args.input)
-    jobs = []
-    counts = []
-    for split, folder in splits.items():
-        # Folders and FIFOs too: each is reported as skipped, never opened.
-        entries = sorted(list_files(folder) + [entry for entry, _ in not_files(folder)])
-        names = output_names(entries)
-        jobs += [(src, args.output / split, name, args.size) for src, name in names.items()]
-        counts.append(f"{split}: {len(names)}")
-    print(f"Found {len(jobs)} images to process in {splits['train'].parent}/ ({', '.join(counts)})")
-    if "val" not in splits:
-        print("No val/ split in the input: none is made here; exercise3_train.py holds out 5%.")
-    prepare_output(args.output, splits)
-    process_all(jobs, args.workers)
-    note_extra_pairs(args, splits, jobs)
-    print(f"Saved to {args.output}/")
-    report(verify(args.output, args.size, args.workers))
+        fail(f"interrupted; {AGAIN}.", 130)
 
 
 if __name__ == "__main__":
