@@ -4,14 +4,9 @@
     python challenges/check.py --solutions    # the reference solutions in challenges/solutions/
     python challenges/check.py --folder DIR   # the three files in DIR
 
-Prints one line per challenge and a count; writes nothing. Exit status: 0 when all three are
-solved, 1 otherwise, 2 for a bad flag, 130 after Ctrl+C. Each file is checked in a process of its
-own (challenges/checker.py, whose checks give the answers away) with a time limit, so whatever your
-code does (loop forever, exit, crash), every challenge gets its verdict, in seconds on a CPU:
-  1. U-Net: official-layout weights go into your MyUNetGenerator and into UNetGenerator; the
-     first block that reads something else than the reference's is named.
-  2. Losses: your loss_D and loss_G against training.recipe.train_step on a fixed batch.
-  3. Receptive field: 70 for our PatchGAN, and right for the paper's other discriminators (§4.4).
+Prints one line per challenge and a count; exit status 0 when all three are solved, 1 otherwise.
+Each file is checked in a process of its own (challenges/checker.py) with a time limit, so whatever
+your code does (loop forever, exit, crash), each challenge gets its verdict, in seconds on a CPU.
 """
 
 import os
@@ -33,11 +28,10 @@ CHALLENGES = {
     "receptive_field.py": "3. The PatchGAN's receptive field",
 }
 TIME_LIMIT = 60  # seconds per challenge: a check takes a few; a minute is a loop that never ends
-POSIX = os.name == "posix"
 
 
-def where(path):
-    """`path` as the student knows it: from the repository root where it lies inside it."""
+def where(path):  # as the student knows it: from the repository root where it lies inside
+
     return shown(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
 
 
@@ -50,30 +44,25 @@ def verdict_in_child(path, time_limit):
     with tempfile.TemporaryDirectory() as tmp:
         result = Path(tmp) / "verdict.txt"
         command = [sys.executable, str(HERE / "checker.py"), str(path), str(result)]
-        # A process group of its own: Ctrl+C reaches this process alone, which then stops the
-        # child and whatever the student's code started.
-        group = {"start_new_session": True}
-        if not POSIX:
-            group = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
-        child = subprocess.Popen(command, stdin=subprocess.DEVNULL, **group)
+        # A process group of its own (Windows' flag is 0 elsewhere): Ctrl+C reaches this process
+        # alone, which then stops the child and whatever the student's code started.
+        group = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
+        child = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, start_new_session=True, creationflags=group
+        )
         try:
             code = child.wait(timeout=time_limit)
         except subprocess.TimeoutExpired:
-            return (
-                f"the check did not finish within {time_limit:g} s and was stopped: does your code "
-                "loop forever?"
-            )
+            return f"the check was stopped after {time_limit:g} s: does your code loop forever?"
         finally:
             with suppress(ProcessLookupError):  # all ended already
-                os.killpg(child.pid, signal.SIGKILL) if POSIX else child.kill()
+                os.killpg(child.pid, signal.SIGKILL) if os.name == "posix" else child.kill()
             child.wait()
         if result.is_file():  # only the checker writes it, after the student's code is done
             return result.read_text(encoding="utf-8")
     if code < 0:
-        return (
-            f"the check was killed by {signal.Signals(-code).name} (did your code crash Python "
-            "or use up the memory?)."
-        )
+        name = signal.Signals(-code).name
+        return f"the check was killed by {name}: did your code crash Python or use all the memory?"
     return f"the check ended without a verdict (exit status {code}): does your code call os._exit?"
 
 
@@ -83,18 +72,10 @@ def main(argv=None):
     parser = ArgumentParser(
         prog=shown(prog), description="Check the three challenges (exit 0 when all are solved)."
     )
-    parser.add_argument(
-        "--solutions",
-        action="store_true",
-        help="check the reference solutions in challenges/solutions/ (default: your files)",
-    )
+    parser.add_argument("--solutions", action="store_true", help="check challenges/solutions/")
     parser.add_argument("--folder", type=path_arg, help="check the three files in this folder")
-    parser.add_argument(
-        "--time-limit",
-        type=above(0),
-        default=TIME_LIMIT,
-        help=f"seconds each challenge may take (default: {TIME_LIMIT})",
-    )
+    limit = f"seconds each challenge may take (default: {TIME_LIMIT})"
+    parser.add_argument("--time-limit", type=above(0), default=TIME_LIMIT, help=limit)
     args = parser.parse_args(argv)
     folder = args.folder or (HERE / "solutions" if args.solutions else HERE)
     if not folder.is_dir():

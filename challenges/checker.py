@@ -1,8 +1,7 @@
-"""The checks behind challenges/check.py, which runs this file once per challenge file (reading it
-gives the answers away): `python challenges/checker.py FILE RESULT` writes the verdict on FILE
-into RESULT. The student's code runs in this process; whatever it does (sys.exit(), odd types,
-raise KeyboardInterrupt), a verdict is written. Narrow networks (ngf = ndf = 8: every block of the
-paper's 64) with random weights. A wrong number is named for its mistake where that is a known one.
+"""The checks behind challenges/check.py (they give the answers away), which runs
+`python challenges/checker.py FILE RESULT` for each file: the student's code runs in that process,
+and whatever it does, a verdict lands in RESULT. Narrow networks (ngf = ndf = 8) with random
+weights; a wrong number is shown beside the reference's and what that is made of.
 """
 
 import copy
@@ -40,8 +39,6 @@ def explain(exc, path):
     frames = [frame for frame in trace if Path(frame.filename).resolve() == path]
     if isinstance(exc, NotImplementedError) and frames and frames[-1] == trace[-1]:
         return "not yet written"
-    if isinstance(exc, SyntaxError):
-        return f"SyntaxError at line {exc.lineno} of {where(path)}: {exc.msg.rstrip('.')}."
     message = (str(exc).strip().splitlines() or ["(no message)"])[0].rstrip(".")
     if isinstance(exc, SystemExit):  # sys.exit(), exit(), raise SystemExit: its code is no news
         message = "it ends the program; a challenge returns its result instead"
@@ -59,13 +56,11 @@ def student_code(path, function, *args):
         raise Wrong(explain(exc, path)) from None
 
 
-def kind(tensor):
-    """What a tensor is beyond its shape: "float32 tensor on the cpu device", say."""
+def kind(tensor):  # "float32 tensor on the cpu device"
     return f"{str(tensor.dtype).removeprefix('torch.')} tensor on the {tensor.device.type} device"
 
 
-def close(got, want):
-    """True if `got` is a tensor of `want`'s shape, dtype and device, equal to it up to rounding."""
+def close(got, want):  # a tensor of want's shape, dtype and device, equal up to rounding
     if not torch.is_tensor(got) or got.shape != want.shape or kind(got) != kind(want):
         return False
     return torch.allclose(got, want, rtol=RTOL, atol=1e-6)
@@ -80,20 +75,16 @@ GIVES = {f"down{k}": f"d{k}" for k in range(1, 9)} | {f"up{k}": f"u{k}" for k in
 
 
 def run_recorded(net, x, hook):
-    """net(x), keeping (input, output) of each block's first call: hook "register_forward_hook",
-    or "register_forward_pre_hook" (output None), which also sees a call that then fails.
-    -> ({block: (input, output)}, net's output or None, the exception or None)."""
-    kept = {}
+    """({block: [input, output] of its first call}, net(x) or None, its exception or None); a
+    "register_forward_pre_hook" (output None) also sees a call that then fails."""
+    kept, names = {}, {getattr(net, block): block for block in READS}
 
-    def keeper(block):
-        def keep(module, args, kwargs, output=None):
-            first = (args or tuple(kwargs.values()) or (None,))[0]
-            copies = [v.detach().clone() if torch.is_tensor(v) else v for v in (first, output)]
-            kept.setdefault(block, copies)
+    def keep(module, args, kwargs, output=None):
+        first = (args or tuple(kwargs.values()) or (None,))[0]
+        copies = [v.detach().clone() if torch.is_tensor(v) else v for v in (first, output)]
+        kept.setdefault(names[module], copies)
 
-        return keep
-
-    handles = [getattr(getattr(net, b), hook)(keeper(b), with_kwargs=True) for b in READS]
+    handles = [getattr(module, hook)(keep, with_kwargs=True) for module in names]
     try:
         with torch.no_grad():
             return kept, net(x), None
@@ -105,29 +96,25 @@ def run_recorded(net, x, hook):
 
 
 def wrong_input(block, got, want, tensors):
-    """One sentence on what `block` read instead of READS[block]; `tensors` holds the reference's
-    x, d1..d8 and u1..u7."""
-    reads, shapes = READS[block], f"shape {tuple(want.shape)}"
+    """One sentence on what `block` read instead of READS[block] (`want`); `tensors` holds the
+    reference's x, d1..d8 and u1..u7."""
+    reads, (skip, decoder) = READS[block], SKIPS.get(block, (None, None))
+    wants = f"{reads}, a {kind(want)} of shape {tuple(want.shape)}"
     if not torch.is_tensor(got):
         return f"{block} received a {type(got).__name__} where it reads the tensor {reads}."
-    found = next((name for name, tensor in tensors.items() if close(got, tensor)), None)
-    skip, decoder = SKIPS.get(block, (None, None))
-    if found is not None:
-        missing = f": the skip connection from {skip} is missing" if found == decoder else ""
-        alone = " alone" if missing else ""
-        return (
-            f"{block} received {found}{alone}, shape {tuple(got.shape)}, where it reads {reads}, "
-            f"{shapes}{missing}."
-        )
     if skip and close(got, torch.cat([tensors[decoder], tensors[skip]], dim=1)):
         return (
             f"{block} received cat([{decoder}, {skip}]), decoder first; the official order is "
             f"encoder first, {reads}, and the checkpoint's weights expect their channels so."
         )
-    if got.shape != want.shape:
-        return f"{block} received a tensor of shape {tuple(got.shape)}; it reads {reads}, {shapes}."
-    if kind(got) != kind(want):
-        return f"{block} received a {kind(got)} where it reads {reads}, a {kind(want)}."
+    found = next((name for name, tensor in tensors.items() if close(got, tensor)), None)
+    if found and found == decoder:
+        return (
+            f"{block} received {found} alone where it reads {reads}: the skip from {skip} is gone."
+        )
+    if found or got.shape != want.shape or kind(got) != kind(want):
+        what = found or f"a {kind(got)} of shape {tuple(got.shape)}"
+        return f"{block} received {what} where it reads {wants}."
     largest = (got - want).abs().max()
     return f"{block} received other values than {reads} (largest difference {largest:.3g})."
 
@@ -152,56 +139,36 @@ def check_unet(net_class, path):
         raise Wrong("not yet written")
     for block, reads in READS.items():  # the first block that reads something else is the mistake
         if block not in got:
-            if error is not None:
-                raise Wrong(f"{block} is never reached: {explain(error, path)}")
-            raise Wrong(f"{block} is never called; every block runs once, {block} on {reads}.")
+            why = f"every block runs once, {block} on {reads}" if error is None else None
+            raise Wrong(f"{block} is never reached: {why or explain(error, path)}")
         if not close(got[block][0], expected[block][0]):
             raise Wrong(wrong_input(block, got[block][0], expected[block][0], tensors))
     if error is not None:
         raise Wrong(explain(error, path))
-    if torch.is_tensor(output) and output.shape == fake_B.shape and kind(output) != kind(fake_B):
-        raise Wrong(f"forward returns a {kind(output)} where final gives a {kind(fake_B)}.")
     if not close(output, fake_B):
         raise Wrong("every block reads what it should, but forward changes what final gives.")
 
 
 # ---- Challenge 2: loss_D and loss_G, against training.recipe.train_step on one batch ----
-LAMBDA = 10  # deliberately not the paper's 100, so that a 100 typed into the losses shows
+LAMBDA = 10  # not the paper's 100, so that a 100 typed into the losses shows
 
 
 def check_returned(result):
     """Wrong unless `result` is (loss_D, loss_G): two one-number tensors that carry gradients."""
-    if not (isinstance(result, tuple) and len(result) == 2 and all(map(torch.is_tensor, result))):
-        what = f"a {type(result).__name__}"
-        if isinstance(result, tuple):
-            what = f"a tuple of {', '.join(type(r).__name__ for r in result)}"
-        raise Wrong(
-            f"pix2pix_losses returns {what}; it should return (loss_D, loss_G), two tensors that "
-            "carry gradients."
-        )
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise Wrong(f"pix2pix_losses returns a {type(result).__name__}, not (loss_D, loss_G).")
     for name, loss in zip(("loss_D", "loss_G"), result, strict=True):
-        if kind(loss) != kind(torch.zeros(())):  # meta, float16, ...: no number to compare
+        ok = torch.is_tensor(loss) and loss.numel() == 1 and loss.requires_grad
+        if not ok or kind(loss) != kind(torch.zeros(())):  # float32 on the cpu, as the networks
+            what = f"{kind(loss)} of shape {tuple(loss.shape)}" if torch.is_tensor(loss) else ""
             raise Wrong(
-                f"{name} is a {kind(loss)}; keep what the networks give (no .to(), .half())."
+                f"{name} is a {what or type(loss).__name__}; a loss is one number that carries "
+                "its gradient, as the networks give it (no .item(), .to(), .half() or no_grad())."
             )
-        if loss.numel() != 1:
-            raise Wrong(f"{name} has shape {tuple(loss.shape)}; a loss is one number, a mean.")
-        if not loss.requires_grad:
-            raise Wrong(f"{name} carries no gradient (no_grad() or .item()?); keep the tensor.")
-
-
-def check_value(name, value, known, made_of):
-    """Wrong unless `value` is the first value of `known` ({value: None, or its mistake})."""
-    for candidate, mistake in known.items():
-        if math.isclose(value, candidate, rel_tol=RTOL):
-            if mistake is None:
-                return
-            raise Wrong(mistake)
-    raise Wrong(f"{name} is {value:.4f} where train_step's is {next(iter(known)):.4f} = {made_of}.")
 
 
 def check_losses(losses, path):
-    from training.recipe import LAMBDA_L1, train_step  # here: it takes seconds to import
+    from training.recipe import train_step  # imported here: it takes seconds
 
     torch.manual_seed(SEED)
     net_G = init_weights(UNetGenerator(ngf=NGF))
@@ -223,23 +190,18 @@ def check_losses(losses, path):
     opt_G, opt_D = (torch.optim.Adam(net.parameters(), lr=0.0) for net in (net_G, net_D))
     p = train_step(net_G, net_D, opt_G, opt_D, real_A, real_B, LAMBDA)
     d_real, d_fake, g_gan, g_l1 = p["D_real"], p["D_fake"], p["G_GAN"], p["G_L1"]
-    for_D = {
-        0.5 * (d_real + d_fake): None,
-        d_real + d_fake: "loss_D is BCE(real) + BCE(fake), not halved: the paper divides D's "
-        "objective by 2 (§3.3).",
-    }
-    for_G = {
-        g_gan + LAMBDA * g_l1: None,
-        g_gan + g_l1: "loss_G is GAN + L1: the L1 part must be multiplied by lambda_L1 (§3.1).",
-        g_gan + LAMBDA_L1 * g_l1: f"loss_G weights L1 by {LAMBDA_L1}, not by the lambda_L1 it "
-        f"was given ({LAMBDA}): use the argument.",
-        LAMBDA * g_l1: "loss_G has no GAN part: add the BCE of D's logits on (real_A, fake_B) "
-        "against 1.",
-        g_gan: "loss_G has no L1 part: add lambda_L1 * L1(fake_B, real_B).",
-    }
-    made_of_D = f"0.5 * ({d_real:.4f} on real pairs + {d_fake:.4f} on generated ones)"
-    check_value("loss_D", loss_D.item(), for_D, made_of_D)
-    check_value("loss_G", loss_G.item(), for_G, f"{g_gan:.4f} (GAN) + {LAMBDA} * {g_l1:.4f} (L1)")
+    if not math.isclose(loss_D.item(), 0.5 * (d_real + d_fake), rel_tol=RTOL):
+        raise Wrong(
+            f"loss_D is {loss_D.item():.4f} where train_step's is {0.5 * (d_real + d_fake):.4f} = "
+            f"0.5 * ({d_real:.4f} + {d_fake:.4f}): the BCE of real pairs against 1 and of "
+            "generated ones against 0, halved (§3.3)."
+        )
+    if not math.isclose(loss_G.item(), g_gan + LAMBDA * g_l1, rel_tol=RTOL):
+        raise Wrong(
+            f"loss_G is {loss_G.item():.4f} where train_step's is {g_gan + LAMBDA * g_l1:.4f} = "
+            f"{g_gan:.4f} + {LAMBDA} * {g_l1:.4f}: the BCE of D's logits on generated pairs "
+            "against 1, plus the L1 distance times the lambda_L1 given (§3.1, Eq. 4)."
+        )
     if all(grad is None for grad in torch.autograd.grad(loss_G, G_weights, allow_unused=True)):
         raise Wrong("loss_G sends no gradient into net_G: use fake_B itself, not fake_B.detach().")
 
@@ -253,49 +215,32 @@ PAPER_PATCHES = {
     "16x16 PatchGAN": ([(4, 2, 1)] + [(4, 1, 1)] * 2, 16),
     "286x286 ImageGAN": ([(4, 2, 1)] * 5 + [(4, 1, 1)] * 2, 286),
 }
-# Wrong answers for our PatchGAN (kernels 4; strides 2, 2, 2, 1, 1; padding 1), and their cause.
-PADDING = "padding adds zeros at the border and leaves a patch as wide as it was"
-FIELD_MISTAKES = {
-    8: "the product of the strides is the step between two neighbouring logits' patches, not "
-    "their width",
-    16: "1 + the sum of (kernel - 1) forgets that each stride-2 layer also widens the reach of "
-    "every layer after it",
-    24: f"subtracting the padding turns the output-size formula round: {PADDING}",
-    116: f"adding the padding: {PADDING}",
-    28: "taking the layers input side first: walk back from one logit, the last layer first",
-    62: "starting from 0: one logit is a field of 1 before the layers widen it",
-}
-UNKNOWN_MISTAKE = (
-    "walk from one logit back to the input, the last layer first, asking how many inputs r "
-    "neighbouring outputs of each layer see"
+# What the usual wrong answers for our PatchGAN (8, 16, 24, 28, 116) miss.
+FIELD_HINT = (
+    "walk from one logit back to the input, the last layer first: each stride multiplies the "
+    "reach of the layers after it, and padding only adds zeros at the border, so it widens nothing"
 )
 
 
 def number(result):
-    """The student's result as an int or a float (a one-number tensor or numpy value too); Wrong
-    for anything else, the text "70" included, and for an infinite or NaN float."""
-    if hasattr(result, "item") and getattr(result, "size", None) in (1, ()):  # numpy
-        result = result.item()
-    if torch.is_tensor(result) and result.numel() == 1 and result.device.type != "meta":
+    """The student's number as text ("70", "70.5", "a 401-digit number"); Wrong if no number."""
+    with suppress(Exception):  # a tensor or numpy value of one number, not on the meta device
         result = result.item()
     if isinstance(result, bool) or not isinstance(result, (int, float)):
         raise Wrong(f"receptive_field returns a {type(result).__name__}, not a number.")
-    if isinstance(result, float) and not math.isfinite(result):
-        raise Wrong(f"receptive_field returns {result}, not a number of pixels.")
-    value = int(result) if result == int(result) else result
-    return value if len(str(value)) <= 12 else f"a {len(str(value))}-digit number"
+    text = str(int(result) if isinstance(result, int) or result.is_integer() else result)
+    return text if len(text) <= 12 else f"a {len(text)}-digit number"
 
 
 def check_receptive_field(receptive_field, path):
     ours = [layer for layer in PatchGANDiscriminator(ndf=NDF).model if isinstance(layer, nn.Conv2d)]
     field = number(student_code(path, receptive_field, ours))
-    if field != 70:
-        why = FIELD_MISTAKES.get(field, UNKNOWN_MISTAKE)
-        raise Wrong(f"receptive_field gives {field} for our PatchGAN, not 70: {why}.")
+    if field != "70":
+        raise Wrong(f"receptive_field gives {field} for our PatchGAN, not 70: {FIELD_HINT}.")
     for name, (layers, expected) in PAPER_PATCHES.items():
         convs = [nn.Conv2d(1, 1, k, stride=s, padding=p) for k, s, p in layers]
         field = number(student_code(path, receptive_field, convs))
-        if field != expected:
+        if field != str(expected):
             raise Wrong(
                 f"receptive_field gives 70 for our PatchGAN but {field} for the paper's {name}: "
                 "compute it from each layer's kernel size and stride, not from a number typed in."
@@ -310,8 +255,7 @@ CHECKS = {  # the file, what it must define, and its check
 
 
 def verdict(path):
-    """'solved', 'not yet written' or one sentence on what is wrong with the challenge file at
-    `path`, checked in this process (tests call it directly)."""
+    """'solved', 'not yet written' or one sentence on what is wrong in the challenge file."""
     path = Path(path).resolve()  # as tracebacks name it
     name, check = CHECKS[path.name]
     spec = importlib.util.spec_from_file_location(f"challenge_{path.stem}", path)

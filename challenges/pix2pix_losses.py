@@ -1,10 +1,8 @@
 """Challenge 2 (optional): the pix2pix losses for one batch, D's and G's.
 
-    python challenges/check.py               # "solved", or what differs from train_step's losses
-    python challenges/check.py --solutions   # the reference solutions (open them after trying)
-
 Read first: README.rst, "Core concepts", 1 (the objective) and 4. Paired data, and the GAN + L1
-objective.
+objective. Check with `python challenges/check.py`: "solved", or what differs from the losses of
+training.recipe.train_step on a fixed batch.
 
 Write pix2pix_losses(net_G, net_D, real_A, real_B, lambda_L1) in place of the `raise` line. It
 returns (loss_D, loss_G), two scalar tensors that still carry their gradients (no .item(), no
@@ -16,11 +14,9 @@ optimizer steps):
     weighted as the paper weighs D's objective (§3.3); D's loss must not train G;
   - loss_G: the GAN part (G wants D to call (real_A, fake_B) real) plus lambda_L1 times the L1
     distance between fake_B and real_B.
-The checker compares your two numbers with training.recipe.train_step on a fixed batch.
 """
 
-# For your code, unused until you write it (noqa tells the linter that this is on purpose).
-import torch  # noqa: F401 - torch.ones_like, torch.zeros_like
+import torch  # noqa: F401 - unused until you write your code (ones_like, zeros_like)
 import torch.nn.functional as F  # noqa: F401 - F.binary_cross_entropy_with_logits, F.l1_loss
 
 

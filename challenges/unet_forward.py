@@ -1,9 +1,7 @@
 """Challenge 1 (optional): the U-Net's forward pass, with its seven skip connections.
 
-    python challenges/check.py               # "solved", or the first level of yours that differs
-    python challenges/check.py --solutions   # the reference solutions (open them after trying)
-
-Read first: README.rst, "Core concepts", 2. The U-Net generator and its skip connections.
+Read first: README.rst, "Core concepts", 2. The U-Net generator and its skip connections. Check
+with `python challenges/check.py`: "solved", or the first level of yours that differs.
 
 The layers are built for you: MyUNetGenerator inherits UNetGenerator's blocks from
 pix2pix_models.py (down1 .. down8, up1 .. up7, final), so the official checkpoint's weights load
@@ -14,12 +12,9 @@ into it. Write its forward pass in place of the `raise` line:
     output joined along the channels (dim=1) with the encoder features of the mirrored level, in
     the official order (the lesson says which comes first and which level meets which);
   - return what final gives: (N, 3, 256, 256), in [-1, 1].
-The checker loads official-layout weights into your network and names the first level that
-differs.
 """
 
-# For your code, unused until you write it (noqa tells the linter that this is on purpose).
-import torch  # noqa: F401 - torch.cat
+import torch  # noqa: F401 - unused until you write your code (torch.cat)
 
 from pix2pix_models import UNetGenerator
 

@@ -1,9 +1,5 @@
-"""Reference solution to challenge 2 (challenges/pix2pix_losses.py): the losses for one batch.
-
-    python challenges/check.py --solutions   # checks this file and the other two solutions
-
-The same losses as training.recipe.train_step, which also takes the optimizer steps.
-"""
+"""Reference solution to challenge 2 (challenges/pix2pix_losses.py): the losses for one batch,
+as training.recipe.train_step computes them before its optimizer steps."""
 
 import torch
 import torch.nn.functional as F

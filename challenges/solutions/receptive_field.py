@@ -1,7 +1,4 @@
-"""Reference solution to challenge 3 (challenges/receptive_field.py): the field of one logit.
-
-python challenges/check.py --solutions   # checks this file and the other two solutions
-"""
+"""Reference solution to challenge 3 (challenges/receptive_field.py): the field of one logit."""
 
 
 def receptive_field(convs):

@@ -1,9 +1,5 @@
-"""Reference solution to challenge 1 (challenges/unet_forward.py): the U-Net's forward pass.
-
-    python challenges/check.py --solutions   # checks this file and the other two solutions
-
-The forward pass of pix2pix_models.UNetGenerator, written out the same way.
-"""
+"""Reference solution to challenge 1 (challenges/unet_forward.py): the U-Net's forward pass,
+as pix2pix_models.UNetGenerator writes it."""
 
 import torch
 
