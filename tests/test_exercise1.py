@@ -1,10 +1,12 @@
-"""Exercise 1 end to end, and the README quick start verbatim.
+"""Exercise 1 end to end: the grid of the shipped labels, your own generator's row beside the
+authors', facades pairs, odd label files, refused weights and outputs, --fast, the README's quick
+start.
 
-The checkpoint here is a RANDOM-weight file in the official layout (tests/official_reference.py):
-it exercises the real loading path and the real script, and its pictures are noise, not results.
-It must be full size (ngf=64): create_facades_generator only accepts the real architecture.
+The checkpoint is a RANDOM-weight file in the official layout (tests/official_reference.py): it
+drives the real loading path and the real script; its pictures are noise, not results.
 """
 
+import os
 import re
 import subprocess
 import sys
@@ -15,269 +17,322 @@ import torch
 from PIL import Image
 
 import exercise1_observe
-import facades_generator
-from facades_generator import create_facades_generator, load_label
-from helpers.facade_labels import SAMPLE_LABELS_DIR as SAMPLES
-from helpers.lesson import ROOT
-from helpers.lesson import image_to_tensor
+from exercise1_observe import read_label
+from facades_generator import SAMPLE_LABELS_DIR as SAMPLES
+from facades_generator import AUTHORS, load_label, open_generator
+from helpers.lesson import ROOT, image_to_tensor
 from pix2pix_models import UNetGenerator, translate
-from tests.exercise1_support import photo_like, run
+from tests.exercise1_support import photo_like, refused, run, write_exercise3_weights
+from tests.exercise1_support import write_facades_pairs
+from tests.official_reference import random_official_state_dict
+
+LABEL = SAMPLES / "narrow_house.png"
 
 
-def test_default_run_writes_the_grid_of_four_sample_translations(
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory):
+    return write_facades_pairs(tmp_path_factory.mktemp("facades") / "val")
+
+
+@pytest.fixture(autouse=True)
+def in_tmp_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where a relative --output goes
+
+
+def test_default_run_draws_four_samples_with_the_exact_network(
     checkpoint, tmp_path, capsys, grid_spy, monkeypatch
 ):
     nets = []
 
-    def keep_net(*args, **kwargs):  # the real loader; we keep its net to check the bottom row
-        nets.append(create_facades_generator(*args, **kwargs))
-        return nets[-1]
+    def keep_net(*args, **kwargs):  # the real loader; its network checks the bottom row
+        nets.append(open_generator(*args, **kwargs)[0])
+        return nets[-1], AUTHORS, 256
 
-    monkeypatch.setattr(facades_generator, "create_facades_generator", keep_net)
+    monkeypatch.setattr(exercise1_observe, "open_generator", keep_net)
     output = tmp_path / "out" / "exercise1_output.png"
-    out = run(["--checkpoint", checkpoint, "--output", output, "--device", "cpu"], capsys)
-
-    assert "device:     cpu, exact fp32 (the official network)" in out.out
-    assert f"wrote {output.resolve()}" in out.out
-    with Image.open(output) as png:  # four columns of two rows: wide, and big enough to see faces
+    out = run(["--checkpoint", checkpoint, "--output", output, "--device", "cpu"], capsys).out
+    assert "cpu, exact fp32" in out and f"wrote {output.resolve()}" in out
+    with Image.open(output) as png:  # four columns of two rows, big enough to see facades
         assert png.format == "PNG" and 800 <= png.width <= 1400 and 400 <= png.height <= 700
     [grid] = grid_spy
     labels, fakes = (torch.stack(row) for row in grid["rows"])
     assert grid["row_titles"] == ["label (input)", "authors' model"]
-    # Four of the 12 samples, spread over the sorted list: the first and the last are among them.
-    names = sorted(p.stem for p in SAMPLES.glob("*.png"))
+    names = sorted(p.stem for p in SAMPLES.glob("*.png"))  # spread: the first and last among them
     assert grid["col_titles"] == [names[0], names[4], names[7], names[11]]
-    for name, label in zip(grid["col_titles"], labels, strict=True):  # the files' labels, in order
+    for name, label in zip(grid["col_titles"], labels, strict=True):
         assert torch.equal(label, load_label(SAMPLES / f"{name}.png"))
-    # The bottom row is the exact official network's output for the label above it (checked on the
-    # last column alone: with per-image statistics an image's output does not depend on its batch),
-    # and the network the script used is the plain fp32 UNetGenerator, nothing swapped in.
-    assert type(nets[0]) is UNetGenerator
-    assert {p.dtype for p in nets[0].parameters()} == {torch.float32}
+    # The plain fp32 UNetGenerator made the bottom row (per-image statistics: one column suffices).
+    assert type(nets[0]) is UNetGenerator and nets[0].down1[0].weight.dtype == torch.float32
     assert torch.allclose(fakes[-1:], translate(nets[0], labels[-1:]), atol=1e-4)
-    assert not torch.allclose(fakes[0], fakes[-1], atol=1e-2)  # different labels, different outputs
-    assert fakes.shape == (4, 3, 256, 256) and fakes.abs().max() <= 1.0
+    assert not torch.allclose(fakes[0], fakes[-1], atol=1e-2)
 
 
-def test_missing_weights_message(tmp_path, capsys):
-    output = tmp_path / "exercise1_output.png"
-    with pytest.raises(SystemExit) as exit_info:
-        exercise1_observe.main(
-            ["--checkpoint", str(tmp_path / "facades_generator.pth"), "--output", str(output)]
-        )
-    captured = capsys.readouterr()
-    assert exit_info.value.code == 2
-    assert (
-        "python download_pretrained.py" in captured.err and "facades_generator.pth" in captured.err
-    )
-    # the page with the route and the URL
-    assert "offline, follow docs/downloads.rst" in captured.err
-    assert captured.err.count("\n") == 1 and captured.err.endswith(".\n")  # one sentence
-    assert "Traceback" not in captured.err + captured.out
-    assert not output.exists()
-
-
-def test_corrupt_weights_exit_2(tmp_path, capsys):
-    bad = tmp_path / "facades_generator.pth"
-    bad.write_text("<html>404 Not Found</html>")
-    with pytest.raises(SystemExit) as exit_info:
-        exercise1_observe.main(["--checkpoint", str(bad), "--output", str(tmp_path / "o.png")])
-    assert exit_info.value.code == 2
-    assert "download_pretrained.py" in capsys.readouterr().err
-
-
-def test_mixed_label_files_skip_the_unreadable_ones(
-    checkpoint, reuse_net, tmp_path, capsys, grid_spy
+def test_your_model_gets_a_row_beside_the_authors_and_the_real_photos(
+    checkpoint, random_generator, reuse_net, pairs, tmp_path, capsys, grid_spy
 ):
-    rgb = np.asarray(Image.open(SAMPLES / "shop_street.png").convert("RGB"))
-    Image.fromarray(rgb).save(tmp_path / "drawing.png")
-    Image.fromarray(rgb).save(tmp_path / "cmp_like.jpg", quality=80)
-    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
-    rgba[:, :64, 3] = 0  # a transparent strip, as a paint program may leave
-    Image.fromarray(rgba, mode="RGBA").save(tmp_path / "with_alpha.png")
-    (tmp_path / "notes.txt").write_text("not an image")
-    output = tmp_path / "grid.png"
-    out = run(
-        [
-            "--labels",
-            tmp_path / "drawing.png",
-            tmp_path / "cmp_like.jpg",
-            tmp_path / "notes.txt",
-            tmp_path / "with_alpha.png",
-            tmp_path / "missing.png",
-            "--checkpoint",
-            checkpoint,
-            "--output",
-            output,
-            "--device",
-            "cpu",
-        ],
-        capsys,
-    )
-
-    skipped = [line for line in out.out.splitlines() if line.startswith("skipping")]
-    assert len(skipped) == 2 and "notes.txt" in skipped[0] and "missing.png" in skipped[1]
-    assert output.is_file()
+    ours = write_exercise3_weights(tmp_path / "facades_run" / "generator_weights.pth", epoch=3)
+    argv = ["--checkpoint", checkpoint, ours, "--labels", pairs[0].parent, "--output", "both.png"]
+    out = run([*argv, "--device", "cpu"], capsys).out
+    assert "your model (epoch 3): loaded in" in out
     [grid] = grid_spy
-    assert grid["col_titles"] == ["drawing", "cmp_like", "with_alpha"]
-    drawing, jpeg, alpha = grid["rows"][0]
-    # JPEG noise snapped back to the classes
-    assert (jpeg == drawing).all(dim=0).float().mean() > 0.95
-    assert torch.equal(alpha[:, :, 64:], drawing[:, :, 64:])
+    assert grid["row_titles"] == [
+        "label (input)",
+        f"authors' model\n{checkpoint.parent.name}/",
+        "your model (epoch 3)\nfacades_run/",
+        "real photo (target)",
+    ]
+    labels, authors, yours, photos = (torch.stack(row) for row in grid["rows"])
+    for path, label, photo in zip(pairs, labels, photos, strict=True):  # right half, left half
+        with Image.open(path) as pair:
+            assert (label == load_label(pair.crop((256, 0, 512, 256)))).all(0).float().mean() > 0.95
+            assert torch.equal(photo, image_to_tensor(pair.crop((0, 0, 256, 256))))
+    assert torch.allclose(authors[-1:], translate(random_generator(), labels[-1:]), atol=1e-4)
+    assert torch.allclose(yours, translate(open_generator(ours)[0], labels), atol=1e-5)
 
 
-def test_facades_pair_uses_its_right_half_and_shows_the_photo(
+def test_your_model_translates_at_its_own_image_size(pairs, tmp_path, capsys, grid_spy):
+    ours = write_exercise3_weights(tmp_path / "generator_weights.pth", epoch=7, image_size=512)
+    run(["--checkpoint", ours, "--labels", pairs[0], "--output", tmp_path / "mine.png"], capsys)
+    [grid] = grid_spy
+    assert grid["row_titles"] == ["label (input)", "your model (epoch 7)", "real photo (target)"]
+    assert grid["rows"][1][0].shape == (3, 512, 512)
+
+
+def test_facades_pair_gives_its_right_half_and_a_wide_label_is_not_split(
     checkpoint, reuse_net, tmp_path, capsys, grid_spy
 ):
     label = Image.open(SAMPLES / "townhouse_4_floors.png").convert("RGB")
     pair = Image.new("RGB", (512, 256))
     pair.paste(Image.fromarray(photo_like()), (0, 0))
     pair.paste(label, (256, 0))
-    pair.save(tmp_path / "pair_0001.jpg", quality=90)  # like the pix2pix facades set: photo | label
-    wide = Image.new("RGB", (512, 256))  # 2:1 as well, but a label on both sides: not a pair
+    pair.save(tmp_path / "pair.jpg", quality=90)  # like the pix2pix facades set: photo | label
+    wide = Image.new("RGB", (512, 256))  # 2:1 too, but a label on both sides
     wide.paste(label, (0, 0))
-    wide.paste(Image.open(SAMPLES / "narrow_house.png").convert("RGB"), (256, 0))
-    wide.save(tmp_path / "wide_label.png")
-    output = tmp_path / "pair.png"
-    out = run(
-        [
-            "--labels",
-            tmp_path / "pair_0001.jpg",
-            tmp_path / "wide_label.png",
-            "--checkpoint",
-            checkpoint,
-            "--output",
-            output,
-            "--device",
-            "cpu",
-        ],
-        capsys,
-    )
-
-    assert (
-        "pair_0001.jpg: a facades pair" in out.out
-        and "wide_label.png: a facades pair" not in out.out
-    )
+    wide.paste(Image.open(LABEL).convert("RGB"), (256, 0))
+    wide.save(tmp_path / "wide.png")
+    argv = ["--labels", tmp_path / "pair.jpg", tmp_path / "wide.png", "--checkpoint", checkpoint]
+    out = run([*argv, "--output", tmp_path / "o.png"], capsys).out
+    assert "pair.jpg: a facades pair" in out and "wide.png: a facades pair" not in out
     [grid] = grid_spy
-    assert grid["row_titles"] == ["label (input)", "authors' model", "real photo (target)"]
     (pair_label, wide_label), _, (photo, blank) = grid["rows"]
     assert (pair_label == load_label(label)).all(dim=0).float().mean() > 0.95
-    assert torch.equal(wide_label, load_label(wide))  # squeezed to 256x256, not split
-    with Image.open(tmp_path / "pair_0001.jpg") as decoded:
+    assert torch.equal(wide_label, load_label(wide)) and blank is None  # no photo: empty cell
+    with Image.open(tmp_path / "pair.jpg") as decoded:
         assert torch.equal(photo, image_to_tensor(decoded.crop((0, 0, 256, 256))))
-    assert blank is None  # an empty cell: that label has no photo
     assert grid["captions"][0] == ["right half of a pair", "resized from 512x256"]
-    assert output.is_file()
 
 
-def test_unwritable_output_is_one_sentence(checkpoint, reuse_net, tmp_path, capsys):
-    (tmp_path / "a_file").write_text("a file, not a folder")
-    output = tmp_path / "a_file" / "grid.png"
-    with pytest.raises(SystemExit) as exit_info:
-        run(
-            [
-                "--labels",
-                SAMPLES / "narrow_house.png",
-                "--checkpoint",
-                checkpoint,
-                "--output",
-                output,
-            ],
-            capsys,
-        )
-    err = capsys.readouterr().err
-    assert exit_info.value.code == 2 and f"cannot write {output}" in err and "Traceback" not in err
-    assert "loaded in" not in capsys.readouterr().out  # refused before any work
+def test_labels_of_any_kind_and_name_are_drawn(checkpoint, reuse_net, tmp_path, capsys, grid_spy):
+    rgb = np.asarray(Image.open(LABEL).convert("RGB"))
+    Image.fromarray(rgb).save(tmp_path / "jpeg.jpg", quality=80)
+    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+    rgba[:, :64, 3] = 0  # a transparent strip, as a paint program may leave
+    Image.fromarray(rgba).save(tmp_path / "alpha.png")
+    Image.fromarray(photo_like()).save(tmp_path / "photo.jpg")
+    odd_name = tmp_path / (os.fsdecode(b"fa\xe7ade") + ".png")  # not UTF-8: legal on Linux
+    Image.fromarray(rgb).save(odd_name)
+    files = [tmp_path / name for name in ("jpeg.jpg", "alpha.png", "photo.jpg")] + [odd_name]
+    out = run(["--labels", LABEL, *files, "--checkpoint", checkpoint, "--output", "g.png"], capsys)
+    [warning] = [line for line in out.out.splitlines() if line.startswith("warning:")]
+    assert "photo.jpg does not look like a label map" in warning
+    [grid] = grid_spy
+    assert grid["col_titles"] == ["narrow_house", "jpeg", "alpha", "photo", "fa\ufffdade"]
+    drawn, jpeg, alpha = grid["rows"][0][:3]
+    assert (jpeg == drawn).all(dim=0).float().mean() > 0.95  # JPEG noise snapped back
+    assert torch.equal(alpha[:, :, 64:], drawn[:, :, 64:])
+    background = load_label(Image.new("RGB", (1, 1), (0, 0, 220)), size=1)  # transparent pixels
+    assert (alpha[:, :, :64] == background).all()
+
+
+def test_a_label_is_read_as_its_exif_orientation_shows_it(tmp_path):
+    upright = Image.open(SAMPLES / "shop_street.png").convert("RGB")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to view": the pixels are stored turned left
+    upright.rotate(90, expand=True).save(tmp_path / "phone.jpg", exif=exif, quality=95)
+    label, _, _ = read_label(tmp_path / "phone.jpg")
+    assert (label == load_label(upright)).all(dim=0).float().mean() > 0.95
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="named pipes and /dev/zero as on Linux")
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        ("notes.txt", "not an image"),
+        ("missing.png", "does not exist"),
+        ("pipe.png", "named pipe"),
+        ("loop.png", "symbolic link loop"),
+        ("gone.png", "broken symbolic link"),
+        ("/dev/zero", "a device"),
+    ],
+)
+def test_an_unreadable_label_is_skipped_with_one_sentence(
+    checkpoint, reuse_net, tmp_path, capsys, grid_spy, name, words
+):
+    odd = tmp_path / name
+    if name == "notes.txt":
+        odd.write_text("not an image")
+    elif name == "pipe.png":
+        os.mkfifo(odd)  # read, it would wait for a writer forever
+    elif name == "loop.png":
+        odd.symlink_to(odd)
+    elif name == "gone.png":
+        odd.symlink_to(tmp_path / "deleted.png")
+    out = run(["--labels", odd, LABEL, "--checkpoint", checkpoint, "--output", "g.png"], capsys)
+    [skipped] = [line for line in out.out.splitlines() if line.startswith("skipping")]
+    assert str(odd) in skipped and words in skipped
+    assert grid_spy[0]["col_titles"] == ["narrow_house"]
 
 
 def test_no_usable_labels_exit_2(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("not an image")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(SystemExit) as exit_info:
-        exercise1_observe.main(
-            [
-                "--labels",
-                str(tmp_path / "notes.txt"),
-                str(tmp_path / "empty"),
-                "--output",
-                str(tmp_path / "o.png"),
-            ]
-        )
-    captured = capsys.readouterr()
-    assert exit_info.value.code == 2 and "no usable label images" in captured.err
-    assert "notes.txt" in captured.out and "no images" in captured.out
+    args = ["--labels", tmp_path / "notes.txt", tmp_path / "empty", "--output", tmp_path / "o.png"]
+    assert "no usable label images" in refused(exercise1_observe.main, args, capsys)
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
-def test_unavailable_device_is_one_sentence(tmp_path, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        exercise1_observe.main(["--device", "cuda", "--output", str(tmp_path / "o.png")])
-    assert exit_info.value.code == 2 and "no CUDA GPU" in capsys.readouterr().err
+def bad_weights(path, kind):
+    """A weights file Exercise 1 must refuse, of the given kind."""
+    if kind == "html":
+        path.write_text("<html>404 Not Found</html>")
+    elif kind == "nan":
+        state_dict = random_official_state_dict(ngf=8)
+        state_dict["model.model.0.weight"].view(-1)[5] = float("nan")  # gives an all-black facade
+        torch.save(state_dict, path)
+    elif kind == "nan, yours":
+        write_exercise3_weights(path, state_dict={"up4.1.weight": torch.tensor(float("nan"))})
+    elif kind == "ex3 checkpoint":
+        torch.save(dict(format_version=1, epoch=2, net_G=UNetGenerator(ngf=8).state_dict()), path)
+    elif kind == "fifo":
+        os.mkfifo(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    "kind, words",
+    [
+        ("missing", ["no pretrained weights", "download_pretrained.py", "docs/downloads.rst"]),
+        ("html", ["is not a PyTorch weights file", "pass a generator's weights file"]),
+        ("nan", ["holds NaN or infinite weights"]),
+        ("nan, yours", ["holds NaN or infinite weights"]),
+        ("ex3 checkpoint", ["exercise3_train.py's checkpoint", "pass generator_weights.pth"]),
+        ("fifo", ["is a named pipe (FIFO)"]),
+    ],
+)
+def test_weights_it_cannot_run_are_refused_in_one_sentence(tmp_path, capsys, kind, words):
+    weights = bad_weights(tmp_path / "weights.pth", kind)
+    args = ["--checkpoint", weights, "--output", tmp_path / "o.png"]
+    err = refused(exercise1_observe.main, args, capsys)
+    assert str(weights) in err and all(word in err for word in words), err
+    assert "delete it" not in err  # a file the user named is theirs to keep
+    assert not (tmp_path / "o.png").exists()
+
+
+@pytest.mark.parametrize(
+    "output, words",
+    [
+        ("grid.gif", "does not end in a figure format"),
+        ("grid.png.txt", "does not end in a figure format"),
+        ("a_file/grid.png", "cannot write"),
+        ("my_label.png", "my_label.png"),  # the label it reads
+        ("run/generator_weights.pth", "generator_weights.pth"),
+        (SAMPLES / "shop_street.png", "shop_street.png"),
+    ],
+)
+def test_an_output_that_would_replace_or_fail_is_refused_before_any_work(
+    tmp_path, capsys, output, words
+):
+    (tmp_path / "a_file").write_text("a file, not a folder")
+    (tmp_path / "my_label.png").write_bytes(LABEL.read_bytes())
+    before = {p: p.read_bytes() for p in [tmp_path / "my_label.png", *SAMPLES.iterdir()]}
+    args = ["--labels", "my_label.png", "--output", output, "--checkpoint", "never_read.pth"]
+    err = refused(exercise1_observe.main, args, capsys)
+    assert words in err and "no pretrained weights" not in err  # refused before reading weights
+    assert before == {p: p.read_bytes() for p in before}
+
+
+@pytest.mark.parametrize("suffix, magic", [(".jpg", b"\xff\xd8\xff"), (".pdf", b"%PDF")])
+def test_the_grid_is_written_in_the_format_its_name_says(
+    checkpoint, reuse_net, tmp_path, capsys, suffix, magic
+):
+    output = tmp_path / f"grid{suffix}"
+    run(["--labels", LABEL, "--checkpoint", checkpoint, "--output", output], capsys)
+    assert output.read_bytes().startswith(magic)
+
+
+def test_one_label_gets_a_figure_whose_title_is_not_clipped(
+    checkpoint, reuse_net, tmp_path, capsys
+):
+    run(["--labels", LABEL, "--checkpoint", checkpoint, "--output", tmp_path / "one.png"], capsys)
+    with Image.open(tmp_path / "one.png") as png:
+        ink = np.asarray(png.convert("L"))[: png.height // 12] < 128  # the title's dark pixels
+    columns = np.flatnonzero(ink.any(axis=0))
+    assert columns.size and columns.min() > 3 and columns.max() < ink.shape[1] - 4
+
+
+def test_fast_runs_a_faster_copy_close_to_the_exact_network(
+    checkpoint, random_generator, reuse_net, tmp_path, capsys, grid_spy
+):
+    import speed
+
+    args = ["--labels", LABEL, "--checkpoint", checkpoint, "--output", tmp_path / "fast.png"]
+    out = run([*args, "--device", "cpu", "--fast"], capsys).out
+    assert "cpu, --fast" in out and "fast inference on cpu" in out
+    [grid] = grid_spy
+    label, fake = grid["rows"][0][0], grid["rows"][1][0]
+    exact = translate(random_generator(), label[None])[0]
+    bf16 = speed.inference_dtype("cpu") != torch.float32  # bf16: 8 bits of mantissa
+    assert (fake - exact).abs().max() < (0.05 if bf16 else 1e-4)
+    assert random_generator().down1[0].weight.dtype == torch.float32  # left as it was
+
+
+@pytest.mark.slow
+def test_the_exercises_leave_process_wide_settings_alone():
+    """Without --fast nothing of the speed layer is even imported: no allocator, cuDNN or TF32
+    change."""
+    code = (
+        "import sys, torch\n"
+        "import exercise1_observe, exercise2_explore, colorize_sketch, facades_generator\n"
+        "exercise1_observe.parse_args([])\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] == 'speed'], 'speed imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=120)
 
 
 def test_readme_quick_start_runs_verbatim(checkpoint, tmp_path, monkeypatch):
     """The Python block of README's quick start, run as written, in a folder laid out like ROOT."""
     readme = (ROOT / "README.rst").read_text()
     section = readme.split(".. SECTION: quick-start", 1)[1].split(".. SECTION:", 1)[0]
-    blocks = re.findall(r"\.\. code-block:: python\n\n((?:(?: {3}.*)?\n)+)", section)
-    assert len(blocks) == 1, "the quick start should hold exactly one Python code block"
-    code = "\n".join(line[3:] for line in blocks[0].splitlines())
+    [block] = re.findall(r"\.\. code-block:: python\n\n((?:(?: {3}.*)?\n)+)", section)
+    code = "\n".join(line[3:] for line in block.splitlines())
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / "facades_generator.pth").symlink_to(checkpoint)
     (tmp_path / "sample_facades").symlink_to(ROOT / "sample_facades")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", ["quick_start"])
     exec(compile(code, "README.rst quick start", "exec"), {"__name__": "__main__"})
-    written = re.findall(r"""save\(["']([^"']+\.png)["']\)""", code)
-    assert written, "the quick start should save its result as a PNG"
-    with Image.open(tmp_path / written[-1]) as png:
+    [written] = re.findall(r"""save\(["']([^"']+\.png)["']\)""", code)[-1:]
+    with Image.open(tmp_path / written) as png:
         assert png.size == (256, 256) and png.mode == "RGB"
 
 
-def test_fast_flag_runs_a_faster_copy_close_to_the_exact_network(
-    checkpoint, random_generator, reuse_net, tmp_path, capsys, grid_spy
-):
-    """--fast prints what it switched on and stays within its precision's accuracy of the exact
-    network; the exact network itself is left as it was (fp32, its own modules)."""
-    import speed
+def test_the_facades_route_of_docs_training_from_pairs_to_exercise1(tmp_path, capsys, grid_spy):
+    """docs/training.rst's facades route: pairs preprocessed, found READY, trained on for one tiny
+    epoch, and that run's generator_weights.pth gets its row in Exercise 1."""
+    import exercise3_train
+    import preprocess_anime_sketches
 
-    dtype = speed.inference_dtype("cpu")
-    out = run(
-        [
-            "--labels",
-            SAMPLES / "narrow_house.png",
-            "--checkpoint",
-            checkpoint,
-            "--output",
-            tmp_path / "fast.png",
-            "--device",
-            "cpu",
-            "--fast",
-        ],
-        capsys,
-    )
-    assert "device:     cpu, --fast" in out.out and "fast inference on cpu: weights" in out.out
+    facades = tmp_path / "facades"
+    write_facades_pairs(facades / "train", count=4, seed=1)
+    write_facades_pairs(facades / "val", count=2, seed=2)
+    processed, run_dir = tmp_path / "facades_processed", tmp_path / "facades_run"
+    preprocess_anime_sketches.main(["--input", str(facades), "--output", str(processed)])
+    preprocess_anime_sketches.main(["--output", str(processed), "--verify"])
+    assert "label -> photo" in capsys.readouterr().out
+    tiny = ["--epochs", "1", "--ngf", "8", "--ndf", "8", "--val-images", "2", "--device", "cpu"]
+    exercise3_train.main(["--data", str(processed), "--quick", *tiny, "--output-dir", str(run_dir)])
+    weights = run_dir / "generator_weights.pth"
+    run(["--checkpoint", weights, "--labels", facades / "val", "--output", "ex1.png"], capsys)
     [grid] = grid_spy
-    label, fake = grid["rows"][0][0], grid["rows"][1][0]
-    loaded_net = random_generator()
-    exact = translate(loaded_net, label[None])[0]
-    # bf16: 8 bits of mantissa
-    assert (fake - exact).abs().max() < (1e-4 if dtype == torch.float32 else 0.05)
-    assert {p.dtype for p in loaded_net.parameters()} == {torch.float32} and type(
-        loaded_net
-    ) is UNetGenerator
-
-
-def test_the_exercises_leave_process_wide_settings_alone():
-    """Without --fast nothing of the speed layer is even imported: no allocator, cuDNN or TF32
-    change."""
-    code = (
-        "import sys, torch\n"
-        "import exercise1_observe, exercise2_explore, facade_painter, facades_generator\n"
-        "before = torch.backends.cudnn.benchmark\n"
-        "exercise1_observe.parse_args([])\n"
-        "speed = [m for m in sys.modules if m == 'speed' or m.startswith('speed.')]\n"
-        "assert not speed, 'speed imported'\n"
-        "assert torch.backends.cudnn.benchmark == before"
-    )
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=120)
+    assert grid["row_titles"] == ["label (input)", "your model (epoch 1)", "real photo (target)"]
+    labels, yours, _ = (torch.stack(row) for row in grid["rows"])
+    assert torch.allclose(yours, translate(open_generator(weights)[0], labels), atol=1e-5)
