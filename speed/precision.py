@@ -62,20 +62,8 @@ def tune_allocator():
     return libc is not None and all(libc.mallopt(key, value) for key, value in MALLOPT.items())
 
 
-def busy_note():
-    """A note when other programs hold the cores (load average above their number) while OpenMP's
-    threads would spin as they wait (no OMP_WAIT_POLICY); else None."""
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0  # not on Windows
-    if load <= (os.cpu_count() or 1) or "OMP_WAIT_POLICY" in os.environ:
-        return None
-    return (
-        f"note: this machine is busy (load {load:.1f} on {os.cpu_count()} cores): start Python "
-        "with OMP_WAIT_POLICY=PASSIVE, or every small op waits for a descheduled thread"
-    )
-
-
 def tune_process(device):
-    """Process-wide speed settings for `device`, for good; one line per setting (or note)."""
+    """Process-wide speed settings for `device`, for good; a line saying what each did."""
     device = torch.device(device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # time cuDNN's algorithms once for our fixed shapes
@@ -83,6 +71,6 @@ def tune_process(device):
         return ["cuDNN autotuner on, TF32 matmuls and convolutions on"]
     if device.type != "cpu":
         return []
-    tuned = tune_allocator()
-    done = ["glibc malloc thresholds raised" if tuned else "allocator left alone (needs glibc)"]
-    return done + [note for note in [busy_note()] if note]
+    return [
+        "glibc malloc thresholds raised" if tune_allocator() else "allocator left alone (no glibc)"
+    ]
