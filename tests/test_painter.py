@@ -54,8 +54,8 @@ def server():
 
 
 @pytest.fixture(scope="module")
-def unready(tmp_path_factory):
-    args = facade_painter.parse_args(["--checkpoint", str(tmp_path_factory.mktemp("x") / "no.pth")])
+def unready():
+    args = facade_painter.parse_args(["--checkpoint", "~/no/such/weights.pth"])  # ~ as typed
     yield from serving(*facade_painter.load_model(args, torch.device("cpu")))
 
 
@@ -287,6 +287,7 @@ def test_without_weights_the_page_loads_and_generate_says_how_to_get_them(unread
     assert get(unready, "/")[0] == 200
     status = json.loads(get(unready, "/status.json")[2])
     assert status["ready"] is False and "python download_pretrained.py" in status["message"]
+    assert f"no pretrained weights at {Path.home()}" in status["message"]  # ~ is the home folder
     code, _, message = post(unready, GOOD)
     assert code == 503 and b"python download_pretrained.py" in message
 
