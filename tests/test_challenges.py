@@ -103,21 +103,24 @@ def test_a_missing_file_gets_the_fix_that_works_there(tmp_path, monkeypatch):
     assert f"`git checkout -- {tmp_path / U}`" in check.verdict_in_child(tmp_path / U, 1)
 
 
-@pytest.mark.parametrize("folder, words", [("nowhere", "does not exist"), (U, "is a file")])
-def test_a_folder_that_is_none_is_refused_before_any_check(folder, words, tmp_path, capsys):
+FOLDERS = [  # --folder, and what the refusal says; {t} is tmp_path, also the home folder
+    ("{t}/nowhere", "--folder {t}/nowhere does not exist"),
+    ("~/nowhere", "--folder {t}/nowhere does not exist"),
+    ("{t}/unet_forward.py", "--folder {t}/unet_forward.py is a file"),
+    ("", "--folder: is empty"),
+]
+
+
+@pytest.mark.parametrize("folder, words", FOLDERS)
+def test_a_folder_that_is_none_is_refused_in_one_sentence(
+    folder, words, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("HOME", str(tmp_path))
     (tmp_path / U).write_text("")
     with pytest.raises(SystemExit) as exit_info:
-        check.main(["--folder", str(tmp_path / folder)])
-    assert exit_info.value.code == 2
-    assert f"--folder {tmp_path / folder} {words}" in capsys.readouterr().err
-
-
-def test_an_empty_or_home_folder_flag_is_read_as_a_path(monkeypatch, tmp_path, capsys):
-    monkeypatch.setenv("HOME", str(tmp_path))
-    for folder, words in [("", "empty"), ("~/nowhere", f"{tmp_path / 'nowhere'} does not exist")]:
-        with pytest.raises(SystemExit) as exit_info:
-            check.main(["--folder", folder])
-        assert exit_info.value.code == 2 and words in capsys.readouterr().err
+        check.main(["--folder", folder.format(t=tmp_path)])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and words.format(t=tmp_path) in err and err.count("\n") == 1
 
 
 @pytest.mark.parametrize("cwd, command", [(".", "challenges/check.py"), ("challenges", "check.py")])
@@ -145,27 +148,25 @@ def test_one_solved_two_missing_exit_1(tmp_path, capsys):
     assert out.count("is missing; copy the stub") == 2 and out.endswith("1 of 3 solved\n")
 
 
-CHILD_ENDS = [
-    ("import os\nos._exit(0)\n", "ended without a verdict (exit status 0)"),
-    ("while True:\n    pass\n", "stopped after 3 s"),
-    ("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n", "killed by SIGSEGV"),
+CHILD_ENDS = [  # the code, the time limit, the verdict
+    ("import os\nos._exit(0)\n", 120, "ended without a verdict (exit status 0)"),
+    ("while True:\n    pass\n", 3, "stopped after 3 s"),
+    ("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n", 120, "killed by SIGSEGV"),
 ]
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(os.name != "posix", reason="SIGSEGV")
-@pytest.mark.parametrize("code, words", CHILD_ENDS)
-def test_a_child_that_ends_without_a_verdict_is_named(code, words, tmp_path):
+@pytest.mark.parametrize("code, limit, words", CHILD_ENDS)
+def test_a_child_that_ends_without_a_verdict_is_named(code, limit, words, tmp_path):
     (path := tmp_path / R).write_text(code)
-    start = time.monotonic()
-    assert words in check.verdict_in_child(path, time_limit=3)
-    assert time.monotonic() - start < 30
+    assert words in check.verdict_in_child(path, time_limit=limit)
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(os.name != "posix", reason="signals to a process group: POSIX")
 def test_ctrl_c_says_interrupted_and_stops_the_childs_code(tmp_path):
-    """As a terminal sends it: SIGINT to the foreground process group; the looping code stops."""
+    """SIGINT as a terminal sends it (the children, in sessions of their own, do not get it)."""
     marker = tmp_path / "pid"
     code = f"import os\nopen({str(marker)!r}, 'w').write(str(os.getpid()))\nwhile True: pass\n"
     (tmp_path / U).write_text(code)
