@@ -4,11 +4,10 @@
     python preprocess_anime_sketches.py --demo 200   # no Kaggle account: 200 synthetic pairs first
     python preprocess_anime_sketches.py --verify     # check anime_processed/ before training
 
---input holds data/train/*.png (+ data/val/), as unzipped from Kaggle, or train/*.png (+ val/):
-1024x512 RGB pairs, the COLOUR image on the LEFT half, the line SKETCH on the RIGHT. Writes the
-layout of preprocessing/__init__.py. A re-run skips finished pairs; the input is only read; files
-are written atomically; a pair that cannot be made is skipped and named; a full disk stops the run
-in one sentence, the finished pairs kept. Every run ends with --verify's checks.
+--input holds data/train/*.png (+ data/val/) as unzipped from Kaggle, or train/*.png (+ val/):
+1024x512 pairs, the COLOUR image LEFT, the line SKETCH RIGHT. Writes preprocessing/__init__.py's
+layout atomically, skipping finished pairs and naming the ones it cannot make; a full disk stops it
+in one sentence, the finished pairs kept. The input is only read. It ends with --verify's checks.
 """
 
 import argparse
@@ -33,9 +32,8 @@ from preprocessing.demo import draw_demo_pair
 
 MAX_SIZE = math.isqrt(MAX_PIXELS)  # 4096: a larger output could not be read back (open_image)
 ASPECT_TOLERANCE = 0.01  # a pair must be 2:1 (1024x512) within 1%
-# --verify compares the folders of a split with each other. On Kaggle pairs, sketches have a colour
-# spread (mean of max - min channel, / 255) of 0.000 and are 91-97% white paper; even pale colour
-# images spread 0.026-0.029 and are 10-22% white.
+# --verify compares a split's folders. On Kaggle pairs, sketches have a colour spread (mean of max -
+# min channel, / 255) of 0.000, 91-97% white; pale colour images 0.026-0.029, 10-22% white.
 GAPS = np.array([0.01, 0.2])  # sketches/ this much greyer, or this much whiter, than colors/
 LINE_ART = (0.01, 0.5)  # line art: a colour spread below 0.01 and at least 50% white paper
 LABEL_SPREAD = 0.5  # label maps are saturated: the 12 CMP facade colours spread 0.56 to 1.0
@@ -48,7 +46,7 @@ def run_jobs(function, jobs, workers, desc):
     if workers == 1:
         yield from tqdm(map(function, jobs), **bar)
         return
-    # Workers ignore Ctrl+C: the main process alone stops them, with one message (not process_map).
+    # Workers ignore Ctrl+C so that one message comes, from the main process (process_map can't).
     ignore = (signal.SIGINT, signal.SIG_IGN)
     with ProcessPoolExecutor(workers, initializer=signal.signal, initargs=ignore) as pool:
         yield from tqdm(pool.map(function, jobs, chunksize=4), **bar)
@@ -65,8 +63,7 @@ def write_file(data, path):
 
 
 def write_demo_pair(job):
-    """Draw pair `index` of demo set `seed` into `path`, unless the file already holds it (then its
-    time stamp stays, and its processed pair is not redone)."""
+    """Draw pair `index` of demo set `seed` into `path` unless it holds it (time stamp kept)."""
     seed, index, path = job
     data = png_bytes(draw_demo_pair(seed, index))
     if not (path.is_file() and path.read_bytes() == data):
@@ -74,8 +71,7 @@ def write_demo_pair(job):
 
 
 def write_demo_set(root, output, count, seed, workers):
-    """`count` pairs in the Kaggle format in root/train/, the last tenth in root/val/: never into a
-    folder holding anything but this very demo set (a marker records the command)."""
+    """`count` pairs in root/train/ and val/ (a tenth), where nothing but this demo set is."""
     stamp = f"python preprocess_anime_sketches.py --demo {count} --seed {seed}"
     marker = root / "DEMO_SET.txt"
     drawn = any(root.glob("*/demo_*.png"))  # a marker alone is what a run stopped at once left
@@ -84,10 +80,8 @@ def write_demo_set(root, output, count, seed, workers):
     if any(not p.name.startswith("demo_") for p in output.glob("*/*/*.png")):
         fail(f"{output}/ holds pairs that are not demo pairs; pass an empty --output folder.")
     n_val = max(1, round(count / 10)) if count >= 2 else 0  # Kaggle's 20% would leave less to learn
-    jobs = [
-        (seed, i, root / ("val" if i >= count - n_val else "train") / f"demo_{i:05d}.png")
-        for i in range(count)
-    ]
+    splits = ["train"] * (count - n_val) + ["val"] * n_val
+    jobs = [(seed, i, root / split / f"demo_{i:05d}.png") for i, split in enumerate(splits)]
     write_file(f"Synthetic pairs written by `{stamp}`.\n".encode(), marker)
     list(run_jobs(write_demo_pair, jobs, workers, "Drawing demo pairs"))
     print(f"Wrote {count} demo pairs ({count - n_val} train, {n_val} val) to {root}/")
@@ -95,10 +89,8 @@ def write_demo_set(root, output, count, seed, workers):
 
 def find_splits(root):
     """{'train': folder, 'val': folder} from the Kaggle layout (data/train) or the flat one."""
-    hint = (
-        f"unzip Kaggle's 'Anime Sketch Colorization Pair' into {root}/ (so that {root}/data/train/"
-        " holds the PNGs), or run `python preprocess_anime_sketches.py --demo 200`"
-    )
+    hint = f"unzip Kaggle's 'Anime Sketch Colorization Pair' into {root}/ (giving {root}/data/"
+    hint += "train/), or run `python preprocess_anime_sketches.py --demo 200`"
     if not root.is_dir():
         fail(f"{root}/ does not exist: {hint}.")
     base = root / "data" if (root / "data" / "train").is_dir() else root
@@ -113,8 +105,7 @@ def find_splits(root):
 
 
 def output_names(folder):
-    """{entry: output name} for every visible entry (folders and FIFOs are skipped, never opened):
-    a.png and a.jpg become a_png and a_jpg, not one a; a clash left after that stops the run."""
+    """{entry: output name}: a.png and a.jpg become a_png and a_jpg; a clash left stops the run."""
     files = list(entries(folder))
     stems = Counter(p.stem for p in files)
     names = {p: p.stem if stems[p.stem] == 1 else f"{p.stem}_{p.suffix[1:].lower()}" for p in files}
@@ -144,19 +135,12 @@ def process_pair(job):
         image = open_image(src, "pair", "it is left out")  # as viewers show it (EXIF rotation)
     except LessonError as error:  # not an image, damaged, a folder, a FIFO, ...
         return "skipped", src, str(error)
-    except FileNotFoundError:  # the outputs' folders exist: only the input can have gone
-        return "skipped", src, "was deleted while preprocessing ran"
-    except OSError as exc:  # a link loop, ...
-        return "skipped", src, exc.strerror
+    except OSError as exc:  # gone since the listing (the outputs' folders exist), a link loop, ...
+        gone = isinstance(exc, FileNotFoundError)
+        return "skipped", src, "was deleted while preprocessing ran" if gone else exc.strerror
     width, height = image.size
-    if abs(width - 2 * height) > ASPECT_TOLERANCE * width:
-        return "skipped", src, f"{width}x{height} is not a 2:1 pair like 1024x512"
-    if height < MIN_SIDE:
-        return (
-            "skipped",
-            src,
-            f"{width}x{height} is too small: halves of {MIN_SIDE}x{MIN_SIDE} at least",
-        )
+    if abs(width - 2 * height) > ASPECT_TOLERANCE * width or height < MIN_SIDE:
+        return "skipped", src, f"{width}x{height}: not a 2:1 pair, or under {MIN_SIDE} pixels high"
     rgb, half = to_rgb(image), width // 2  # 16-bit grey scaled to 8 bits, transparency on white
     boxes = [(0, 0, half, height), (width - half, 0, width, height)]
     for box, path in zip(boxes, outputs, strict=True):
@@ -191,9 +175,7 @@ def orientation(split_dir, sketches, colors):
     if forward and not backward:
         return None
     if forward or not backward:
-        return (
-            f"{split_dir}: sketches/ and colors/ look alike; does --input hold sketch/colour pairs?"
-        )
+        return f"{split_dir}: sketches/ and colors/ look alike: are these sketch/colour pairs?"
     if sketches[0] >= LABEL_SPREAD and not (colors[0] < LINE_ART[0] and colors[1] >= LINE_ART[1]):
         print(f"  {split_dir.name}: sketches/ holds label maps, colors/ photos: label -> photo")
         return None
@@ -204,8 +186,7 @@ def orientation(split_dir, sketches, colors):
 
 
 def verify(output, size, workers):
-    """Check `output` as training will read it: a line per split, then READY, or the problems and
-    exit status 2."""
+    """Check `output` as training reads it: a line per split, READY or the problems (status 2)."""
     problems = [] if (output / "train").is_dir() else [f"{output / 'train'}/ is missing"]
     totals = Counter()
     for split_dir in [output / split for split in SPLITS if (output / split).is_dir()]:

@@ -3,10 +3,9 @@
     anime_processed/{train,val}/sketches/NAME.png   real_A, the condition (a line sketch)
     anime_processed/{train,val}/colors/NAME.png     real_B, the target (the coloured image)
 
-One rule for --verify and for training, so that a set --verify calls READY is the set training
-reads: a pair is NAME.png in both folders of a split, each a regular file with a visible name. A
-folder or a FIFO named x.png is no image (a FIFO would make its reader wait forever); hidden files
-(.DS_Store, macOS's ._x.png) are no data.
+A pair is NAME.png in both folders of a split, each a regular file with a visible name: one rule
+for --verify and training, so a set --verify calls READY is the set training reads. A folder or a
+FIFO named x.png is no image (a FIFO would make its reader wait forever); .DS_Store is no data.
 """
 
 from helpers.lesson import not_a_file
@@ -19,8 +18,7 @@ MIN_SIDE = 32
 
 
 def entries(folder):
-    """{visible entry: None for a regular file, else what it is ("a folder", "a named pipe (FIFO)",
-    ...)}, sorted by name; {} for a missing folder. Only stat()s: a FIFO is never opened."""
+    """{visible entry, sorted: None for a regular file, else what it is ("a folder", ...)}."""
     names = (
         sorted(p for p in folder.iterdir() if not p.name.startswith(".")) if folder.is_dir() else []
     )

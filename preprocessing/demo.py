@@ -66,6 +66,9 @@ FRINGE = {
     "long": points("1,0.35 0.82,0.3 0.55,-0.42 -0.2,-0.62 -0.7,-0.2 -0.9,0.45 -1.05,0.4"),
     "buns": np.vstack([[[0.98, 0.1]], *SCALLOPS, [[-0.98, 0.1]]]),
 }
+NOSE = (points("0.02,0.42 -0.03,0.5"), None, False)
+OPEN_MOUTH = (ellipse(0, 0.66, 0.17, 0.13, 0, 180, 16), MOUTH, True)
+SMILE = (ellipse(0, 0.56, 0.18, 0.1, 20, 160, 12), None, False)
 BODY = points("-0.32,1.3 0.32,1.3 1.55,1.55 1.95,2.1 2.1,9 -2.1,9 -1.95,2.1 -1.55,1.55")
 NECK = points("-0.27,0.7 0.27,0.7 0.27,1.33 -0.27,1.33")
 # A cloud: five puffs (x, y offsets and radius, in units of the cloud's radius).
@@ -102,12 +105,7 @@ def figure(style, mouth_open, gaze):
             (ellipse(ex + gaze - 0.05, 0.14, 0.035, 0.035), WHITE, True),
             (ellipse(ex, -0.14, 0.2, 0.08, 200, 340, 8), None, False),  # eyebrow
         ]
-    face.append((points("0.02,0.42 -0.03,0.5"), None, False))  # nose
-    if mouth_open:
-        face.append((ellipse(0, 0.66, 0.17, 0.13, 0, 180, 16), MOUTH, True))
-    else:
-        face.append((ellipse(0, 0.56, 0.18, 0.1, 20, 160, 12), None, False))
-    face.append((front, hair_colour, True))
+    face += [NOSE, OPEN_MOUTH if mouth_open else SMILE, (front, hair_colour, True)]
     return shapes + [(*shape, True) for shape in face]
 
 
@@ -123,12 +121,13 @@ def draw_half(colored, scene, shapes, side):
         image = Image.new("RGB", (side, side), WHITE)
     draw = ImageDraw.Draw(image)
     draw.line([(0, horizon), (side, horizon)], fill=BLACK, width=line)
-    if scene["sun"]:
+    if scene["sun"] is not None:
         x, y, r = (v * side for v in scene["sun"])
         draw.ellipse([x - r, y - r, x + r, y + r], SUN if colored else WHITE, BLACK, line)
-    for puffs in scene["clouds"]:
+    for cx, cy, cr in scene["clouds"]:
         # Every puff black, then every puff a line's width smaller in white: one outline round the
         # whole cloud, none between its puffs.
+        puffs = [(cx + dx * cr, cy + dy * cr, cr * s) for dx, dy, s in PUFFS]
         for x, y, r in puffs:
             draw.ellipse([(x - r) * side, (y - r) * side, (x + r) * side, (y + r) * side], BLACK)
         for x, y, r in puffs:
@@ -158,17 +157,9 @@ def draw_demo_pair(seed, index):
         angle = tilt if on_head else tilt / 4  # the head tilts on the neck, the body less
         rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
         shapes.append((((xy - neck) @ rotation.T + neck) * head + origin, fill, closed))
-    sun = None
-    if rng.random() < 0.6:
-        sun = (rng.uniform(0.08, 0.92), rng.uniform(0.07, 0.2), rng.uniform(0.04, 0.07))
-    clouds = []
-    for _ in range(rng.integers(0, 3)):
-        x, y, r = rng.uniform(0.1, 0.9), rng.uniform(0.1, 0.25), rng.uniform(0.03, 0.05)
-        clouds.append([(x + dx * r, y + dy * r, r * s) for dx, dy, s in PUFFS])
+    sun = rng.uniform([0.08, 0.07, 0.04], [0.92, 0.2, 0.07]) if rng.random() < 0.6 else None
+    clouds = [rng.uniform([0.1, 0.1, 0.03], [0.9, 0.25, 0.05]) for _ in range(rng.integers(0, 3))]
     scene = dict(horizon=rng.uniform(0.55, 0.8), sun=sun, clouds=clouds, line=3 * SUPERSAMPLE)
     side = PAIR_SIZE[1] * SUPERSAMPLE
-    pair = Image.new("RGB", PAIR_SIZE)
-    pair.paste(draw_half(True, scene, shapes, side), (0, 0))
     sketch = draw_half(False, scene, shapes, side).convert("L").convert("RGB")  # grey as RGB
-    pair.paste(sketch, (PAIR_SIZE[0] // 2, 0))
-    return pair
+    return Image.fromarray(np.hstack([draw_half(True, scene, shapes, side), sketch]))
