@@ -1,16 +1,7 @@
-"""What every script of the lesson shares: errors a student can act on, the command line, and
-files read and written so that nothing a student already had is lost.
-
-    try:
-        ...
-    except LessonError as exc:
-        fail(str(exc))  # "error: <one sentence>" on stderr, exit status 2, no traceback
-
-Every file goes first to a hidden temporary file beside its destination and is renamed over it
-only when complete, with the permissions any new file of the user gets. One image decoder
-(open_image) and one weights reader (read_weights) give every script the same sentence for a
-missing, damaged or hostile file. torch is imported only inside the functions that need it, so
-preprocess_anime_sketches.py and its worker processes start without it.
+"""What every script shares: errors as one sentence (`raise LessonError(...)`, then `fail`), the
+command line, and files read and written so that nothing a student had is lost: one image
+decoder, one weights reader, and writes that land whole or not at all. torch is imported only
+inside the functions that need it, so preprocessing's worker processes start without it.
 """
 
 import argparse
@@ -58,9 +49,8 @@ def fail(message, code=2):
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse, but a bad flag gets fail()'s one line instead of the usage block; and a console
-    that cannot encode "§" or a file name (PYTHONIOENCODING=ascii, a legacy Windows code page)
-    gets it escaped as \\xa7 rather than a UnicodeEncodeError, from --help on."""
+    """argparse, but a bad flag gets fail()'s one line; and a console that cannot encode "§" or a
+    file name (PYTHONIOENCODING=ascii, a legacy code page) gets \\xa7, not a UnicodeEncodeError."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -174,9 +164,9 @@ def refuse_overwrite(output, inputs=(), flag="--output"):
     output = Path(output)
     if output.suffix.lower() in (".pth", ".pt"):
         what = "named like a weights file (.pth)"
-    elif any(output.resolve() == Path(path).resolve() for path in inputs):  # links, ./, ..
-        what = "one of the script's inputs"
-    elif (ROOT / "sample_facades") in output.resolve().parents:
+    elif any(os.path.realpath(output) == os.path.realpath(path) for path in inputs):  # links, ..
+        what = "one of the script's inputs"  # realpath, not resolve(): a link loop raises there
+    elif (ROOT / "sample_facades") in Path(os.path.realpath(output)).parents:
         what = "inside sample_facades/, the samples the lesson ships"
     else:
         return
@@ -222,8 +212,8 @@ def write_csv(rows, path):
 
 
 def not_a_file(path):
-    """None for a regular file (or a link to one) and for a missing path; else what `path` is
-    instead ("a folder", "a named pipe (FIFO)", ...). Only stat()s: a FIFO blocks its reader."""
+    """None for a regular file (or a link to one) and a missing path; else what `path` is ("a
+    folder", "a named pipe (FIFO)", ...), from stat() alone: a FIFO would block its reader."""
     try:
         mode = os.stat(path).st_mode  # follows symbolic links
     except (FileNotFoundError, NotADirectoryError):
@@ -259,7 +249,7 @@ def write_failure(exc, path):
 
 
 def check_writable_folder(folder):
-    """None if files can be created in `folder` (made if missing), else the reason."""
+    """None if files can be created in `folder` (made if missing), else why not."""
     try:
         Path(folder).mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=folder).close()
@@ -281,13 +271,9 @@ class ImageTooLarge(LessonError):
 
 
 def open_image(source, what="image", fix="pass another file", formats=None, draft_size=None):
-    """A file path, or an image file's bytes -> decoded PIL image, turned as its EXIF orientation
-    says (as every viewer shows it). LessonError naming the file and `fix` if it cannot be.
-
-    Every chunk and checksum is read, so a file cut short fails here, not half-way through the
-    work. `formats` limits the decoders Pillow may try (the painter's uploads); `draft_size` lets
-    a JPEG decode at 1/2, 1/4 or 1/8 scale, to no less than that size.
-    """
+    """A file path, or an image file's bytes -> decoded PIL image turned as its EXIF orientation
+    says (as viewers show it), or a LessonError naming the file and `fix`. `formats` limits the
+    decoders tried (uploads); `draft_size` lets a JPEG decode at 1/2-1/8 scale, no smaller."""
     subject = what if isinstance(source, bytes) else f"{what} {shown(source)}"
     too_large = f"{subject} is too large to open safely (over {MAX_PIXELS:,} pixels); {fix}."
     data = source
@@ -370,9 +356,8 @@ def save_image(image, path):
 
 
 def image_files(sources, per_folder=None):
-    """Files and folders -> image files, in the order given; a folder gives its images by name, at
-    most `per_folder` of them spread over its sorted list (varied facades, not four neighbours).
-    Files named directly are always kept: open_image says clearly what is wrong with one."""
+    """Files and folders -> image files; a folder gives at most `per_folder` of its images, spread
+    over its sorted list (varied facades, not four neighbours). Named files are always kept."""
     files = []
     for source in map(Path, sources):
         if not source.is_dir():
@@ -397,9 +382,9 @@ def image_files(sources, per_folder=None):
 
 
 def read_weights(path, what="weights file", fix="pass another file", subject=None):
-    """torch.load(path, weights_only=True) on the CPU, or a LessonError "<what> <path> <problem>;
-    <fix>." A .pth is a pickle, which can run any code when loaded: weights_only refuses all but
-    tensors and plain containers. NaN or infinite weights are refused too (black images)."""
+    """torch.load(path, weights_only=True) on the CPU: a .pth is a pickle, which can run code, and
+    weights_only loads tensors and containers only. Else a LessonError "<what> <path> <problem>;
+    <fix>.", also for NaN or infinite weights (they draw black images)."""
     problem = file_problem(path)  # a named pipe would make torch.load wait forever
     loaded = None
     if problem is None:
