@@ -139,7 +139,7 @@ def check_unet(net_class, path):
         raise Wrong("not yet written")
     for block, reads in READS.items():  # the first block that reads something else is the mistake
         if block not in got:
-            why = f"every block runs once, {block} on {reads}" if error is None else None
+            why = f"every block runs once, {block} on {reads}." if error is None else None
             raise Wrong(f"{block} is never reached: {why or explain(error, path)}")
         if not close(got[block][0], expected[block][0]):
             raise Wrong(wrong_input(block, got[block][0], expected[block][0], tensors))

@@ -12,7 +12,7 @@ def pix2pix_losses(net_G, net_D, real_A, real_B, lambda_L1):
     pred_fake = net_D(real_A, fake_B.detach())
     loss_D_real = F.binary_cross_entropy_with_logits(pred_real, torch.ones_like(pred_real))
     loss_D_fake = F.binary_cross_entropy_with_logits(pred_fake, torch.zeros_like(pred_fake))
-    loss_D = 0.5 * (loss_D_real + loss_D_fake)  # §3.3: halved, so D learns slower than G
+    loss_D = 0.5 * (loss_D_real + loss_D_fake)  # §3.3 halves it (under Adam it barely matters)
     # G: make D call its pairs real (target 1: the non-saturating loss), and stay close to real_B.
     pred = net_D(real_A, fake_B)  # not detached: G's gradients flow back through D
     loss_G_GAN = F.binary_cross_entropy_with_logits(pred, torch.ones_like(pred))
