@@ -393,7 +393,7 @@ def test_paint_two_classes_and_generate_on_a_desktop(browser, server):
     page, errors = open_page(browser, server, accept_downloads=True)
     if os.environ.get("PAINTER_SCREENSHOT"):
         with atomic_path(os.environ["PAINTER_SCREENSHOT"]) as tmp:
-            page.screenshot(path=str(tmp), full_page=True)
+            page.screenshot(path=str(tmp), type="png", full_page=True)
     assert page.evaluate(UNNAMED) == []
 
     page.get_by_role("button", name="shop", exact=True).click()
