@@ -12,12 +12,11 @@
 Reads --data/{train,val}/{sketches,colors}/NAME.png (with no val/, 5% of train is held out).
 Writes into --output-dir (default: the current folder) after every epoch, all files together:
 generator_weights.pth (what colorize_sketch.py loads), exercise3_checkpoint.pth (all that --resume
-needs), metrics.csv (a row per epoch; row 0 is the untrained G), exercise3_training_progress.png
-(losses and validation L1); at a quarter of the epochs and at the end also exercise3_epoch_{E}.png
-(fixed validation sketches, generated, target) and exercise3_patchgan_{E}.png (D's 30x30
-verdicts on the real and the generated pairs; not with --no-gan). --fp32 trains the official way;
-by default each step runs in the reduced precision the hardware computes natively
-(training/recipe.py).
+needs) and metrics.csv (a row per epoch; row 0 is the untrained G); at a quarter of the epochs and
+at the end also exercise3_training_progress.png (losses and validation L1), exercise3_epoch_{E}.png
+(fixed validation sketches, generated, target) and exercise3_patchgan_{E}.png (D's 30x30 verdicts
+on the real and the generated pairs; not with --no-gan). By default each step runs in the precision
+the hardware computes natively (training/recipe.py); --fp32 trains the official way.
 """
 
 import argparse
@@ -30,79 +29,96 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel as DDP
+from torch.utils.data import default_collate
 from tqdm import tqdm
 
-from helpers.lesson import ArgumentParser, LessonError, above, at_least, choose_device, fail
-from helpers.lesson import DEVICE_CHOICES, multiple_of, seed_number
-from pix2pix_models import IMAGE_SIZE, PatchGANDiscriminator, UNetGenerator, init_weights, translate
-from pix2pix_models import generator_at_test_time
-from training.data import EpochSampler, PairedSketchDataset, load_pairs, make_loaders
-from training.recipe import BETA1, LAMBDA_L1, LR, StepSpeed, lr_factor, train_step
-from training.recipe import check_finite, validate
-from training.run import RunFolder, describe_run, epoch_line, resume_settings, say, seed_everything
+from helpers.lesson import DEVICE_CHOICES, ArgumentParser, LessonError, above, at_least
+from helpers.lesson import choose_device, fail, multiple_of, path_arg, seed_number, write_csv
+from pix2pix_models import IMAGE_SIZE, PatchGANDiscriminator, UNetGenerator, init_weights
+from pix2pix_models import generator_at_test_time, translate
+from training.data import make_loaders
+from training.recipe import BETA1, LAMBDA_L1, LR, StepSpeed, lr_factor, train_step, validate
+from training.run import CHECKPOINT, METRICS, WEIGHTS, RunFolder, describe_run, epoch_line
+from training.run import load_checkpoint, restore, resume_settings, rng_states, save_checkpoint
+from training.run import SETTINGS, save_figures, save_generator, say
 
 MILESTONES = (0.25, 1.00)  # fractions of the epochs that get figures (and SSIM): early, and the end
 PREVIEW_IMAGES = 4  # validation sketches shown in every exercise3_epoch_{E}.png
+# The module's defaults: the paper's recipe and networks (§3.3), 100 epochs at batch 4 (the paper
+# trained facades 200 epochs at batch 1). Filled in after parsing, so that args.typed knows which
+# flags were typed (--resume refuses those that differ from the checkpoint's).
+DEFAULTS = dict(data=Path("anime_processed"), output_dir=Path("."), quick=False, resume=False)
+DEFAULTS.update(epochs=100, epochs_decay=None, batch_size=4, lr=LR, beta1=BETA1, seed=0)
+DEFAULTS.update(lambda_l1=LAMBDA_L1, no_gan=False, ngf=64, ndf=64, image_size=IMAGE_SIZE)
+DEFAULTS.update(max_images=None, val_images=100, device="auto", workers=None, fp32=False)
+DEFAULTS.update(compile=False, no_sync_bn=False, restart=False)
 # --quick, the CPU preset, on the demo set's 180 pairs: narrow networks (work grows with the width
 # squared: 3.4 GFLOP per image and step at ngf 16 and ndf 8, 87 at the paper's 64), 6 epochs with
-# the official decay over the last 3, batch 2 (the paper used 1 for facades) and 5 times the
-# paper's learning rate. On the demo set that reaches in 6 epochs the validation L1 that 20 epochs
-# of lr 2e-4 at batch 4 reached (docs/training.rst has the runs). The image size cannot shrink:
-# the U-Net halves it 8 times to 1x1.
+# the official decay over the last 3, batch 2 and 5 times the paper's learning rate: in 6 epochs
+# the validation L1 that 20 epochs at lr 2e-4 and batch 4 reach (docs/training.rst has the runs).
+# The image size cannot shrink: the U-Net halves it 8 times to 1x1.
 QUICK = dict(epochs=6, batch_size=2, lr=1e-3, ngf=16, ndf=8, max_images=200)
+WIDTH = at_least(1, below=1025)  # 16 times the paper's 64 is already 14 billion weights in G
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """--help shows the docstring as written and every flag's default."""
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """--help shows the docstring as written and each flag's default."""
+
+    def _get_help_string(self, action):
+        default = DEFAULTS.get(action.dest)
+        return (
+            action.help
+            if default is None or default is False
+            else f"{action.help} (default: {default})"
+        )
 
 
 def parse_args(argv=None):
-    p = ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    # SUPPRESS: a flag not typed is left out of what parse_args returns
+    p = ArgumentParser(
+        description=__doc__, formatter_class=HelpFormatter, argument_default=argparse.SUPPRESS
+    )
     add = p.add_argument
-    add("--data", type=Path, default=Path("anime_processed"), help="the preprocessed pairs")
-    add("--output-dir", type=Path, default=Path("."), help="where the outputs go")
+    add("--data", type=path_arg, help="the preprocessed pairs")
+    add("--output-dir", type=path_arg, help="where the outputs go")
     preset = " ".join(f"--{key.replace('_', '-')} {value}" for key, value in QUICK.items())
     add("--quick", action="store_true", help=f"the CPU preset: {preset} (flags you give still win)")
-    # The paper's recipe (training/recipe.py) and the run's size.
-    add("--epochs", type=at_least(1), default=100, help="passes over the training pairs")
+    # The recipe (training/recipe.py) and the run's size.
+    add("--epochs", type=at_least(1), help="passes over the training pairs")
     add(
         "--epochs-decay",
         type=at_least(0),
         help="the last epochs, with a learning rate falling "
-        "linearly to 0 as in the official code (default: half of --epochs)",
+        "linearly towards zero as in the official code (default: half of --epochs)",
     )
-    add("--batch-size", type=at_least(1), default=4, help="pairs per step (per process)")
-    add("--lr", type=above(0), default=LR, help="Adam's learning rate")
-    add("--beta1", type=at_least(0.0, float), default=BETA1, help="Adam's beta1")
-    add("--lambda-l1", type=at_least(0.0, float), default=LAMBDA_L1, help="0: GAN alone")
+    add("--batch-size", type=at_least(1), help="pairs per step (per process)")
+    add("--lr", type=above(0), help="Adam's learning rate")
+    add("--beta1", type=at_least(0.0, float, below=1.0), help="Adam's beta1")
+    add("--lambda-l1", type=at_least(0.0, float), help="the weight of L1; 0: GAN alone")
     add("--no-gan", action="store_true", help="L1 alone: no discriminator is built")
-    add("--ngf", type=at_least(1), default=64, help="G's width (the paper's 64)")
-    add("--ndf", type=at_least(1), default=64, help="D's width (the paper's 64)")
-    add("--image-size", type=multiple_of(IMAGE_SIZE), default=IMAGE_SIZE, help="a multiple of 256")
+    add("--ngf", type=WIDTH, help="G's width (the paper's 64)")
+    add("--ndf", type=WIDTH, help="D's width (the paper's 64)")
+    # 4096: the largest side open_image reads (MAX_PIXELS); training larger would only upscale
+    add("--image-size", type=multiple_of(IMAGE_SIZE, below=4097), help="a multiple of 256")
     add("--max-images", type=at_least(1), help="train on the first N pairs only (default: all)")
-    add("--val-images", type=at_least(1), default=100, help="validation pairs")
-    add("--seed", type=seed_number, default=0, help="for weights, order, jitter and dropout")
+    add("--val-images", type=at_least(1), help="validation pairs")
+    add("--seed", type=seed_number, help="for weights, order, jitter and dropout")
     # How it runs.
-    add("--device", choices=DEVICE_CHOICES, default="auto", help="auto = cuda, then mps, then cpu")
+    add("--device", choices=DEVICE_CHOICES, help="auto = cuda, then mps, then cpu")
     add("--workers", type=at_least(0), help="loading processes (default: 0 on CPU, 4 on a GPU)")
     add(
         "--fp32",
         action="store_true",
         help="the official way: fp32, NCHW, plain Adam (default: "
-        "the reduced precision the hardware computes natively, channels_last, fused Adam)",
+        "the precision the hardware computes natively, channels_last, fused Adam)",
     )
     add("--compile", action="store_true", help="torch.compile both networks (minutes at first)")
     add("--no-sync-bn", action="store_true", help="torchrun on GPUs: BatchNorm per process")
     add("--resume", action="store_true", help="continue the run in --output-dir, with its settings")
     add("--restart", action="store_true", help="replace the run in --output-dir (at epoch 1's end)")
-    args = p.parse_args(argv)
-    if args.quick:  # the preset replaces the defaults; flags typed on the command line still win
-        p.set_defaults(**QUICK)
-        args = p.parse_args(argv)
-    unset = object()  # parsed again into a namespace of placeholders: what is left was not given
-    given = p.parse_args(argv, argparse.Namespace(**dict.fromkeys(vars(args), unset)))
-    args.typed = {key for key, value in vars(given).items() if value is not unset}  # for --resume
-    return args
+    typed = vars(p.parse_args(argv))
+    preset = QUICK if typed.get("quick") else {}  # the preset replaces defaults, not typed flags
+    return argparse.Namespace(**{**DEFAULTS, **preset, **typed}, typed=set(typed))
 
 
 def main(argv=None):
@@ -113,11 +129,16 @@ def main(argv=None):
             train(args, folder, rank, device)
     except LessonError as exc:
         fail(str(exc))
-    except (torch.OutOfMemoryError, RuntimeError) as exc:  # a GPU's memory, or the CPU's
-        if "out of memory" not in str(exc) and "can't allocate memory" not in str(exc):
+    except (RuntimeError, MemoryError) as exc:
+        # torch.OutOfMemoryError on a GPU; the CPU's allocator raises a plain RuntimeError that
+        # only its text tells apart
+        cpu = "DefaultCPUAllocator" in str(exc)
+        if not (cpu or isinstance(exc, (torch.OutOfMemoryError, MemoryError))):
             raise
-        size, half = args.batch_size, max(1, args.batch_size // 2)
-        fail(f"training ran out of memory at --batch-size {size}; try --batch-size {half}")
+        smaller = "a smaller --image-size, --ngf or --ndf, or --quick"
+        if args.batch_size > 1:
+            smaller = f"--batch-size {args.batch_size // 2}"
+        fail(f"training ran out of memory at --batch-size {args.batch_size}; try {smaller}")
     except KeyboardInterrupt:  # Ctrl+C before the run's folder was opened
         print("\nInterrupted before training started; nothing was written.")
         raise SystemExit(130) from None
@@ -138,19 +159,6 @@ def start_processes(device):
     return dist.get_rank(), device
 
 
-def load_data(args, rank, device):
-    """Pairs on disk -> (real_A, real_B) batches, jittered alike, a shard per process."""
-    train_pairs, val_pairs, _ = load_pairs(args.data, args.max_images, args.val_images)
-    train_data = PairedSketchDataset(train_pairs, args.image_size)
-    val_data = PairedSketchDataset(val_pairs, args.image_size)
-    ranks = dist.get_world_size() if dist.is_initialized() else 1
-    sampler = EpochSampler(len(train_data), args.seed, rank, ranks)
-    loader, val_loader = make_loaders(
-        train_data, val_data, sampler, args.batch_size, args.workers, device
-    )
-    return loader, val_loader, val_data.first(PREVIEW_IMAGES)
-
-
 def for_training(net, device, args):
     """What takes the steps: under torchrun a DDP copy per process, whose gradients DDP averages
     (SyncBatchNorm: BatchNorm over the global batch, GPUs only); compiled on request."""
@@ -159,14 +167,6 @@ def for_training(net, device, args):
             net = nn.SyncBatchNorm.convert_sync_batchnorm(net)  # in place: net_G stays the module
         net = DDP(net, device_ids=[device.index] if device.type == "cuda" else None)
     return torch.compile(net) if net is not None and args.compile else net
-
-
-def milestone_epochs(epochs):
-    return sorted({max(1, math.ceil(f * epochs)) for f in MILESTONES})
-
-
-def adam(net, args, speed):
-    return torch.optim.Adam(net.parameters(), args.lr, (args.beta1, 0.999), **speed.adam_options)
 
 
 def mean_over_processes(losses, device):
@@ -179,25 +179,34 @@ def mean_over_processes(losses, device):
 
 
 def train(args, folder, rank, device):
-    checkpoint = folder.read_checkpoint()  # with --resume; else None
+    checkpoint = load_checkpoint(folder.path / CHECKPOINT) if args.resume else None
     args = resume_settings(args, checkpoint)  # your flags, or the checkpoint's settings
-    loader, val_loader, (preview_A, preview_B) = load_data(args, rank, device)
+    ranks = dist.get_world_size() if dist.is_initialized() else 1
+    loader, val_loader = make_loaders(args, rank, ranks, device)
+    previews = [val_loader.dataset[i] for i in range(min(PREVIEW_IMAGES, len(val_loader.dataset)))]
+    preview_A, preview_B = default_collate(previews)
 
-    # The two networks (pix2pix_models.py) and how every step runs on this device.
+    # The two networks (pix2pix_models.py), and how every step runs on this device.
     speed = StepSpeed.choose(device, fp32=args.fp32)
-    seed_everything(args.seed)  # the same --seed gives the same start, in every process
+    # CUDA: time cuDNN's convolution algorithms once for the run's fixed shapes (process-wide)
+    torch.backends.cudnn.benchmark = device.type == "cuda" and not args.fp32
+    torch.manual_seed(args.seed * 1_000_003)  # the same --seed, the same start, in every process
     model_args = dict(in_channels=3, out_channels=3, ngf=args.ngf)
     net_G = init_weights(UNetGenerator(**model_args))
     # D judges (sketch, image) pairs: 6 channels in. --no-gan: L1 alone, no D at all.
     net_D = None if args.no_gan else init_weights(PatchGANDiscriminator(6, args.ndf))
     nets = [net for net in (net_G, net_D) if net is not None]
+    optimizers = []
     for net in nets:
         net.to(device, memory_format=speed.memory_format).train()
-    optimizers = [adam(net, args, speed) for net in nets]
+        adam = dict(betas=(args.beta1, 0.999), **speed.adam_options)
+        optimizers.append(torch.optim.Adam(net.parameters(), args.lr, **adam))
     opt_G, opt_D = optimizers if net_D is not None else (optimizers[0], None)
-    if rank > 0:
-        seed_everything(args.seed, rank)  # but each process its own dropout masks
-    history = folder.restore(checkpoint, nets, optimizers)  # --resume: where it stopped
+    torch.manual_seed(args.seed * 1_000_003 + rank)  # each process its own dropout masks
+    history = []
+    if checkpoint is not None:  # --resume: where it stopped
+        restore(checkpoint, nets, optimizers, rank, ranks)
+        history, folder.saved = checkpoint["history"], checkpoint["epoch"]
     # G's own weights with the paper's test-time statistics (§3.3), for validation and previews.
     eval_G = generator_at_test_time(model_args, net_G.state_dict())
     train_G, train_D = for_training(net_G, device, args), for_training(net_D, device, args)
@@ -206,9 +215,10 @@ def train(args, folder, rank, device):
     if not history:  # row 0: the untrained generator, the baseline the lesson compares against
         history.append(dict(epoch=0, **validate(eval_G, val_loader, device, with_ssim=False)))
         say(epoch_line(history[0], args))
+    milestones = {max(1, math.ceil(f * args.epochs)) for f in MILESTONES}
     for epoch in range(len(history), args.epochs + 1):  # history: one row per epoch, from 0
         started, totals = time.perf_counter(), {}
-        for opt in optimizers:  # the official schedule: constant, then a linear decay to zero
+        for opt in optimizers:  # the official schedule: constant, then a linear decay
             opt.param_groups[0]["lr"] = args.lr * lr_factor(epoch, args.epochs, args.epochs_decay)
         loader.sampler.set_epoch(epoch)
         for real_A, real_B in tqdm(loader, f"epoch {epoch}", leave=False, disable=rank > 0):
@@ -218,22 +228,25 @@ def train(args, folder, rank, device):
                 train_G, train_D, opt_G, opt_D, real_A, real_B, args.lambda_l1, speed
             )
             losses = mean_over_processes(losses, device)  # so every process sees a NaN together
-            check_finite(losses, epoch, folder.checkpoint)
+            folder.check_finite(losses, epoch, args.lambda_l1)
             totals = {k: totals.get(k, 0.0) + v for k, v in losses.items()}
         row = dict(epoch=epoch, **{k: v / len(loader) for k, v in totals.items()})
-        milestone = epoch in milestone_epochs(args.epochs)  # figures, and SSIM (slow to compute)
-        row.update(validate(eval_G, val_loader, device, with_ssim=milestone))
+        row.update(validate(eval_G, val_loader, device, with_ssim=epoch in milestones))
         row["seconds"] = time.perf_counter() - started
         history.append(row)
         say(epoch_line(row, args))
-        with folder.epoch_files(epoch, args.epochs) as files:  # all of an epoch's files, or none
-            if milestone:
-                fake_B = translate(eval_G, preview_A)
-                files.previews(preview_A, fake_B, preview_B, row["val_L1"])
-                files.patchgan_maps(net_D, preview_A, preview_B, fake_B)
-                files.progress_plot(history)
-            files.metrics(history)
-            files.checkpoint(args, model_args, nets, optimizers, history)
+        rngs = rng_states()  # every process's, for an exact --resume
+        if rank == 0:  # the first process alone writes: all of an epoch's files, or none
+            with folder.epoch_files(epoch) as stage:
+                if epoch in milestones:  # figures (and SSIM) at milestones only: they take time
+                    fake_B = translate(eval_G, preview_A)
+                    save_figures(stage, history, args.epochs, net_D, preview_A, fake_B, preview_B)
+                write_csv(history, stage(METRICS))
+                state = dict(epoch=epoch, model_args=model_args, history=history, rng_ranks=rngs)
+                state["settings"] = {key: getattr(args, key) for key in SETTINGS}
+                save_checkpoint(stage(CHECKPOINT), nets, optimizers, **state)
+                save_generator(stage(WEIGHTS), net_G, model_args, args.image_size, epoch)
+        folder.saved = epoch
     folder.finish(nets)
 
 

@@ -1,160 +1,163 @@
-"""One run of exercise3_train.py: its folder, its settings, and what it prints.
+"""One run of exercise3_train.py: its folder (one run at a time, all of an epoch's files together,
+Ctrl+C and SIGTERM), its two file formats, its settings on --resume, what it prints and draws."""
 
-RunFolder        --output-dir, one run at a time: checks, a lock, --resume, Ctrl+C and SIGTERM
-EpochFiles       all of an epoch's files, written together: previews, maps, metrics, checkpoint
-resume_settings  the run's settings: your flags, or the checkpoint's on --resume
-seed_everything  torch, random and numpy seeded from --seed (and a stream: a process, say)
-describe_run, epoch_line, say   what the run prints (say: on the first process only)
-"""
-
+import copy
+import hashlib
+import math
 import os
-import random
 import signal
+import sys
+import time
 from contextlib import contextmanager
 
-import numpy as np
 import torch
 import torch.distributed as dist
+from filelock import FileLock, Timeout
+from matplotlib.figure import Figure
 
-from helpers.checkpoints import load_checkpoint, save_checkpoint, save_generator
-from helpers.lesson import LessonError, shown
-from helpers.lesson import check_writable_folder, new_file_mode, write_csv
+from helpers.figures import Heat, save_figure, save_grid
+from helpers.lesson import FULL_DISK, LessonError, check_writable_folder, new_file_mode
+from helpers.lesson import read_weights, shown
 from pix2pix_models import count_parameters
-from speed.precision import busy_note
-from training.data import derived_seed
-from training.figures import save_patchgan_maps, save_previews, save_progress_plot
-from training.state import hold_lock, interrupt, is_disk_full, rng_states, set_rng_states
-from training.state import signals_held, weights_digest
+from training.recipe import LAMBDA_L1
 
 CHECKPOINT, WEIGHTS, METRICS = "exercise3_checkpoint.pth", "generator_weights.pth", "metrics.csv"
 PROGRESS, LOCK = "exercise3_training_progress.png", ".exercise3.lock"
-# What a checkpoint keeps of the settings: --resume takes them, and refuses a flag that changes one,
-# but for --epochs and --epochs-decay (train on).
+FORMAT_VERSION = 1  # of both files; a reader refuses another version rather than guess
+CHECKPOINT_KEYS = ("epoch", "settings", "model_args", "net_G", "opt_G", "history", "rng_ranks")
+# The settings a checkpoint keeps: --resume takes them and refuses a typed flag that differs, but
+# for --epochs and --epochs-decay (train on). OLDER_RUNS: what runs before a setting existed used.
 SETTINGS = "epochs epochs_decay batch_size lr beta1 lambda_l1 no_gan ngf ndf image_size".split()
 SETTINGS += ["seed", "max_images", "val_images"]
-# A setting newer than a checkpoint: what runs trained with before it existed.
 OLDER_RUNS = dict(epochs_decay=0, no_gan=False)
 
 
+def say(text):
+    """Print on the first process only (the one process of a plain run)."""
+    if not dist.is_initialized() or dist.get_rank() == 0:
+        print(text, flush=True)
+
+
+def interrupt(signum, frame):
+    """SIGTERM (a closed lid, a time limit) as Ctrl+C; a second SIGTERM waits for the first."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def signals_held():
+    """Ctrl+C and SIGTERM wait until the block (a handful of renames) ends, then act as usual."""
+    caught, signals = [], (signal.SIGINT, signal.SIGTERM)
+    held = {sig: signal.signal(sig, lambda sig, frame: caught.append(sig)) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, handler in held.items():
+            signal.signal(sig, handler)
+    if caught:
+        raise KeyboardInterrupt
+
+
 class RunFolder:
-    """--output-dir for one run at a time. Used as `with RunFolder(...) as folder:`, it refuses a
-    folder it cannot write into or that holds another run (unless --resume or --restart), locks it
-    while the run trains, and turns Ctrl+C and SIGTERM into one sentence saying what was kept."""
+    """--output-dir for one run at a time: `with RunFolder(...) as folder:` refuses a folder it
+    cannot write into or that holds another run (unless --resume or --restart), locks it while the
+    run trains, and turns Ctrl+C and SIGTERM into one sentence saying what was kept."""
 
     def __init__(self, path, resume=False, restart=False, main=True):
         self.path, self.resume, self.restart, self.main = path, resume, restart, main
-        self.checkpoint = path / CHECKPOINT
         self.saved, self.lock = None, None  # saved: the last epoch whose files are all on disk
 
     def __enter__(self):
         if self.resume and self.restart:
-            raise LessonError(
-                "--resume goes on with the run in the folder, --restart replaces it; choose one"
-            )
-        if self.main:
-            problem = check_writable_folder(self.path)
-            if problem:
+            raise LessonError("--resume goes on with the run, --restart replaces it; choose one")
+        if self.main and (problem := check_writable_folder(self.path)):
+            raise LessonError(f"cannot write into --output-dir {shown(self.path)} ({problem})")
+        if self.main:  # flock: the system lets go however the process ends, kill -9 included
+            self.lock = FileLock(self.path / LOCK, timeout=0)
+            try:
+                self.lock.acquire()
+            except Timeout:
+                holder = (self.path / LOCK).read_text(errors="replace").strip() or "starting"
                 raise LessonError(
-                    f"cannot write into --output-dir {shown(self.path)} ({problem}); "
-                    "choose another --output-dir"
-                )
-            self.lock = hold_lock(self.path / LOCK)  # before the checks: two runs may start at once
-        try:
-            self.check_contents()
-        except BaseException:
-            self.release()
-            raise
-        self.on_sigterm = signal.signal(signal.SIGTERM, interrupt)  # a closed lid, a time limit
+                    f"another run is training into {shown(self.path)} ({holder}); wait for it to "
+                    "end, or choose another --output-dir"
+                ) from None
+            command = " ".join(["python", *sys.argv])[:300]
+            (self.path / LOCK).write_text(f"pid {os.getpid()}, {time.strftime('%H:%M')}: {command}")
+            for leftover in self.path.glob(".*.part"):  # what a killed run was writing
+                leftover.unlink()
+        earlier = [name for name in (CHECKPOINT, WEIGHTS) if (self.path / name).exists()]
+        problem = None
+        if earlier and not (self.resume or self.restart):
+            problem = f"already holds a run ({', '.join(earlier)}); add --resume to continue it, "
+            problem += "choose a new --output-dir, or add --restart to replace it"
+        elif self.resume and CHECKPOINT not in earlier:
+            problem = f"holds no {CHECKPOINT} to go on from; train without --resume"
+        if problem:
+            self.__exit__(None, None, None)
+            raise LessonError(f"{shown(self.path)} {problem}")
+        self.on_sigterm = signal.signal(signal.SIGTERM, interrupt)
         return self
 
-    def check_contents(self):
-        earlier = [name for name in (CHECKPOINT, WEIGHTS) if (self.path / name).exists()]
-        if earlier and not (self.resume or self.restart):
-            raise LessonError(
-                f"{shown(self.path)} already holds a run ({', '.join(earlier)}); add "
-                "--resume to continue it, choose a new --output-dir, or add "
-                "--restart to train afresh and replace it"
-            )
-        if self.resume and not self.checkpoint.exists():
-            raise LessonError(
-                f"--resume: {shown(self.path)} holds no {CHECKPOINT} to go on "
-                "from; train without --resume"
-            )
-        if self.main:
-            for leftover in self.path.glob(".*.part"):  # what a killed run was writing
-                leftover.unlink(missing_ok=True)
-
-    def release(self):
-        if self.lock is not None:
-            os.unlink(self.path / LOCK)
-            os.close(self.lock)
-            self.lock = None
-
     def __exit__(self, kind, exc, traceback):
-        signal.signal(signal.SIGTERM, self.on_sigterm)
-        self.release()
+        if hasattr(self, "on_sigterm"):
+            signal.signal(signal.SIGTERM, self.on_sigterm)
+        if self.lock is not None:
+            (self.path / LOCK).unlink()  # while still held: no run can lock a removed file
+            self.lock.release()
         if kind is KeyboardInterrupt and self.main:
-            print(f"\n{self.interrupted()}", flush=True)
+            again = "" if str(self.path) == "." else f" --output-dir {shown(self.path)}"
+            kept = f"{shown(self.path)} holds epoch {self.saved} ({WEIGHTS}, {METRICS}, "
+            kept += f"{CHECKPOINT}); `python exercise3_train.py --resume{again}` goes on"
+            if self.saved is None:
+                kept = f"nothing was saved and the files in {shown(self.path)} are as they were"
+            print(f"\nInterrupted: {kept}.", flush=True)
             raise SystemExit(130) from None
 
-    def interrupted(self):
-        if self.saved is None:
-            return (
-                f"Interrupted before an epoch ended; nothing was saved and the files in "
-                f"{shown(self.path)} are as they were."
-            )
-        again = "" if str(self.path) == "." else f" --output-dir {shown(self.path)}"
-        return (
-            f"Interrupted: {shown(self.path)} holds epoch {self.saved} ({WEIGHTS}, {METRICS}, "
-            f"{CHECKPOINT}); `python exercise3_train.py --resume{again}` goes on."
-        )
-
-    def read_checkpoint(self):
-        return load_checkpoint(self.checkpoint) if self.resume else None
-
-    def restore(self, checkpoint, nets, optimizers):
-        """On --resume: nets, optimizers and this process's random numbers as the checkpoint left
-        them; returns the history so far ([] for a new run)."""
-        if checkpoint is None:
-            return []
-        for kind, net, opt in zip("GD", nets, optimizers, strict=False):  # --no-gan: G alone
-            net.load_state_dict(checkpoint[f"net_{kind}"])
-            opt.load_state_dict(checkpoint[f"opt_{kind}"])
-        rank, ranks = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
-        rngs = checkpoint["rng_ranks"]  # one state per process of the run that saved it
-        set_rng_states(rngs[rank] if len(rngs) == ranks else rngs[0])
-        self.saved = checkpoint["epoch"]
-        return checkpoint["history"]
-
     @contextmanager
-    def epoch_files(self, epoch, epochs):
-        """Stage the epoch's files under hidden names and, once all are written, rename them into
-        place (Ctrl+C and SIGTERM wait for the renames). A failure leaves the folder as it was."""
-        files = EpochFiles(self, epoch, epochs)
+    def epoch_files(self, epoch):
+        """Yields stage(name), a hidden path to write `name` to; once all are written, they are
+        renamed into place together, Ctrl+C and SIGTERM waiting. A failure changes nothing."""
+        staged = {}
         try:
-            yield files
+            yield lambda name: staged.setdefault(name, self.path / f".{name}.part")
             with signals_held():
-                for name, tmp in files.staged.items():
+                for name, tmp in staged.items():
                     os.chmod(tmp, new_file_mode())  # the user's usual permissions, not 0600
                     os.replace(tmp, self.path / name)
-                if self.restart and self.saved is None:  # the replaced run's other figures go too
-                    for old in set(self.path.glob("exercise3_*_*.png")) - set(files.done()):
+                if self.restart and self.saved is None:  # the replaced run's figures go too
+                    for old in set(self.path.glob("exercise3_*_*.png")) - set(
+                        map(self.path.joinpath, staged)
+                    ):
                         old.unlink()
         except (OSError, RuntimeError) as exc:
-            if not is_disk_full(exc):
+            # torch.save raises a RuntimeError while handling the OSError of the file it writes
+            cause = exc if isinstance(exc, OSError) else exc.__context__
+            if not (isinstance(cause, OSError) and cause.errno in FULL_DISK):
                 raise
             kept = "the folder is as it was; free some space first"
             if self.saved:
                 kept = f"the files of epoch {self.saved} are kept; free some space, then --resume"
-            reason = exc.strerror if isinstance(exc, OSError) else str(exc).splitlines()[0]
             raise LessonError(
                 f"could not write epoch {epoch}'s files into {shown(self.path)} "
-                f"({reason}): is the disk full? {kept}"
+                f"({cause.strerror}): is the disk full? {kept}"
             ) from None
         finally:  # what an interrupted or failed write left (the lock makes every .part ours)
-            for tmp in self.path.glob(".*.part") if self.main else ():
+            for tmp in staged.values():
                 tmp.unlink(missing_ok=True)
-        self.saved = epoch
+
+    def check_finite(self, losses, epoch, lambda_l1):
+        """Stop on a NaN/inf loss before anything of this epoch is saved."""
+        bad = next((key for key, value in losses.items() if not math.isfinite(value)), None)
+        if bad is None:
+            return
+        kept = f"{CHECKPOINT} keeps epoch {self.saved}, the last good one"
+        kept = "nothing was saved yet" if self.saved is None else kept
+        fix = "a smaller --lambda-l1 or --lr" if lambda_l1 > LAMBDA_L1 else "a smaller --lr"
+        raise LessonError(
+            f"the {bad} loss became {losses[bad]} in epoch {epoch}: training diverged; {kept}; "
+            f"train afresh (--restart) with {fix}"
+        )
 
     def finish(self, nets):
         if dist.is_initialized():  # DDP's promise, checked: every process took the same steps
@@ -165,165 +168,191 @@ class RunFolder:
         say(f"Done: {', '.join(shown(self.path / name) for name in (WEIGHTS, METRICS, PROGRESS))}")
 
 
-class EpochFiles:
-    """The files of one epoch, staged by RunFolder.epoch_files. The first process alone writes; the
-    others of a torchrun only take part in gathering the random-number states."""
+def weights_digest(nets):
+    """SHA-256 of every parameter's bytes: equal digests mean bit-for-bit equal weights."""
+    digest = hashlib.sha256()
+    for p in (p for net in nets for p in net.parameters()):
+        digest.update(p.detach().cpu().numpy().tobytes())
+    return digest.hexdigest()
 
-    def __init__(self, folder, epoch, epochs):
-        self.folder, self.epoch, self.epochs, self.staged = folder, epoch, epochs, {}
 
-    def stage(self, name):
-        self.staged[name] = self.folder.path / f".{name}.part"
-        return self.staged[name]
+def rng_states():
+    """Every process's random-number states (dropout draws from them), for an exact --resume."""
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+    mine = dict(torch=torch.get_rng_state(), cuda=cuda)
+    if not dist.is_initialized():
+        return [mine]
+    states = [None] * dist.get_world_size()
+    dist.all_gather_object(states, mine)
+    return states
 
-    def done(self):
-        return [self.folder.path / name for name in self.staged]
 
-    def previews(self, real_A, fake_B, real_B, val_L1):
-        if self.folder.main:
-            path = self.stage(f"exercise3_epoch_{self.epoch}.png")
-            title = f"Epoch {self.epoch}/{self.epochs}: validation L1 {val_L1:.3f}"
-            save_previews(path, title, real_A, fake_B, real_B)
+def save(obj, path):
+    with open(path, "wb") as f:  # a file of ours: a full disk shows as its OSError (errno)
+        torch.save(obj, f)
 
-    def patchgan_maps(self, net_D, real_A, real_B, fake_B):
-        if self.folder.main and net_D is not None:  # --no-gan: no D, no maps
-            path = self.stage(f"exercise3_patchgan_{self.epoch}.png")
-            title = f"Epoch {self.epoch}/{self.epochs}: D's verdict per 70x70 patch (1 = real)"
-            save_patchgan_maps(path, title, net_D, real_A, real_B, fake_B)
 
-    def metrics(self, history):
-        if self.folder.main:
-            write_csv(history, self.stage(METRICS))
+def save_generator(path, net_G, model_args, image_size, epoch):
+    """generator_weights.pth: G's state_dict and the constructor arguments that rebuild it."""
+    state = dict(model_args=model_args, image_size=image_size, epoch=epoch)
+    save(dict(format_version=FORMAT_VERSION, **state, state_dict=net_G.state_dict()), path)
 
-    def progress_plot(self, history):
-        if self.folder.main:
-            save_progress_plot(self.stage(PROGRESS), history)
 
-    def checkpoint(self, args, model_args, nets, optimizers, history):
-        """exercise3_checkpoint.pth, and generator_weights.pth from the same epoch."""
-        rngs = [rng_states()]  # every process's, for an exact --resume
-        if dist.is_initialized():
-            rngs = [None] * dist.get_world_size()
-            dist.all_gather_object(rngs, rng_states())
-        if self.folder.main:
-            settings = {key: getattr(args, key) for key in SETTINGS}
-            save_checkpoint(
-                self.stage(CHECKPOINT),
-                self.epoch,
-                settings,
-                model_args,
-                nets,
-                optimizers,
-                history,
-                rngs,
-            )
-            save_generator(self.stage(WEIGHTS), nets[0], model_args, args.image_size, self.epoch)
+def save_checkpoint(path, nets, optimizers, **fields):
+    """exercise3_checkpoint.pth: the nets and optimizers (G, then D unless --no-gan) and `fields`:
+    the epoch, settings, model_args, history and every process's random-number states."""
+    state = dict(format_version=FORMAT_VERSION, **fields)
+    for kind, net, opt in zip("GD", nets, optimizers, strict=False):
+        state[f"net_{kind}"], state[f"opt_{kind}"] = net.state_dict(), opt.state_dict()
+    save(state, path)
+
+
+def load_checkpoint(path):
+    """The dict save_checkpoint wrote, or a LessonError saying what is wrong with the file."""
+    fix = "train afresh with --restart instead of --resume"
+    ckpt = read_weights(path, "checkpoint", fix)
+    if not isinstance(ckpt, dict) or ckpt.get("format_version") != FORMAT_VERSION:
+        raise LessonError(f"{shown(path)} is not an Exercise 3 checkpoint, format 1; {fix}.")
+    no_gan = isinstance(ckpt.get("settings"), dict) and ckpt["settings"].get("no_gan")
+    missing = [k for k in CHECKPOINT_KEYS + ((), ("net_D", "opt_D"))[not no_gan] if k not in ckpt]
+    if missing:
+        raise LessonError(f"{shown(path)} is damaged (no {missing[0]!r}); {fix}.")
+    return ckpt
+
+
+def restore(checkpoint, nets, optimizers, rank, ranks):
+    """Nets, optimizers and this process's random numbers as the checkpoint left them."""
+    for kind, net, opt in zip("GD", nets, optimizers, strict=False):  # --no-gan: G alone
+        net.load_state_dict(checkpoint[f"net_{kind}"])
+        opt.load_state_dict(checkpoint[f"opt_{kind}"])
+    rngs = checkpoint["rng_ranks"]  # one per process of the run that saved it
+    rng = rngs[rank] if len(rngs) == ranks else rngs[0]
+    torch.set_rng_state(rng["torch"])
+    if rng["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(rng["cuda"])
 
 
 def resume_settings(args, checkpoint):
-    """`args` with the run's settings: as given (or defaulted) for a new run; on --resume the
-    checkpoint's, where only --epochs and --epochs-decay may differ from what it trained with."""
-    if checkpoint is not None:
-        saved = {**OLDER_RUNS, **checkpoint["settings"]}
-        for key in sorted(args.typed & set(SETTINGS) - {"epochs", "epochs_decay"}):
-            if getattr(args, key) != saved[key]:
-                raise LessonError(
-                    f"the checkpoint in {shown(args.output_dir)} was trained "
-                    f"{trained_with(key, saved[key], getattr(args, key))}; drop "
-                    f"{flag(key)} to resume, or train afresh with --restart"
-                )
-        for key in set(SETTINGS) - (args.typed & {"epochs", "epochs_decay"}):
-            setattr(args, key, saved[key])
+    """`args` with the run's settings: as given for a new run; on --resume the checkpoint's, where
+    only --epochs and --epochs-decay may differ from what it trained with."""
+    saved = {**OLDER_RUNS, **checkpoint["settings"]} if checkpoint else {}
+    for key in sorted(args.typed & saved.keys() & set(SETTINGS) - {"epochs", "epochs_decay"}):
+        flag, value = f"--{key.replace('_', '-')}", getattr(args, key)
+        if value != saved[key]:
+            was = f"with {flag} {saved[key]}, not {value}"
+            if isinstance(value, bool):
+                was = f"{'with' if saved[key] else 'without'} {flag}"
+            raise LessonError(
+                f"the checkpoint in {shown(args.output_dir)} was trained {was}; drop {flag} to "
+                "resume, or train afresh with --restart"
+            )
+    for key in saved.keys() & set(SETTINGS) - (args.typed & {"epochs", "epochs_decay"}):
+        setattr(args, key, saved[key])
     if args.epochs_decay is None:
         args.epochs_decay = args.epochs // 2  # the official schedule: half constant, half decaying
     if args.epochs_decay > args.epochs:
-        raise LessonError(
-            f"--epochs-decay {args.epochs_decay} is more than --epochs "
-            f"{args.epochs}; the decay is the last part of the run"
-        )
+        raise LessonError(f"--epochs-decay {args.epochs_decay} is more than --epochs {args.epochs}")
     if args.no_gan and args.lambda_l1 == 0:
-        raise LessonError(
-            "--no-gan with --lambda-l1 0 leaves the generator no loss to learn "
-            "from; drop one of them"
-        )
+        raise LessonError("--no-gan with --lambda-l1 0 leaves G no loss to learn; drop one of them")
     return args
 
 
-def flag(key):
-    return f"--{key.replace('_', '-')}"
-
-
-def trained_with(key, saved, given):
-    if isinstance(saved, bool):
-        return f"{'with' if saved else 'without'} {flag(key)}"
-    return f"with {flag(key)} {saved}, not {given}"
-
-
-def seed_everything(seed, stream=0):
-    """Seed torch, random and numpy from (--seed, stream): stream 0 for the run's start, a process's
-    rank for its own dropout masks under torchrun."""
-    seed = derived_seed(seed, stream)
-    torch.manual_seed(seed)
-    random.seed(seed)
-    np.random.seed(seed % 2**32)  # numpy takes 32-bit seeds
-
-
-def say(text):
-    """Print on the first process only (the one process of a plain run)."""
-    if not dist.is_initialized() or dist.get_rank() == 0:
-        print(text, flush=True)
-
-
-def objective(args):
-    """The loss G trains on, in words (the paper's ablation, §4.2 and Fig. 4, names the three)."""
-    if args.no_gan:
-        return f"L1 alone ({args.lambda_l1:g} x L1; --no-gan: no D)"
-    if args.lambda_l1 == 0:
-        return "GAN alone (--lambda-l1 0)"
-    return f"GAN + {args.lambda_l1:g} x L1 (§3.1, Eq. 4)"
-
-
-def describe_run(args, device, speed, loader, val_loader, nets, done):
+def describe_run(args, device, speed, loader, val_loader, nets, saved):
     """Print what this run is: device, data, settings, objective, precision, the networks' sizes."""
-    val_from = "val/" if (args.data / "val").is_dir() else "held out of train/"
-    net_D = f"PatchGAN, ndf {args.ndf}, {count_parameters(nets[-1]):,} parameters"
-    lines = [
-        "Exercise 3: pix2pix, sketch -> colour",
-        f"  device: {device}   precision: {speed}   outputs: {shown(args.output_dir)}",
-        f"  data: {shown(args.data)}: {len(loader.dataset)} training pairs, "
-        f"{len(val_loader.dataset)} validation pairs ({val_from})",
-        f"  epochs: {args.epochs} (the last {args.epochs_decay} with a falling learning rate)   "
-        f"batch size: {args.batch_size}   batches per epoch: {len(loader)}   seed: {args.seed}",
-        f"  lr: {args.lr}   beta1: {args.beta1}   lambda_L1: {args.lambda_l1}   "
-        f"objective: {objective(args)}",
-        f"  net_G: U-Net, ngf {args.ngf}, {count_parameters(nets[0]):,} parameters   "
-        f"net_D: {'none (--no-gan)' if args.no_gan else net_D}",
-    ]
+    objective = f"GAN + {args.lambda_l1:g} x L1 (§3.1, Eq. 4)"  # the three of §4.2 and Fig. 4
+    if args.no_gan or args.lambda_l1 == 0:
+        objective = "GAN alone" if args.lambda_l1 == 0 else f"L1 alone ({args.lambda_l1:g} x L1)"
+    sizes = [f"{count_parameters(net):,} parameters" for net in nets]
+    net_D = "none (--no-gan)" if args.no_gan else f"PatchGAN, ndf {args.ndf}, {sizes[-1]}"
+    val = "val/" if (args.data / "val").is_dir() else "held out of train/"
+    say(
+        f"Exercise 3: pix2pix, sketch -> colour\n  device: {device}   precision: {speed}   "
+        f"outputs: {shown(args.output_dir)}\n  data: {shown(args.data)}: "
+        f"{len(loader.dataset)} training pairs, {len(val_loader.dataset)} validation pairs ({val})"
+        f"\n  epochs: {args.epochs} (the last {args.epochs_decay} with a falling learning rate)  "
+        f" batch size: {args.batch_size}   batches per epoch: {len(loader)}   seed: {args.seed}\n"
+        f"  lr: {args.lr}   beta1: {args.beta1}   lambda_L1: {args.lambda_l1}   objective: "
+        f"{objective}\n  net_G: U-Net, ngf {args.ngf}, {sizes[0]}   net_D: {net_D}"
+    )
     if dist.is_initialized():
-        processes = dist.get_world_size()
-        norm = "the global batch" if device.type == "cuda" and not args.no_sync_bn else "a process"
-        ddp = f"  DistributedDataParallel: {processes} processes, global batch "
-        lines.insert(1, f"{ddp}{processes * args.batch_size}, BatchNorm statistics of {norm}")
-    if device.type == "cpu" and (note := busy_note()):
-        lines.append(f"  {note}")
-    if done is not None and done >= args.epochs:
-        lines.append(f"The checkpoint is at epoch {done} already; pass a larger --epochs to go on.")
-    say("\n".join(lines))
+        n, sync = dist.get_world_size(), device.type == "cuda" and not args.no_sync_bn
+        say(
+            f"  DistributedDataParallel: {n} processes, global batch {n * args.batch_size}, "
+            f"BatchNorm statistics of {'the global batch' if sync else 'a process'}"
+        )
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0  # not on Windows
+    cores = os.cpu_count() or 1
+    if device.type == "cpu" and load > cores and "OMP_WAIT_POLICY" not in os.environ:
+        # spinning OpenMP threads wait for descheduled ones (docs/troubleshooting.rst has figures)
+        say(
+            f"  note: this machine is busy (load {load:.1f} on {cores} cores): start Python with "
+            "OMP_WAIT_POLICY=PASSIVE, or every small op waits for a descheduled thread"
+        )
+    if saved is not None and saved >= args.epochs:
+        say(f"The checkpoint is at epoch {saved} already; pass a larger --epochs to go on.")
 
 
 def epoch_line(row, args):
     """An epoch in a line: G's loss parts, D's parts and mean verdicts (with a D), validation."""
     if row["epoch"] == 0:
         return f"epoch 0 (untrained G): val L1 {row['val_L1']:.4f}"
-    g = f"GAN {row['G_GAN']:.3f} + " if "G_GAN" in row else ""  # --no-gan: L1 is G's whole loss
-    d = ""
+    line = f"epoch {row['epoch']}/{args.epochs}  G: "
+    line += f"GAN {row['G_GAN']:.3f} + " if "G_GAN" in row else ""  # --no-gan: L1 alone
+    line += f"{args.lambda_l1:g} x L1 {row['G_L1']:.4f}"
     if "D_real" in row:
-        d = (
-            f"  D: real {row['D_real']:.3f} fake {row['D_fake']:.3f}  "
-            f"D(real) {row['D_of_real']:.2f} D(fake) {row['D_of_fake']:.2f}"
-        )
-    ssim = "" if row["val_SSIM"] is None else f" SSIM {row['val_SSIM']:.3f}"  # at milestones
-    return (
-        f"epoch {row['epoch']}/{args.epochs}  G: {g}{args.lambda_l1:g} x L1 {row['G_L1']:.4f}{d}"
-        f"  val L1 {row['val_L1']:.4f} PSNR {row['val_PSNR']:.2f}{ssim}  {row['seconds']:.0f}s"
-    )
+        line += f"  D: real {row['D_real']:.3f} fake {row['D_fake']:.3f}  "
+        line += f"D(real) {row['D_of_real']:.2f} D(fake) {row['D_of_fake']:.2f}"
+    line += f"  val L1 {row['val_L1']:.4f} PSNR {row['val_PSNR']:.2f}"
+    line += "" if row["val_SSIM"] is None else f" SSIM {row['val_SSIM']:.3f}"  # at milestones
+    return line + f"  {row['seconds']:.0f}s"
+
+
+def save_figures(stage, history, epochs, net_D, real_A, fake_B, real_B):
+    """A milestone's figures, a column per validation sketch: sketch, generated and target; D's
+    verdicts over the real and the generated pairs (§3.2.2); and the loss curves."""
+    epoch, cols = history[-1]["epoch"], [f"val {i + 1}" for i in range(len(real_A))]
+    title, rows = f"Epoch {epoch}/{epochs}", [list(real_A), list(fake_B), list(real_B)]
+    kinds = ["sketch (input)", "generated", "target"]
+    val_L1 = f"{title}: validation L1 {history[-1]['val_L1']:.3f}"
+    save_grid(stage(f"exercise3_epoch_{epoch}.png"), rows, kinds, val_L1, cols)
+    if net_D is not None:
+        # A copy of D judges, in train mode as in a step (this batch's BatchNorm statistics): D's
+        # running averages stay put and nothing random is drawn, so --resume stays exact.
+        judge, rows, captions = copy.deepcopy(net_D).cpu(), [list(real_A)], [None]
+        for images in (real_B, fake_B):  # real and generated pairs apart, as in a step
+            with torch.no_grad():
+                verdicts = torch.sigmoid(judge(real_A, images).float())[:, 0]  # (N, 30, 30)
+            rows.append(
+                [
+                    Heat(v, 0, 1, "D: probability real", image)
+                    for v, image in zip(verdicts, images, strict=True)
+                ]
+            )
+            captions.append([f"mean P(real) {v.mean():.2f}" for v in verdicts])
+        kinds = ["sketch (input)", "D on the real pair", "D on the generated pair"]
+        verdict = f"{title}: D's verdict per 70x70 patch (1 = real)"
+        save_grid(stage(f"exercise3_patchgan_{epoch}.png"), rows, kinds, verdict, cols, captions)
+    save_progress_plot(stage(PROGRESS), history)
+
+
+PANELS = {"Generator loss": ("G_GAN", "G_L1"), "Discriminator loss": ("D_real", "D_fake")}
+PANELS["Validation L1 (lower is better)"] = ("val_L1",)
+LABELS = dict(G_GAN="G GAN part", G_L1="G L1 part (before x lambda)", D_real="D on real pairs")
+LABELS.update(D_fake="D on generated pairs", val_L1="validation L1")
+
+
+def save_progress_plot(path, history):
+    """G's two loss parts, D's (log 2 = 0.69: D undecided) and validation L1, a panel each."""
+    fig = Figure(figsize=(15, 4), layout="constrained")  # no pyplot: no window, any backend
+    for ax, (title, keys) in zip(fig.subplots(1, 3), PANELS.items(), strict=True):
+        ax.set(title=title, xlabel="epoch")
+        for key in keys:
+            if rows := [h for h in history if key in h]:  # row 0: validation only
+                ax.plot([h["epoch"] for h in rows], [h[key] for h in rows], ".-", label=LABELS[key])
+        if "D_real" in history[-1] and "L1 (" not in title:
+            ax.axhline(math.log(2), color="grey", ls=":", label="log 2 = 0.69: D undecided")
+        if ax.lines:  # an empty legend is a warning
+            ax.legend()
+        else:
+            ax.set_title("no discriminator (--no-gan: L1 alone)", color="grey")
+    save_figure(fig, path)
