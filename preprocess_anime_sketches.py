@@ -25,7 +25,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from helpers.lesson import MAX_PIXELS, ArgumentParser, LessonError, at_least, fail, seed_number
-from helpers.lesson import check_writable_folder, open_image, path_arg, png_bytes
+from helpers.lesson import check_writable_folder, not_a_file, open_image, path_arg, png_bytes
 from helpers.lesson import refuse_overwrite, to_rgb, write_bytes_atomic, write_failure
 from preprocessing import KINDS, MIN_SIDE, SPLITS, entries, pair_files
 from preprocessing.demo import draw_demo_pair
@@ -135,9 +135,9 @@ def process_pair(job):
         image = open_image(src, "pair", "it is left out")  # as viewers show it (EXIF rotation)
     except LessonError as error:  # not an image, damaged, a folder, a FIFO, ...
         return "skipped", src, str(error)
-    except OSError as exc:  # gone since the listing (the outputs' folders exist), a link loop, ...
-        gone = isinstance(exc, FileNotFoundError)
-        return "skipped", src, "was deleted while preprocessing ran" if gone else exc.strerror
+    except OSError:  # a broken link or a link loop, or gone since the listing
+        what = not_a_file(src)
+        return "skipped", src, f"is {what}" if what else "was deleted while preprocessing ran"
     width, height = image.size
     if abs(width - 2 * height) > ASPECT_TOLERANCE * width or height < MIN_SIDE:
         return "skipped", src, f"{width}x{height}: not a 2:1 pair, or under {MIN_SIDE} pixels high"
