@@ -15,11 +15,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python docs/mak
 
 import numpy as np
 import torch
+
+from helpers.figures import save_figure  # before matplotlib: a bogus MPLBACKEND gets a sentence
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch, Rectangle
 
 from facades_generator import SAMPLE_LABELS_DIR
-from helpers.figures import save_figure
 from helpers.lesson import ROOT, ArgumentParser, open_image, path_arg, to_rgb
 from pix2pix_models import IMAGE_SIZE, PatchGANDiscriminator, UNetGenerator, init_weights
 

@@ -1,5 +1,9 @@
 """docs/make_figures.py draws the concept diagrams from facts it measures on the real networks."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 from PIL import Image
 
@@ -50,3 +54,12 @@ def test_receptive_field_shrinks_at_the_border():
     facts = make_figures.patchgan_facts(row=0, col=0)
     assert facts["box"][:2] == (0, 0)
     assert facts["field"] == (70 - 23, 70 - 23)  # the rest of the 70x70 window is zero padding
+
+
+@pytest.mark.slow  # the variable is read as matplotlib loads: a fresh process
+def test_a_bogus_mplbackend_is_named_in_one_sentence(tmp_path):
+    command = [sys.executable, "docs/make_figures.py", "--output-dir", str(tmp_path)]
+    env = os.environ | {"MPLBACKEND": "bogus"}
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 2 and "MPLBACKEND=bogus" in result.stderr
+    assert "Traceback" not in result.stderr and list(tmp_path.iterdir()) == []
