@@ -26,8 +26,8 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 from PIL import Image
 
-from facades_generator import FACADE_CLASSES, load_label
-from helpers.facade_labels import SAMPLE_LABELS_DIR, draw_facade, random_design
+from facades_generator import FACADE_CLASSES, SAMPLE_LABELS_DIR, load_label
+from helpers.facade_labels import draw_facade, random_design
 from helpers.lesson import LessonError, ImageTooLarge, open_image, png_bytes, tensor_to_image
 from pix2pix_models import IMAGE_SIZE, translate
 
