@@ -20,7 +20,7 @@ import os
 import time
 import zipfile
 import zlib
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import PurePosixPath
 from urllib.parse import urljoin, urlsplit
 
@@ -36,6 +36,7 @@ from urllib3.util.retry import Retry
 from facades_generator import DEFAULT_CHECKPOINT, PALETTE
 from helpers.lesson import ROOT, FULL_DISK, LessonError, ArgumentParser, at_least, fail
 from helpers.lesson import atomic_path, check_writable_folder, file_problem, load_checked
+from helpers.lesson import not_a_file
 from helpers.lesson import open_image, path_arg, save_image, shown, write_failure
 from pix2pix_models import IMAGE_SIZE, UNetGenerator, load_official_generator_weights
 
@@ -103,33 +104,28 @@ def main(argv=None):
 def one_at_a_time(target):
     """Hold `<target>.lock` (filelock, which makes the folder) while this run works on `target`:
     two runs appending to one .part would join two copies. A second run refuses at once."""
-    lock = FileLock(f"{target}.lock")
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        what = f"another download_pretrained.py is fetching {shown(target)}"
-        raise LessonError(f"{what}; wait for it to finish, then run this again.") from None
-    except OSError:  # a read-only folder (no run can write there) or a file in the way: named later
-        lock = None
-    try:
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(FileLock(f"{target}.lock", timeout=0))
+        except Timeout:
+            what = f"another download_pretrained.py is fetching {shown(target)}"
+            raise LessonError(f"{what}; wait for it to finish, then run this again.") from None
+        except OSError:  # a read-only folder (no run can write there) or a file in the way
+            pass  # the steps below name it
         yield
-    finally:
-        if lock is not None:
-            lock.release()
 
 
 def ensure_weights(session, args, final):
     """Verify the weights already here against their SHA-256, or download, check and record them."""
     sidecar = final.with_name(final.name + ".sha256")  # `sha256sum` format: "<hex>  <name>"
     for path in (final, sidecar):  # a named pipe there would make reading it wait forever
-        problem = file_problem(path) if os.path.lexists(path) else None
-        if problem:
-            raise LessonError(f"{shown(path)} {problem}; move it away, then run again.")
+        if not_a_file(path):
+            raise LessonError(f"{shown(path)} is {not_a_file(path)}; move it away, run again.")
     if final.exists() and not args.force:
         digest = hashlib.sha256(final.read_bytes()).hexdigest()
         if sidecar.exists():
-            with open(sidecar, "rb") as file:  # its first word; a damaged one reads as no digest
-                recorded = (file.read(256).decode("ascii", "replace").split() or [""])[0]
+            with open(sidecar, "rb") as file:  # "<64 hex digits>  <name>"
+                recorded = file.read(64).decode("ascii", "replace")
             if digest != recorded:
                 what = f"{shown(final)} does not match the SHA-256 recorded in {sidecar.name}"
                 raise LessonError(f"{what} (changed or damaged since it was downloaded); {FORCE}.")
@@ -219,6 +215,7 @@ def make_session(retries):
     retry = SayingRetry(retries, backoff_factor=BACKOFF_FACTOR, status_forcelist=RETRY_STATUSES)
     retry.raise_on_status = False  # keep the last 5xx answer, to name it
     session = requests.Session()
+    session.max_redirects = MAX_REDIRECTS
     for scheme in ("http://", "https://"):
         session.mount(scheme, HTTPAdapter(max_retries=retry))
     return session
@@ -256,8 +253,8 @@ def download(session, url, part, args, url_flag, offline):
     for attempt in range(args.retries + 1):
         offset = part.stat().st_size if part.exists() else 0
         headers = ASK | ({"Range": f"bytes={offset}-"} if offset else {})
-        response, where = get(session, url, headers, args.timeout, url_flag, offline)
-        host, status = urlsplit(where).netloc, response.status_code
+        response = get(session, url, headers, args.timeout, url_flag, offline)
+        host, status = urlsplit(response.url).netloc, response.status_code
         with response:
             content_range = response.headers.get("Content-Range", "")
             if status == 416 and content_range.endswith(f"/{offset}"):
@@ -275,7 +272,7 @@ def download(session, url, part, args, url_flag, offline):
                 mode, offset = "wb", 0
             else:  # 404, or 5xx after the retries
                 tries = f" after {args.retries + 1} tries" if status in RETRY_STATUSES else ""
-                what = f"{where} answered {status} {response.reason}{tries}"
+                what = f"{response.url} answered {status} {response.reason}{tries}"
                 raise LessonError(f"{what}; check the address or give a mirror with {url_flag}.")
             # Compressed on the way (Content-Encoding: gzip): its length and any Range count the
             # compressed bytes, not the file's, so the file is decoded and cannot be resumed.
@@ -333,37 +330,31 @@ def write_body(response, file, progress, received, timeout):
 
 
 def get(session, url, headers, timeout, url_flag, offline):
-    """GET `url` as a stream, following a redirect only to https or on the same host (anyone on a
-    plain-http path could send one) -> (response, the address that answered)."""
-    seen = [url]
-    while True:
-        try:
-            response = session.get(
-                url, stream=True, timeout=timeout, headers=headers, allow_redirects=False
-            )
-        except requests.RequestException as exc:
-            what = f"{urlsplit(url).netloc} {failure(exc)}"
-            fix = f"check your network and run again, give a mirror with {url_flag}, or {offline}"
-            raise LessonError(f"{what}; {fix}.") from None
-        if not response.is_redirect:
-            return response, url
-        response.close()
-        target = urljoin(url, response.headers["Location"])
-        new = urlsplit(target)
-        if target in seen:
-            problem = "an address it came from: a redirect loop"
-        elif len(seen) > MAX_REDIRECTS:
-            problem = f"the {len(seen)}th redirect in a row"
-        elif new.scheme not in ("http", "https"):
-            problem = f"a {new.scheme}:// address, which this script cannot fetch"
-        elif new.scheme != "https" and new.hostname != urlsplit(url).hostname:
-            problem = "another host over plain http, which is not followed"
-        else:
-            seen.append(target)
-            url = target
-            continue
+    """GET `url` as a stream. requests follows redirects, at most MAX_REDIRECTS; `vet` refuses one
+    to another scheme, or to another host over plain http (anyone on the way could send it)."""
+
+    def vet(response, **_):  # requests calls it on every answer, before following a redirect
+        target = urlsplit(urljoin(response.url, response.headers.get("Location", "")))
+        plain = target.scheme == "http" and target.hostname != urlsplit(response.url).hostname
+        if response.is_redirect and (plain or target.scheme not in ("http", "https")):
+            response.close()
+            why = "another host over plain http" if plain else f"a {target.scheme}:// address"
+            fix = f"give the file's own address with {url_flag}"
+            raise LessonError(f"{response.url} redirects to {target.geturl()}, {why}; {fix}.")
+
+    try:
+        return session.get(
+            url, stream=True, timeout=timeout, headers=headers, hooks={"response": vet}
+        )
+    except requests.TooManyRedirects:
+        why = f"more than {MAX_REDIRECTS} times in a row (a loop?)"
         fix = f"give the file's own address with {url_flag}"
-        raise LessonError(f"{url} redirects to {target}, {problem}; {fix}.")
+        raise LessonError(f"{url} redirects {why}; {fix}.") from None
+    except requests.RequestException as exc:
+        where = exc.request.url if exc.request else url  # a redirect's target, maybe
+        what = f"{urlsplit(where).netloc} {failure(exc)}"
+        fix = f"check your network and run again, give a mirror with {url_flag}, or {offline}"
+        raise LessonError(f"{what}; {fix}.") from None
 
 
 # The CMP facade database's archive: each label map is a PNG storing one class index 1..12 per
