@@ -30,7 +30,7 @@ from helpers.lesson import refuse_overwrite, to_rgb, write_bytes_atomic, write_f
 from preprocessing import KINDS, MIN_SIDE, SPLITS, entries, pair_files
 from preprocessing.demo import draw_demo_pair
 
-MAX_SIZE = math.isqrt(MAX_PIXELS)  # 4096: a larger output could not be read back (open_image)
+SIDES = at_least(MIN_SIDE, below=math.isqrt(MAX_PIXELS) + 1)  # to 4096: open_image reads no more
 ASPECT_TOLERANCE = 0.01  # a pair must be 2:1 (1024x512) within 1%
 # --verify compares a split's folders. On Kaggle pairs, sketches have a colour spread (mean of max -
 # min channel, / 255) of 0.000, 91-97% white; pale colour images 0.026-0.029, 10-22% white.
@@ -263,20 +263,20 @@ def main(argv=None):
     parser = ArgumentParser(
         description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
+    # The cores this process may use (a container or `taskset` may allow fewer than exist).
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     add = parser.add_argument
-    add("--input", type=path_arg, default="anime_sketch_dataset", help="data/train or train/ in it")
-    add("--output", type=path_arg, default="anime_processed", help="gets {train,val}/{KINDS}/")
-    add("--size", type=at_least(MIN_SIDE, below=MAX_SIZE + 1), default=IMAGE_SIZE, help="side")
-    add("--workers", type=at_least(1), help="processes (default: one per core, at most)")
+    add("--input", type=path_arg, default="anime_sketch_dataset", help="holds data/train or train/")
+    add("--output", type=path_arg, default="anime_processed", help="{train,val}/{sketches,colors}")
+    add("--size", type=SIDES, default=IMAGE_SIZE, help="side of the square outputs, in pixels")
+    add("--workers", type=at_least(1), default=cores, help="processes, at most one per core")
     add("--verify", action="store_true", help="only check --output: pairs, sizes, which is which")
     add("--demo", type=at_least(1, below=100_001), metavar="N", help="first draw N into --input")
     add("--seed", type=seed_number, default=0, help="--demo: the same seed writes the same bytes")
     args = parser.parse_args(argv)
-    # The cores this process may use (a container or `taskset` may allow fewer than exist).
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    if (args.workers or cores) > cores:  # more processes than cores only wait for each other
+    if args.workers > cores:  # more processes than cores only wait for each other
         print(f"note: --workers {args.workers} is more than the {cores} cores; using {cores}")
-    args.workers = min(args.workers or cores, cores)
+        args.workers = cores
     size = f"{args.size}x{args.size}"
     print(f"Input: {args.input}/  Output: {args.output}/  Size: {size}  Workers: {args.workers}")
     try:
