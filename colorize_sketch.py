@@ -90,8 +90,8 @@ def output_paths(paths, run_names, folder):
 def save(write, path):
     """write(path); a full disk or a name too long in one sentence. -> " (replaced the earlier
     file)" where `path` existed (a rerun after more training replaces its images), else ""."""
-    replaced = " (replaced the earlier file)" if path.exists() else ""
     try:
+        replaced = " (replaced the earlier file)" if path.exists() else ""
         write(path)
     except OSError as exc:
         kept = "then run the command again (the images written before it are kept)"
