@@ -186,7 +186,7 @@ class Workspace:
     def fresh_data(self, kaggle):
         """A clean start; for the Kaggle route a few pairs in its layout (data/train, data/val;
         colour left, sketch right), drawn by the demo set's drawer: the real ones are not ours."""
-        from helpers.anime_demo import draw_demo_pair
+        from preprocessing.demo import draw_demo_pair
 
         for name in ("anime_sketch_dataset", "anime_processed"):
             shutil.rmtree(self.root / name, ignore_errors=True)
