@@ -1,13 +1,8 @@
-"""An independent rebuild of the official pix2pix networks' *nested* layout, from DESIGN.md.
-
-The official release (UnetSkipConnectionBlock in models/networks.py of
-junyanz/pytorch-CycleGAN-and-pix2pix) builds the U-Net recursively: each level is a block whose
-Sequential holds [LeakyReLU, down conv, BN, <the next level>, ReLU, up conv, BN, (Dropout)] and
-whose forward returns cat([x, model(x)]). Its activations are in-place, so the LeakyReLU at the
-start of a block also rewrites x, the tensor that the skip connection carries. This file
-reproduces that layout (and therefore the official checkpoint's key names) so the tests can check
-our flat UNetGenerator against it number for number. It is test code only: the lesson's scripts
-never import it.
+"""An independent rebuild of the official pix2pix U-Net's *nested* layout (UnetSkipConnectionBlock
+in models/networks.py of junyanz/pytorch-CycleGAN-and-pix2pix), so that the tests can check our flat
+UNetGenerator against it number for number. Each level's Sequential holds [LeakyReLU, down conv, BN,
+<next level>, ReLU, up conv, BN, (Dropout)] and returns cat([x, model(x)]); the activations are
+in-place, so the LeakyReLU also rewrites x, the tensor the skip carries. Test code only.
 """
 
 import torch
