@@ -10,13 +10,11 @@
     python exercise3_train.py --quick --no-gan --output-dir l1_only        # L1 alone (no D)
 
 Reads --data/{train,val}/{sketches,colors}/NAME.png (with no val/, 5% of train is held out).
-Writes into --output-dir (default: the current folder) after every epoch, all files together:
-generator_weights.pth (what colorize_sketch.py loads), exercise3_checkpoint.pth (all that --resume
-needs) and metrics.csv (a row per epoch; row 0 is the untrained G); at a quarter of the epochs and
-at the end also exercise3_training_progress.png (losses and validation L1), exercise3_epoch_{E}.png
-(fixed validation sketches, generated, target) and exercise3_patchgan_{E}.png (D's 30x30 verdicts
-on the real and the generated pairs; not with --no-gan). By default each step runs in the precision
-the hardware computes natively (training/recipe.py); --fp32 trains the official way.
+Writes into --output-dir after every epoch, all together: generator_weights.pth (for
+colorize_sketch.py), exercise3_checkpoint.pth (for --resume), metrics.csv (row 0: the untrained G);
+at a quarter of the epochs and at the end also exercise3_training_progress.png (the losses),
+exercise3_epoch_{E}.png (validation sketches, generated, target) and exercise3_patchgan_{E}.png (D's
+30x30 verdicts). Each step runs in the precision the hardware computes natively; --fp32: fp32.
 """
 
 import argparse
@@ -44,87 +42,73 @@ from training.run import SETTINGS, save_figures, save_generator, say
 
 MILESTONES = (0.25, 1.00)  # fractions of the epochs that get figures (and SSIM): early, and the end
 PREVIEW_IMAGES = 4  # validation sketches shown in every exercise3_epoch_{E}.png
-# The module's defaults: the paper's recipe and networks (§3.3), 100 epochs at batch 4 (the paper
-# trained facades 200 epochs at batch 1). Filled in after parsing, so that args.typed knows which
-# flags were typed (--resume refuses those that differ from the checkpoint's).
-DEFAULTS = dict(data=Path("anime_processed"), output_dir=Path("."), quick=False, resume=False)
-DEFAULTS.update(epochs=100, epochs_decay=None, batch_size=4, lr=LR, beta1=BETA1, seed=0)
-DEFAULTS.update(lambda_l1=LAMBDA_L1, no_gan=False, ngf=64, ndf=64, image_size=IMAGE_SIZE)
-DEFAULTS.update(max_images=None, val_images=100, device="auto", workers=None, fp32=False)
-DEFAULTS.update(compile=False, no_sync_bn=False, restart=False)
-# --quick, the CPU preset, on the demo set's 180 pairs: narrow networks (work grows with the width
-# squared: 3.4 GFLOP per image and step at ngf 16 and ndf 8, 87 at the paper's 64), 6 epochs with
-# the official decay over the last 3, batch 2 and 5 times the paper's learning rate: in 6 epochs
-# the validation L1 that 20 epochs at lr 2e-4 and batch 4 reach (docs/training.rst has the runs).
-# The image size cannot shrink: the U-Net halves it 8 times to 1x1.
+# --quick, the CPU preset (docs/training.rst has its runs): narrow networks (3.4 GFLOP per image and
+# step instead of 87), 6 epochs, the last 3 decaying, batch 2 and 5 times the paper's lr. The image
+# size cannot shrink: the U-Net halves it 8 times to 1x1.
 QUICK = dict(epochs=6, batch_size=2, lr=1e-3, ngf=16, ndf=8, max_images=200)
 WIDTH = at_least(1, below=1025)  # 16 times the paper's 64 is already 14 billion weights in G
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """--help shows the docstring as written and each flag's default."""
-
-    def _get_help_string(self, action):
-        default = DEFAULTS.get(action.dest)
-        return (
-            action.help
-            if default is None or default is False
-            else f"{action.help} (default: {default})"
-        )
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """--help shows the docstring as written and every flag's default."""
 
 
 def parse_args(argv=None):
-    # SUPPRESS: a flag not typed is left out of what parse_args returns
-    p = ArgumentParser(
-        description=__doc__, formatter_class=HelpFormatter, argument_default=argparse.SUPPRESS
-    )
-    add = p.add_argument
-    add("--data", type=path_arg, help="the preprocessed pairs")
-    add("--output-dir", type=path_arg, help="where the outputs go")
+    """The flags, parsed once; args.typed: those given (--resume refuses any that differ from the
+    checkpoint's). Defaults: the paper's recipe (§3.3) at the module's 100 epochs and batch 4."""
+    p, flags = ArgumentParser(description=__doc__, formatter_class=HelpFormatter), []
+
+    def add(*names, **options):
+        flags.append(p.add_argument(*names, **options))
+
+    add("--data", type=path_arg, default=Path("anime_processed"), help="the preprocessed pairs")
+    add("--output-dir", type=path_arg, default=Path("."), help="where the outputs go")
     preset = " ".join(f"--{key.replace('_', '-')} {value}" for key, value in QUICK.items())
     add("--quick", action="store_true", help=f"the CPU preset: {preset} (flags you give still win)")
     # The recipe (training/recipe.py) and the run's size.
-    add("--epochs", type=at_least(1), help="passes over the training pairs")
-    add(
-        "--epochs-decay",
-        type=at_least(0),
-        help="the last epochs, with a learning rate falling "
-        "linearly towards zero as in the official code (default: half of --epochs)",
-    )
-    add("--batch-size", type=at_least(1), help="pairs per step (per process)")
-    add("--lr", type=above(0), help="Adam's learning rate")
-    add("--beta1", type=at_least(0.0, float, below=1.0), help="Adam's beta1")
-    add("--lambda-l1", type=at_least(0.0, float), help="the weight of L1; 0: GAN alone")
+    add("--epochs", type=at_least(1), default=100, help="passes over the training pairs")
+    decay = "the last epochs, lr falling linearly towards zero; None: half of --epochs"
+    add("--epochs-decay", type=at_least(0), help=decay)
+    add("--batch-size", type=at_least(1), default=4, help="pairs per step (per process)")
+    add("--lr", type=above(0), default=LR, help="Adam's learning rate")
+    add("--beta1", type=at_least(0.0, float, below=1.0), default=BETA1, help="Adam's beta1")
+    add("--lambda-l1", type=at_least(0.0, float), default=LAMBDA_L1, help="0: GAN alone")
     add("--no-gan", action="store_true", help="L1 alone: no discriminator is built")
-    add("--ngf", type=WIDTH, help="G's width (the paper's 64)")
-    add("--ndf", type=WIDTH, help="D's width (the paper's 64)")
+    add("--ngf", type=WIDTH, default=64, help="G's width")
+    add("--ndf", type=WIDTH, default=64, help="D's width")
     # 4096: the largest side open_image reads (MAX_PIXELS); training larger would only upscale
-    add("--image-size", type=multiple_of(IMAGE_SIZE, below=4097), help="a multiple of 256")
-    add("--max-images", type=at_least(1), help="train on the first N pairs only (default: all)")
-    add("--val-images", type=at_least(1), help="validation pairs")
-    add("--seed", type=seed_number, help="for weights, order, jitter and dropout")
+    size = multiple_of(IMAGE_SIZE, below=4097)
+    add("--image-size", type=size, default=IMAGE_SIZE, help="a multiple of 256")
+    add("--max-images", type=at_least(1), help="train on the first N pairs only; None: all")
+    add("--val-images", type=at_least(1), default=100, help="validation pairs")
+    add("--seed", type=seed_number, default=0, help="for weights, order, jitter and dropout")
     # How it runs.
-    add("--device", choices=DEVICE_CHOICES, help="auto = cuda, then mps, then cpu")
-    add("--workers", type=at_least(0), help="loading processes (default: 0 on CPU, 4 on a GPU)")
-    add(
-        "--fp32",
-        action="store_true",
-        help="the official way: fp32, NCHW, plain Adam (default: "
-        "the precision the hardware computes natively, channels_last, fused Adam)",
-    )
+    add("--device", choices=DEVICE_CHOICES, default="auto", help="cuda, then mps, then cpu")
+    add("--workers", type=at_least(0), help="loading processes; None: 0 on CPU, 4 on a GPU")
+    add("--fp32", action="store_true", help="the official way: fp32, NCHW, plain Adam")
     add("--compile", action="store_true", help="torch.compile both networks (minutes at first)")
     add("--no-sync-bn", action="store_true", help="torchrun on GPUs: BatchNorm per process")
     add("--resume", action="store_true", help="continue the run in --output-dir, with its settings")
     add("--restart", action="store_true", help="replace the run in --output-dir (at epoch 1's end)")
-    typed = vars(p.parse_args(argv))
-    preset = QUICK if typed.get("quick") else {}  # the preset replaces defaults, not typed flags
-    return argparse.Namespace(**{**DEFAULTS, **preset, **typed}, typed=set(typed))
+    unset = object()  # argparse fills in a default only where the namespace holds none
+    args = p.parse_args(argv, argparse.Namespace(**{flag.dest: unset for flag in flags}))
+    args.typed = {key for key, value in vars(args).items() if value is not unset}
+    preset = QUICK if "quick" in args.typed else {}
+    for flag in (flag for flag in flags if getattr(args, flag.dest) is unset):
+        setattr(args, flag.dest, preset.get(flag.dest, flag.default))
+    return args
 
 
 def main(argv=None):
     args = parse_args(argv)
     try:
-        rank, device = start_processes(choose_device(args.device))
+        device = choose_device(args.device)
+        if "RANK" in os.environ:  # torchrun: a process per GPU (or CPU share), each its own rank
+            if device.type == "cuda":  # each process its own GPU, NCCL between them
+                device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+                torch.cuda.set_device(device)
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        rank = dist.get_rank() if dist.is_initialized() else 0
         with RunFolder(args.output_dir, args.resume, args.restart, main=rank == 0) as folder:
             train(args, folder, rank, device)
     except LessonError as exc:
@@ -145,18 +129,6 @@ def main(argv=None):
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
-
-
-def start_processes(device):
-    """torchrun starts one process per GPU and sets RANK, WORLD_SIZE and LOCAL_RANK in each; a plain
-    `python` run sets none and is one process. Returns (this process's rank, the device it uses)."""
-    if "RANK" not in os.environ:
-        return 0, device
-    if device.type == "cuda":  # each process its own GPU, NCCL between them
-        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
-        torch.cuda.set_device(device)
-    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")  # gloo: CPU processes
-    return dist.get_rank(), device
 
 
 def for_training(net, device, args):

@@ -125,7 +125,7 @@ def test_a_full_disk_is_one_sentence_and_keeps_the_last_epoch(copy, data, capsys
     code, err = refused(capsys, data, copy, "--resume", "--epochs", "3")
     assert code == 2 and "Traceback" not in err and err.count("error:") == 1
     assert f"could not write epoch 3's files into {copy}" in err and "disk full" in err
-    assert "the files of epoch 2 are kept" in err
+    assert "epoch 2's files are kept" in err
     assert snapshot(copy) == before  # nothing half-written, no .part file
 
 

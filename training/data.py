@@ -17,7 +17,6 @@ from preprocessing import MIN_SIDE, pair_files
 
 LOAD_SCALE = 286 / 256  # §6.2: jitter = resize 256 -> 286, then random-crop back to 256
 HOLDOUT_PERCENT = 5  # with no val/ split, hold out this share of train, chosen by file name
-MEMORY_FOR_PAIRS = 512 << 20  # bytes: a set whose resized pairs fit is decoded once, not per epoch
 NO_DATA = (
     "run `python preprocess_anime_sketches.py` on the Kaggle pairs, or "
     "`python preprocess_anime_sketches.py --demo 200` for a synthetic set with no download"
@@ -55,25 +54,19 @@ def split_pairs(data_dir):
 
 class PairedSketchDataset(Dataset):
     """Pairs as two (3, S, S) tensors in [-1, 1]. An item is an index (validation: resized only)
-    or (index, jitter seed), as EpochSampler yields them: then the pair gets the official jitter.
-    A small set (the demo's 200 pairs: 90 MB) is kept in memory once resized, bit for bit the
-    same, so that later epochs only crop and flip."""
+    or (index, jitter seed), as EpochSampler yields them: then the pair gets the official jitter."""
 
     def __init__(self, pairs, image_size):
         self.pairs, self.size, self.load = pairs, image_size, round(image_size * LOAD_SCALE)
-        self.kept = {} if len(pairs) * 2 * 3 * self.load**2 <= MEMORY_FOR_PAIRS else None
 
     def __len__(self):
         return len(self.pairs)
 
     def __getitem__(self, item):
         index, seed = item if isinstance(item, tuple) else (item, None)
-        if seed is None:
-            pair = self.resized(index, self.size)
-        else:
-            pair = self.jitter(self.resized(index, self.load), seed)
-        real_A, real_B = pair.float() / 127.5 - 1.0  # (2, 3, S, S) uint8: sketch, colour
-        return real_A, real_B
+        pair = self.resized(index, self.size if seed is None else self.load)
+        pair = pair if seed is None else self.jitter(pair, seed)  # (2, 3, S, S): sketch, colour
+        return tuple(pair.float() / 127.5 - 1.0)  # (real_A, real_B)
 
     def jitter(self, pair, seed):
         """§6.2 on a (2, 3, 286, 286) pair at once: one random crop and flip, drawn from `seed`."""
@@ -83,8 +76,6 @@ class PairedSketchDataset(Dataset):
         return TF.horizontal_flip(pair) if torch.rand(1, generator=g).item() < 0.5 else pair
 
     def resized(self, index, size):
-        if self.kept is not None and (index, size) in self.kept:
-            return self.kept[index, size]
         paths = self.pairs[index]
         sketch, color = (to_rgb(open_image(path, "training image", VERIFY)) for path in paths)
         (width, height), wrong = sketch.size, None
@@ -95,10 +86,7 @@ class PairedSketchDataset(Dataset):
         if wrong:
             raise LessonError(f"{shown(paths[0])} is {wrong}; {VERIFY}")
         pair = torch.stack([TF.pil_to_tensor(sketch), TF.pil_to_tensor(color)])  # (2, 3, H, W)
-        pair = TF.resize(pair, [size, size], InterpolationMode.BICUBIC, antialias=True)
-        if self.kept is not None:
-            self.kept[index, size] = pair
-        return pair
+        return TF.resize(pair, [size, size], InterpolationMode.BICUBIC, antialias=True)
 
 
 class EpochSampler(DistributedSampler):

@@ -4,7 +4,6 @@ junyanz/pytorch-CycleGAN-and-pix2pix.
 """
 
 import os
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +16,7 @@ LR = 2e-4  # §3.3: Adam with learning rate 0.0002 ...
 BETA1 = 0.5  # ... and momentum parameters beta1 = 0.5, beta2 = 0.999
 LAMBDA_L1 = 100  # §4.2: L1 weighted 100x against the GAN term
 # ONEDNN_MAX_CPU_ISA levels without bf16 instructions: set to one, even an AMX CPU emulates bf16.
+BF16_FLAGS = {"avx512_bf16", "amx_bf16", "bf16"}  # /proc/cpuinfo: x86 AVX512_BF16 or AMX, ARM BF16
 ISA_WITHOUT_BF16 = {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX512_CORE", "AVX512_CORE_VNNI"}
 
 
@@ -27,27 +27,19 @@ def lr_factor(epoch, epochs, epochs_decay):
     return min(1.0, (epochs - epoch + 1) / (epochs_decay + 1))
 
 
-def native_cpu_bf16():
-    """True if the CPU computes bf16 in hardware (x86 AVX512_BF16 or AMX, ARM BF16): elsewhere bf16
-    is emulated, slower than fp32. Without /proc/cpuinfo (Windows, macOS), AVX-512 is the sign."""
-    if os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper() in ISA_WITHOUT_BF16:
-        return False
-    try:
-        cpuinfo = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return torch.backends.cpu.get_cpu_capability() == "AVX512"
-    return bool(set(cpuinfo.split()) & {"avx512_bf16", "amx_bf16", "bf16"})
-
-
 def training_dtype(device):
-    """The precision this device computes natively, in which autocast runs a step's convolutions
-    (docs/speed.rst has the figures per device)."""
+    """The precision the device computes natively, in which autocast runs a step's convolutions:
+    bf16 where the hardware has it (emulated, it is slower than fp32), else fp16 on a GPU, fp32."""
     if device.type == "cuda":  # Ampere and newer: bf16; older GPUs: fp16 with loss scaling
         ampere = torch.cuda.get_device_capability(device) >= (8, 0)
         return torch.bfloat16 if ampere else torch.float16
-    if device.type == "cpu" and native_cpu_bf16():
-        return torch.bfloat16
-    return torch.float32  # MPS (its autocast is young), and CPUs that would emulate bf16
+    if device.type != "cpu" or os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper() in ISA_WITHOUT_BF16:
+        return torch.float32  # MPS (its autocast is young), or oneDNN capped below bf16
+    try:
+        native = set(Path("/proc/cpuinfo").read_text().split()) & BF16_FLAGS
+    except OSError:  # no /proc/cpuinfo (Windows, macOS): AVX-512 is the sign
+        native = torch.backends.cpu.get_cpu_capability() == "AVX512"
+    return torch.bfloat16 if native else torch.float32
 
 
 @dataclass
@@ -80,18 +72,14 @@ class StepSpeed:
         layout = "channels_last" if self.memory_format == torch.channels_last else "NCHW"
         return f"{dtype}, {layout}, fused Adam"
 
-    def autocast(self, device):
-        if self.dtype == torch.float32:
-            return nullcontext()
-        return torch.autocast(device.type, dtype=self.dtype)
-
 
 def train_step(net_G, net_D, opt_G, opt_D, real_A, real_B, lambda_L1=LAMBDA_L1, speed=None):
     """One pix2pix update (§3.3): a gradient step on D, then one on G. Returns the loss parts and
     D's mean verdicts as floats. With net_D None (--no-gan) G alone steps on lambda * L1: the
     paper's "L1" ablation (§4.2). `speed`: a StepSpeed (default: fp32, the official way)."""
     speed = speed or StepSpeed()
-    autocast, scaler = speed.autocast(real_A.device), speed.scaler
+    autocast = torch.autocast(real_A.device.type, speed.dtype, speed.dtype != torch.float32)
+    scaler = speed.scaler
     opt_G.zero_grad(set_to_none=True)  # last step's gradients go first: 218 MB of them at ngf 64
     if net_D is None:
         with autocast:
@@ -126,13 +114,9 @@ def train_step(net_G, net_D, opt_G, opt_D, real_A, real_B, lambda_L1=LAMBDA_L1, 
     scaler.scale(loss_G).backward()
     scaler.step(opt_G)
     scaler.update()  # once per iteration, after both optimizers stepped
-    parts = dict(
-        G_GAN=loss_G_GAN,
-        G_L1=loss_G_L1,
-        D_real=loss_D_real,
-        D_fake=loss_D_fake,
-        D_of_real=torch.sigmoid(pred_real).mean(),
-        D_of_fake=torch.sigmoid(pred_fake).mean(),
+    parts = dict(G_GAN=loss_G_GAN, G_L1=loss_G_L1, D_real=loss_D_real, D_fake=loss_D_fake)
+    parts.update(
+        D_of_real=torch.sigmoid(pred_real).mean(), D_of_fake=torch.sigmoid(pred_fake).mean()
     )
     return {k: v.item() for k, v in parts.items()}
 

@@ -32,16 +32,9 @@ SETTINGS += ["seed", "max_images", "val_images"]
 OLDER_RUNS = dict(epochs_decay=0, no_gan=False)
 
 
-def say(text):
-    """Print on the first process only (the one process of a plain run)."""
+def say(text):  # on the first process only (the one process of a plain run)
     if not dist.is_initialized() or dist.get_rank() == 0:
         print(text, flush=True)
-
-
-def interrupt(signum, frame):
-    """SIGTERM (a closed lid, a time limit) as Ctrl+C; a second SIGTERM waits for the first."""
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise KeyboardInterrupt
 
 
 @contextmanager
@@ -86,22 +79,22 @@ class RunFolder:
             (self.path / LOCK).write_text(f"pid {os.getpid()}, {time.strftime('%H:%M')}: {command}")
             for leftover in self.path.glob(".*.part"):  # what a killed run was writing
                 leftover.unlink()
+        # SIGTERM (a closed lid, a cluster's time limit) as Ctrl+C: KeyboardInterrupt
+        self.on_sigterm = signal.signal(signal.SIGTERM, signal.default_int_handler)
         earlier = [name for name in (CHECKPOINT, WEIGHTS) if (self.path / name).exists()]
-        problem = None
         if earlier and not (self.resume or self.restart):
-            problem = f"already holds a run ({', '.join(earlier)}); add --resume to continue it, "
-            problem += "choose a new --output-dir, or add --restart to replace it"
-        elif self.resume and CHECKPOINT not in earlier:
-            problem = f"holds no {CHECKPOINT} to go on from; train without --resume"
-        if problem:
-            self.__exit__(None, None, None)
-            raise LessonError(f"{shown(self.path)} {problem}")
-        self.on_sigterm = signal.signal(signal.SIGTERM, interrupt)
+            fix = "add --resume to go on, --restart to replace it, or choose another --output-dir"
+            self.refuse(f"already holds a run ({', '.join(earlier)}); {fix}")
+        if self.resume and CHECKPOINT not in earlier:
+            self.refuse(f"holds no {CHECKPOINT} to go on from; train without --resume")
         return self
 
+    def refuse(self, problem):
+        self.__exit__(None, None, None)
+        raise LessonError(f"{shown(self.path)} {problem}")
+
     def __exit__(self, kind, exc, traceback):
-        if hasattr(self, "on_sigterm"):
-            signal.signal(signal.SIGTERM, self.on_sigterm)
+        signal.signal(signal.SIGTERM, self.on_sigterm)
         if self.lock is not None:
             (self.path / LOCK).unlink()  # while still held: no run can lock a removed file
             self.lock.release()
@@ -116,8 +109,7 @@ class RunFolder:
 
     @contextmanager
     def epoch_files(self, epoch):
-        """Yields stage(name), a hidden path to write `name` to; once all are written, they are
-        renamed into place together, Ctrl+C and SIGTERM waiting. A failure changes nothing."""
+        """Yields stage(name), a hidden path for `name`; all are renamed into place together."""
         staged = {}
         try:
             yield lambda name: staged.setdefault(name, self.path / f".{name}.part")
@@ -126,54 +118,39 @@ class RunFolder:
                     os.chmod(tmp, new_file_mode())  # the user's usual permissions, not 0600
                     os.replace(tmp, self.path / name)
                 if self.restart and self.saved is None:  # the replaced run's figures go too
-                    for old in set(self.path.glob("exercise3_*_*.png")) - set(
-                        map(self.path.joinpath, staged)
-                    ):
-                        old.unlink()
+                    old = {p.name for p in self.path.glob("exercise3_*_*.png")} - staged.keys()
+                    for name in old:
+                        (self.path / name).unlink()
         except (OSError, RuntimeError) as exc:
             # torch.save raises a RuntimeError while handling the OSError of the file it writes
             cause = exc if isinstance(exc, OSError) else exc.__context__
             if not (isinstance(cause, OSError) and cause.errno in FULL_DISK):
                 raise
-            kept = "the folder is as it was; free some space first"
-            if self.saved:
-                kept = f"the files of epoch {self.saved} are kept; free some space, then --resume"
-            raise LessonError(
-                f"could not write epoch {epoch}'s files into {shown(self.path)} "
-                f"({cause.strerror}): is the disk full? {kept}"
-            ) from None
+            kept = f"epoch {self.saved}'s files are kept; free some space, then --resume"
+            kept = "the folder is as it was; free some space first" if not self.saved else kept
+            where = f"epoch {epoch}'s files into {shown(self.path)} ({cause.strerror})"
+            raise LessonError(f"could not write {where}: is the disk full? {kept}") from None
         finally:  # what an interrupted or failed write left (the lock makes every .part ours)
             for tmp in staged.values():
                 tmp.unlink(missing_ok=True)
 
     def check_finite(self, losses, epoch, lambda_l1):
         """Stop on a NaN/inf loss before anything of this epoch is saved."""
-        bad = next((key for key, value in losses.items() if not math.isfinite(value)), None)
-        if bad is None:
-            return
-        kept = f"{CHECKPOINT} keeps epoch {self.saved}, the last good one"
-        kept = "nothing was saved yet" if self.saved is None else kept
-        fix = "a smaller --lambda-l1 or --lr" if lambda_l1 > LAMBDA_L1 else "a smaller --lr"
-        raise LessonError(
-            f"the {bad} loss became {losses[bad]} in epoch {epoch}: training diverged; {kept}; "
-            f"train afresh (--restart) with {fix}"
-        )
+        if bad := [key for key, value in losses.items() if not math.isfinite(value)]:
+            kept = f"{CHECKPOINT} keeps epoch {self.saved}, the last good one"
+            kept = "nothing was saved yet" if self.saved is None else kept
+            fix = "a smaller --lambda-l1 or --lr" if lambda_l1 > LAMBDA_L1 else "a smaller --lr"
+            what = f"the {bad[0]} loss became {losses[bad[0]]} in epoch {epoch}: training diverged"
+            raise LessonError(f"{what}; {kept}; train afresh (--restart) with {fix}")
 
     def finish(self, nets):
         if dist.is_initialized():  # DDP's promise, checked: every process took the same steps
-            digests = [None] * dist.get_world_size()
-            dist.all_gather_object(digests, weights_digest(nets))
+            weights = [p.detach().cpu().numpy().tobytes() for net in nets for p in net.parameters()]
+            digests = [None] * dist.get_world_size()  # SHA-256: equal means bit for bit equal
+            dist.all_gather_object(digests, hashlib.sha256(b"".join(weights)).hexdigest())
             say(f"processes agree on the weights: {len(set(digests)) == 1}")
             dist.barrier()  # rank 0 may still be writing
         say(f"Done: {', '.join(shown(self.path / name) for name in (WEIGHTS, METRICS, PROGRESS))}")
-
-
-def weights_digest(nets):
-    """SHA-256 of every parameter's bytes: equal digests mean bit-for-bit equal weights."""
-    digest = hashlib.sha256()
-    for p in (p for net in nets for p in net.parameters()):
-        digest.update(p.detach().cpu().numpy().tobytes())
-    return digest.hexdigest()
 
 
 def rng_states():
@@ -182,29 +159,24 @@ def rng_states():
     mine = dict(torch=torch.get_rng_state(), cuda=cuda)
     if not dist.is_initialized():
         return [mine]
-    states = [None] * dist.get_world_size()
-    dist.all_gather_object(states, mine)
+    dist.all_gather_object(states := [None] * dist.get_world_size(), mine)
     return states
-
-
-def save(obj, path):
-    with open(path, "wb") as f:  # a file of ours: a full disk shows as its OSError (errno)
-        torch.save(obj, f)
 
 
 def save_generator(path, net_G, model_args, image_size, epoch):
     """generator_weights.pth: G's state_dict and the constructor arguments that rebuild it."""
     state = dict(model_args=model_args, image_size=image_size, epoch=epoch)
-    save(dict(format_version=FORMAT_VERSION, **state, state_dict=net_G.state_dict()), path)
+    with open(path, "wb") as f:  # a file of ours: a full disk shows as its OSError (errno)
+        torch.save(dict(format_version=FORMAT_VERSION, **state, state_dict=net_G.state_dict()), f)
 
 
 def save_checkpoint(path, nets, optimizers, **fields):
-    """exercise3_checkpoint.pth: the nets and optimizers (G, then D unless --no-gan) and `fields`:
-    the epoch, settings, model_args, history and every process's random-number states."""
+    """exercise3_checkpoint.pth: nets and optimizers (G, then D unless --no-gan), and `fields`."""
     state = dict(format_version=FORMAT_VERSION, **fields)
     for kind, net, opt in zip("GD", nets, optimizers, strict=False):
         state[f"net_{kind}"], state[f"opt_{kind}"] = net.state_dict(), opt.state_dict()
-    save(state, path)
+    with open(path, "wb") as f:
+        torch.save(state, f)
 
 
 def load_checkpoint(path):
@@ -233,18 +205,16 @@ def restore(checkpoint, nets, optimizers, rank, ranks):
 
 
 def resume_settings(args, checkpoint):
-    """`args` with the run's settings: as given for a new run; on --resume the checkpoint's, where
-    only --epochs and --epochs-decay may differ from what it trained with."""
+    """`args` with the run's settings: the checkpoint's on --resume (a typed flag must agree)."""
     saved = {**OLDER_RUNS, **checkpoint["settings"]} if checkpoint else {}
     for key in sorted(args.typed & saved.keys() & set(SETTINGS) - {"epochs", "epochs_decay"}):
         flag, value = f"--{key.replace('_', '-')}", getattr(args, key)
+        was = f"{'with' if saved[key] else 'without'} {flag}"  # a switch, or a value:
+        was = was if isinstance(value, bool) else f"with {flag} {saved[key]}, not {value}"
         if value != saved[key]:
-            was = f"with {flag} {saved[key]}, not {value}"
-            if isinstance(value, bool):
-                was = f"{'with' if saved[key] else 'without'} {flag}"
             raise LessonError(
-                f"the checkpoint in {shown(args.output_dir)} was trained {was}; drop {flag} to "
-                "resume, or train afresh with --restart"
+                f"the checkpoint in {shown(args.output_dir)} was trained {was}; "
+                f"drop {flag} to resume, or train afresh with --restart"
             )
     for key in saved.keys() & set(SETTINGS) - (args.typed & {"epochs", "epochs_decay"}):
         setattr(args, key, saved[key])
@@ -265,31 +235,34 @@ def describe_run(args, device, speed, loader, val_loader, nets, saved):
     sizes = [f"{count_parameters(net):,} parameters" for net in nets]
     net_D = "none (--no-gan)" if args.no_gan else f"PatchGAN, ndf {args.ndf}, {sizes[-1]}"
     val = "val/" if (args.data / "val").is_dir() else "held out of train/"
-    say(
-        f"Exercise 3: pix2pix, sketch -> colour\n  device: {device}   precision: {speed}   "
-        f"outputs: {shown(args.output_dir)}\n  data: {shown(args.data)}: "
-        f"{len(loader.dataset)} training pairs, {len(val_loader.dataset)} validation pairs ({val})"
-        f"\n  epochs: {args.epochs} (the last {args.epochs_decay} with a falling learning rate)  "
-        f" batch size: {args.batch_size}   batches per epoch: {len(loader)}   seed: {args.seed}\n"
+    lines = [
+        "Exercise 3: pix2pix, sketch -> colour",
+        f"  device: {device}   precision: {speed}   outputs: {shown(args.output_dir)}",
+        f"  data: {shown(args.data)}: {len(loader.dataset)} training pairs, "
+        f"{len(val_loader.dataset)} validation pairs ({val})",
+        f"  epochs: {args.epochs} (the last {args.epochs_decay} with a falling learning rate)   "
+        f"batch size: {args.batch_size}   batches per epoch: {len(loader)}   seed: {args.seed}",
         f"  lr: {args.lr}   beta1: {args.beta1}   lambda_L1: {args.lambda_l1}   objective: "
-        f"{objective}\n  net_G: U-Net, ngf {args.ngf}, {sizes[0]}   net_D: {net_D}"
-    )
+        f"{objective}",
+        f"  net_G: U-Net, ngf {args.ngf}, {sizes[0]}   net_D: {net_D}",
+    ]
     if dist.is_initialized():
         n, sync = dist.get_world_size(), device.type == "cuda" and not args.no_sync_bn
-        say(
+        norm = "the global batch" if sync else "a process"
+        lines += [
             f"  DistributedDataParallel: {n} processes, global batch {n * args.batch_size}, "
-            f"BatchNorm statistics of {'the global batch' if sync else 'a process'}"
-        )
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0  # not on Windows
-    cores = os.cpu_count() or 1
+            f"BatchNorm statistics of {norm}"
+        ]
+    load, cores = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0, os.cpu_count() or 1
     if device.type == "cpu" and load > cores and "OMP_WAIT_POLICY" not in os.environ:
         # spinning OpenMP threads wait for descheduled ones (docs/troubleshooting.rst has figures)
-        say(
-            f"  note: this machine is busy (load {load:.1f} on {cores} cores): start Python with "
-            "OMP_WAIT_POLICY=PASSIVE, or every small op waits for a descheduled thread"
-        )
+        lines += [
+            f"  note: this machine is busy (load {load:.1f} on {cores} cores): start Python "
+            "with OMP_WAIT_POLICY=PASSIVE, or every small op waits for a descheduled thread"
+        ]
     if saved is not None and saved >= args.epochs:
-        say(f"The checkpoint is at epoch {saved} already; pass a larger --epochs to go on.")
+        lines += [f"The checkpoint is at epoch {saved} already; pass a larger --epochs to go on."]
+    say("\n".join(lines))
 
 
 def epoch_line(row, args):
@@ -308,8 +281,7 @@ def epoch_line(row, args):
 
 
 def save_figures(stage, history, epochs, net_D, real_A, fake_B, real_B):
-    """A milestone's figures, a column per validation sketch: sketch, generated and target; D's
-    verdicts over the real and the generated pairs (§3.2.2); and the loss curves."""
+    """A milestone's figures: previews and D's maps (a column per validation sketch), losses."""
     epoch, cols = history[-1]["epoch"], [f"val {i + 1}" for i in range(len(real_A))]
     title, rows = f"Epoch {epoch}/{epochs}", [list(real_A), list(fake_B), list(real_B)]
     kinds = ["sketch (input)", "generated", "target"]
@@ -322,12 +294,8 @@ def save_figures(stage, history, epochs, net_D, real_A, fake_B, real_B):
         for images in (real_B, fake_B):  # real and generated pairs apart, as in a step
             with torch.no_grad():
                 verdicts = torch.sigmoid(judge(real_A, images).float())[:, 0]  # (N, 30, 30)
-            rows.append(
-                [
-                    Heat(v, 0, 1, "D: probability real", image)
-                    for v, image in zip(verdicts, images, strict=True)
-                ]
-            )
+            pairs = zip(verdicts, images, strict=True)
+            rows.append([Heat(v, 0, 1, "D: probability real", under=image) for v, image in pairs])
             captions.append([f"mean P(real) {v.mean():.2f}" for v in verdicts])
         kinds = ["sketch (input)", "D on the real pair", "D on the generated pair"]
         verdict = f"{title}: D's verdict per 70x70 patch (1 = real)"
