@@ -70,10 +70,7 @@ def read_label(path):
 
 
 def parse_args(argv):
-    parser = ArgumentParser(
-        description="Translate facade labels into photos with the pretrained pix2pix generator "
-        "and save them as one labelled grid."
-    )
+    parser = ArgumentParser(description="Facade labels -> photos with pix2pix, in one grid.")
     parser.add_argument(
         "--labels",
         nargs="+",
@@ -122,52 +119,45 @@ def observe(args):
     print(f"device:     {device}, {network}{', dropout on (--dropout)' if args.dropout else ''}")
 
     # 1. Each label becomes a (3, 256, 256) tensor of exact palette colours in [-1, 1].
-    real_A, real_B, names, notes = [], [], [], []
+    read = []  # (label, photo or None, note, column title) per readable file
     for path in paths:
         try:
-            label, photo, note = read_label(path)
+            read.append((*read_label(path), shown(path.stem)[:22]))
         except LessonError as exc:  # one unreadable file among many: say so and go on
             print(f"skipping: {exc}")
-            continue
-        real_A.append(label)
-        real_B.append(photo)
-        names.append(shown(path.stem)[:22])  # a column's width
-        notes.append(note)
-    if not real_A:
-        raise LessonError(
-            f"no usable label images in {', '.join(map(shown, args.labels))}; pass PNG or JPEG "
-            "labels with --labels, e.g. --labels sample_facades/base"
-        )
-    real_A = torch.stack(real_A)  # (N, 3, 256, 256)
+    if not read:
+        given = ", ".join(map(shown, args.labels))
+        raise LessonError(f"no usable label images in {given}; pass PNG or JPEG labels.")
+    labels, real_B, notes, names = zip(*read, strict=True)
+    real_A = torch.stack(labels)  # (N, 3, 256, 256)
 
     # 2. One generated row per --checkpoint, each G run as open_generator explains (§3.3).
     rows, row_titles = [list(real_A)], ["label (input)"]
     for checkpoint in checkpoints:
         start = time.perf_counter()
         net_G, name, size = open_generator(checkpoint, device, args.dropout, args.fast)
-        loaded = time.perf_counter() - start
         inputs = real_A  # a model trained at another --image-size gets its own size
         if size != IMAGE_SIZE:
             inputs = F.interpolate(real_A, size=(size, size), mode="nearest")
         fake_B = translate(net_G, inputs)  # (N, 3, S, S) in [-1, 1], on the CPU
         del net_G  # one network in memory at a time
-        seconds = time.perf_counter() - start - loaded
-        print(f"{name}: loaded in {loaded:.1f} s; translated {len(real_A)} in {seconds:.2f} s")
+        seconds = time.perf_counter() - start
+        print(f"{name}: loaded and translated {len(real_A)} labels in {seconds:.1f} s")
         rows.append(list(fake_B))
         several = len(checkpoints) > 1  # then the folder tells two of your models apart
         row_titles.append(f"{name}\n{shown(checkpoint.parent.name)[:20]}/" if several else name)
 
     # 3. One column per label: input on top, generated below, then the target if a pair gave one.
-    captions = [notes] + [None] * len(checkpoints)
+    captions = [list(notes)] + [None] * len(checkpoints)
     if any(photo is not None for photo in real_B):
-        rows.append(real_B)  # None: an empty cell where a label has no photo
+        rows.append(list(real_B))  # None: an empty cell where a label has no photo
         row_titles.append("real photo (target)")
         captions.append(["no photo" if photo is None else "" for photo in real_B])
     title = "Exercise 1: facade labels -> pix2pix"
     if len(checkpoints) == 1:
         title += f" ({shown(checkpoints[0].name)})"
     try:
-        save_grid(output, rows, row_titles, title=title, col_titles=names, captions=captions)
+        save_grid(output, rows, row_titles, title=title, col_titles=list(names), captions=captions)
     except OSError as exc:  # a read-only folder, a full disk
         raise LessonError(f"could not write {shown(output)} ({exc.strerror or exc}).") from None
     print(f"wrote {shown(output.resolve())}")

@@ -5,15 +5,11 @@
     python exercise2_explore.py --labels my_facade.png  # your labels: colours, consistency figures
     python exercise2_explore.py --design '{"floors": 6, "balconies": "all"}'  # your base label
 
-Writes into --output-dir (default: the current folder), and prints the numbers behind each figure:
-    exercise2_windows.png      sparse, dense, asymmetric and large windows: labels over facades
-    exercise2_partial.png      one label with parts hidden: what the model invents without context
-    exercise2_colors.png       one label in five colour schemes; only the first is its palette
-    exercise2_consistency.png  the default mode twice, dropout samples and their spread, running
-                               statistics
-    exercise2_skips.png        the full network, then its skips cut level by level, innermost first
-Needs the official weights (python download_pretrained.py). The network is the official one in
-fp32, exactly; --fast runs faster copies (reduced precision where the hardware has it).
+Writes exercise2_<experiment>.png into --output-dir (default: .) and prints the numbers in its
+titles: windows (sparse, dense, asymmetric, large), partial (parts of a label hidden), colors (five
+colour schemes, one of them the palette), consistency (dropout off twice, dropout samples and their
+spread, the stored statistics) and skips (cut from the innermost outward). Needs the official
+weights (python download_pretrained.py); --fast runs faster copies of the exact fp32 network.
 """
 
 import json

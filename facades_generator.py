@@ -79,15 +79,14 @@ def open_generator(path, device=None, dropout=False, fast=False, stats="image"):
     """(net_G, name, image size) from any generator file, read once: the authors' facades weights
     or a generator_weights.pth of exercise3_train.py, in eval mode on `device`.
 
-    stats="image"    BatchNorm normalises each image with its own statistics: what the paper (§3.3)
-                     and the official test.py get at batch size 1, here at any batch size.
-    stats="running"  the averages stored in the file (test.py's `--eval`).
-    dropout=True     Dropout(0.5) stays on, as in the paper and test.py: each call draws another
-                     facade. Off by default (a deliberate departure), so that figures repeat.
+    stats="image"    each image normalised with its own statistics: what the paper (§3.3) and the
+                     official test.py get at batch size 1, here at any batch size; "running": the
+                     averages stored in the file (test.py's `--eval`).
+    dropout=True     Dropout(0.5) on, as in the paper and test.py: each call draws another facade.
+                     Off by default (a deliberate departure), so that figures repeat.
     fast=True        a faster copy from speed/ (docs/speed.rst), which prints what it switches on.
     """
-    if stats not in ("image", "running"):
-        raise ValueError(f"stats must be 'image' or 'running', not {stats!r}")
+    norm_layer = {"image": PerImageBatchNorm2d, "running": nn.BatchNorm2d}[stats]
     path = Path(path)
     if file_problem(path) == "does not exist":
         raise LessonError(f"no pretrained weights at {shown(path)}; {FETCH_WEIGHTS}.")
@@ -95,7 +94,6 @@ def open_generator(path, device=None, dropout=False, fast=False, stats="image"):
     ours = os.path.realpath(path) == str(DEFAULT_CHECKPOINT)  # realpath: no error on a link loop
     fix = f"delete it and {FETCH_WEIGHTS}" if ours else "pass a generator's weights file instead"
     saved = read_weights(path, fix=fix, subject=shown(path))
-    norm_layer = PerImageBatchNorm2d if stats == "image" else nn.BatchNorm2d
     if isinstance(saved, dict) and "format_version" in saved:  # written by exercise3_train.py
         if "state_dict" not in saved:
             raise LessonError(
@@ -112,14 +110,11 @@ def open_generator(path, device=None, dropout=False, fast=False, stats="image"):
                 "train again or pass another file."
             ) from None
     elif isinstance(saved, dict):  # the official bare state_dict of the nested U-Net
-        net_G = UNetGenerator(norm_layer=norm_layer)
+        net_G, name, image_size = UNetGenerator(norm_layer=norm_layer), AUTHORS, IMAGE_SIZE
         try:
             load_official_generator_weights(net_G, saved)
         except ValueError as exc:
-            raise LessonError(
-                f"{shown(path)} is not a facades_label2photo generator: {exc}"
-            ) from None
-        name, image_size = AUTHORS, IMAGE_SIZE
+            raise LessonError(f"{shown(path)} is not the facades generator: {exc}") from None
     else:
         raise LessonError(f"{shown(path)} does not hold a state_dict; {fix}.")
     net_G.eval()
@@ -159,9 +154,8 @@ def add_generator_arguments(parser, several=False):
         type=path_arg,
         nargs="+" if several else None,
         default=[DEFAULT_CHECKPOINT] if several else DEFAULT_CHECKPOINT,
-        help="the facades generator's weights"
-        + (", and/or generator_weights.pth files from exercise3_train.py" if several else "")
-        + " (default: checkpoints/facades_generator.pth)",
+        help="generator weights: the authors' (default: checkpoints/facades_generator.pth) or a "
+        "generator_weights.pth that exercise3_train.py wrote",
     )
     add_device_argument(parser)
     parser.add_argument(

@@ -12,13 +12,12 @@ helpers.facade_labels` redraws them (the same files every time).
 
 import json
 from dataclasses import dataclass, fields
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from facades_generator import CLASS_COLORS, FACADE_CLASSES, SAMPLE_LABELS_DIR
-from helpers.lesson import ArgumentParser, LessonError, fail, path_arg, save_image
+from helpers.lesson import ArgumentParser, LessonError, path_arg, save_image, shown
 from pix2pix_models import IMAGE_SIZE
 
 CHOICES = dict(door=("left", "center", "right", "none"))
@@ -27,7 +26,7 @@ LIMITS = dict(floors=(1, 12), windows_per_floor=(1, 10), margin=(0, 0.3), sky=(0
 LIMITS |= {name: (0, 1) for name in ("window_width", "window_height", "irregular", "blinds")}
 LIMITS["seed"] = (0, 2**32 - 1)  # numpy's generators take any seed >= 0; the scripts' --seed range
 KINDS = {int: "a whole number", float: "a number", bool: "true or false", str: "a word"}
-SAMPLE_DESIGNS = json.loads((SAMPLE_LABELS_DIR / "designs.json").read_text())  # {name: spec}
+SAMPLE_DESIGNS = json.loads((SAMPLE_LABELS_DIR / "designs.json").read_text("utf-8"))  # name: spec
 
 
 @dataclass
@@ -220,27 +219,16 @@ def palette_chart(swatch=28):
 
 
 def main(argv=None):
-    parser = ArgumentParser(description="Redraw the shipped labels, draw one design, or the chart.")
-    parser.add_argument("--design", help="draw this design (JSON) into --output instead")
-    parser.add_argument(
-        "--output", type=path_arg, default=Path("my_facade.png"), help="for --design"
-    )
+    parser = ArgumentParser(description="Redraw the shipped sample labels (or the palette chart).")
     parser.add_argument("--palette-chart", type=path_arg, help="draw the palette chart here")
     args = parser.parse_args(argv)
-    try:
-        if args.palette_chart:
-            save_image(palette_chart(), args.palette_chart)
-            print(f"Wrote the palette chart to {args.palette_chart}")
-        elif args.design is not None:
-            design = FacadeDesign.from_spec(args.design)
-            save_image(draw_facade(design), args.output)
-            print(f"Wrote {args.output} ({design.window_count()} windows)")
-        else:
-            for name, spec in SAMPLE_DESIGNS.items():
-                save_image(draw_facade(FacadeDesign(**spec)), SAMPLE_LABELS_DIR / f"{name}.png")
-            print(f"Wrote {len(SAMPLE_DESIGNS)} labels to {SAMPLE_LABELS_DIR}")
-    except LessonError as exc:
-        fail(str(exc))
+    if args.palette_chart:
+        save_image(palette_chart(), args.palette_chart)
+        print(f"Wrote the palette chart to {shown(args.palette_chart)}")
+        return
+    for name, spec in SAMPLE_DESIGNS.items():
+        save_image(draw_facade(FacadeDesign(**spec)), SAMPLE_LABELS_DIR / f"{name}.png")
+    print(f"Wrote {len(SAMPLE_DESIGNS)} labels to {shown(SAMPLE_LABELS_DIR)}")
 
 
 if __name__ == "__main__":

@@ -73,7 +73,7 @@ def test_your_model_gets_a_row_beside_the_authors_and_the_real_photos(
     ours = write_exercise3_weights(tmp_path / "facades_run" / "generator_weights.pth", epoch=3)
     argv = ["--checkpoint", checkpoint, ours, "--labels", pairs[0].parent, "--output", "both.png"]
     out = run([*argv, "--device", "cpu"], capsys).out
-    assert "your model (epoch 3): loaded in" in out
+    assert "your model (epoch 3): loaded and translated 3 labels" in out
     [grid] = grid_spy
     assert grid["row_titles"] == [
         "label (input)",

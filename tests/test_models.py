@@ -201,7 +201,7 @@ def test_an_exercise3_generator_runs_as_training_validates_it(tmp_path):
         (None, False, "no pretrained weights at .* download_pretrained.py"),
         ("html", False, "is not a PyTorch weights file .*; pass a generator's weights file"),
         ("html", True, "is not a PyTorch weights file .*; delete it and run `python download"),
-        ("ngf8", False, "is not a facades_label2photo generator: shape mismatch"),
+        ("ngf8", False, "is not the facades generator: shape mismatch"),
         ("list", False, "does not hold a state_dict"),
         ("bad args", False, "does not fit the generator it describes"),
     ],
