@@ -20,7 +20,7 @@ import os
 import time
 import zipfile
 import zlib
-from contextlib import ExitStack, contextmanager
+from contextlib import nullcontext
 from pathlib import PurePosixPath
 from urllib.parse import urljoin, urlsplit
 
@@ -34,10 +34,9 @@ from urllib3.exceptions import ConnectTimeoutError, HTTPError, NameResolutionErr
 from urllib3.util.retry import Retry
 
 from facades_generator import DEFAULT_CHECKPOINT, PALETTE
-from helpers.lesson import ROOT, FULL_DISK, LessonError, ArgumentParser, at_least, fail
+from helpers.lesson import ROOT, FULL_DISK, LessonError, ArgumentParser, at_least, fail, shown
 from helpers.lesson import atomic_path, check_writable_folder, file_problem, load_checked
-from helpers.lesson import not_a_file
-from helpers.lesson import open_image, path_arg, save_image, shown, write_failure
+from helpers.lesson import not_a_file, open_image, path_arg, save_image, write_failure
 from pix2pix_models import IMAGE_SIZE, UNetGenerator, load_official_generator_weights
 
 # The authors' own server (plain http; no checksum is published). Other URLs in circulation hold Lua
@@ -63,24 +62,20 @@ def web_address(text):
     raise argparse.ArgumentTypeError(f"{text!r} {why}")
 
 
-def parse_args(argv):
+def main(argv=None):
     defaults = argparse.ArgumentDefaultsHelpFormatter
     p = ArgumentParser(description=__doc__.split("\n")[0], formatter_class=defaults)
     folder, seconds = DEFAULT_CHECKPOINT.parent, at_least(0.1, float, below=MAX_TIMEOUT_S)
     p.add_argument("--checkpoint-dir", type=path_arg, default=folder, help="where the weights go")
     p.add_argument("--url", type=web_address, default=OFFICIAL_URL, help="where they come from")
     p.add_argument("--force", action="store_true", help="download again, even over a good file")
-    p.add_argument("--retries", type=at_least(0), default=5, help="after a failure, 5xx or cut")
+    p.add_argument("--retries", type=at_least(0), default=5, help="more tries after a failure")
     p.add_argument("--timeout", type=seconds, default=30.0, help="seconds to wait for data")
     p.add_argument("--samples", action="store_true", help="also fetch CMP labels, convert them")
     p.add_argument("--samples-url", type=web_address, default=CMP_BASE_URL, help="the CMP zip")
-    p.add_argument("--samples-dir", type=path_arg, default=CMP_LABELS_DIR, help="zip, labels")
+    p.add_argument("--samples-dir", type=path_arg, default=CMP_LABELS_DIR, help="zip and labels")
     p.add_argument("--num-samples", type=at_least(1), default=8, help="CMP labels to convert")
-    return p.parse_args(argv)
-
-
-def main(argv=None):
-    args = parse_args(argv)
+    args = p.parse_args(argv)
     final, zip_path = args.checkpoint_dir / DEFAULT_CHECKPOINT.name, args.samples_dir / CMP_ZIP
     print(f"weights: {args.url}\n    -> {shown(final)}")
     print(f"retries: {args.retries}, timeout: {args.timeout:g} s, force: {args.force}")
@@ -100,19 +95,16 @@ def main(argv=None):
     print(f"ready: create_facades_generator('{shown(final)}')")
 
 
-@contextmanager
 def one_at_a_time(target):
     """Hold `<target>.lock` (filelock, which makes the folder) while this run works on `target`:
     two runs appending to one .part would join two copies. A second run refuses at once."""
-    with ExitStack() as stack:
-        try:
-            stack.enter_context(FileLock(f"{target}.lock", timeout=0))
-        except Timeout:
-            what = f"another download_pretrained.py is fetching {shown(target)}"
-            raise LessonError(f"{what}; wait for it to finish, then run this again.") from None
-        except OSError:  # a read-only folder (no run can write there) or a file in the way
-            pass  # the steps below name it
-        yield
+    try:
+        return FileLock(f"{target}.lock").acquire(timeout=0)  # released as the `with` ends
+    except Timeout:
+        what = f"another download_pretrained.py is fetching {shown(target)}"
+        raise LessonError(f"{what}; wait for it to finish, then run this again.") from None
+    except OSError:  # a read-only folder (no run can write there) or a file in the way
+        return nullcontext()  # the steps below name it
 
 
 def ensure_weights(session, args, final):
@@ -121,23 +113,22 @@ def ensure_weights(session, args, final):
     for path in (final, sidecar):  # a named pipe there would make reading it wait forever
         if not_a_file(path):
             raise LessonError(f"{shown(path)} is {not_a_file(path)}; move it away, run again.")
-    if final.exists() and not args.force:
-        digest = hashlib.sha256(final.read_bytes()).hexdigest()
-        if sidecar.exists():
-            with open(sidecar, "rb") as file:  # "<64 hex digits>  <name>"
-                recorded = file.read(64).decode("ascii", "replace")
-            if digest != recorded:
-                what = f"{shown(final)} does not match the SHA-256 recorded in {sidecar.name}"
-                raise LessonError(f"{what} (changed or damaged since it was downloaded); {FORCE}.")
-            print(f"{shown(final)} matches its SHA-256 ({digest[:16]}...): nothing to download.")
-            return
-        problem = weights_problem(final)  # copied here by hand: checked, and left where it is
+    if args.force or not final.exists():
+        fetch(session, args.url, final, weights_problem, args, "--url", "--checkpoint-dir", sidecar)
+    elif not sidecar.exists():  # copied here by hand: checked, and left where it is
+        problem = weights_problem(final)
         if problem:
             raise LessonError(f"{shown(final)} {problem}; move it away or {FORCE}.")
         print(f"{shown(final)} was already here and passes the check; recording its SHA-256.")
-    else:
-        fetch(session, args.url, final, weights_problem, args, "--url", "--checkpoint-dir", sidecar)
-        digest = hashlib.sha256(final.read_bytes()).hexdigest()  # under the lock: served bytes
+    digest = hashlib.sha256(final.read_bytes()).hexdigest()  # under the lock: the served bytes
+    if sidecar.exists():  # (a download has removed it)
+        with open(sidecar, "rb") as file:  # "<64 hex digits>  <name>"
+            recorded = file.read(64).decode("ascii", "replace")
+        if digest != recorded:
+            what = f"{shown(final)} does not match the SHA-256 recorded in {sidecar.name}"
+            raise LessonError(f"{what} (changed or damaged since it was downloaded); {FORCE}.")
+        print(f"{shown(final)} matches its SHA-256 ({digest[:16]}...): nothing to download.")
+        return
     try:
         with atomic_path(sidecar) as tmp:
             tmp.write_text(f"{digest}  {final.name}\n")
@@ -145,22 +136,20 @@ def ensure_weights(session, args, final):
         why = f"{shown(sidecar)} ({exc.strerror or exc})"
         print(f"note: cannot record the SHA-256 in {why}; the weights passed the check, ready.")
     else:
-        size = f"{final.stat().st_size:,} bytes, SHA-256 {digest[:16]}..."
-        print(f"saved {shown(final)} ({size}) and {sidecar.name}")
+        print(f"saved {shown(final)} ({final.stat().st_size:,} bytes, SHA-256 {digest[:16]}...)")
 
 
 def weights_problem(path):
     """Why `path` is not the official generator, or None: loaded with weights_only (a pickle may run
     code), no NaN, every key and shape mapped into unet_256 as create_facades_generator does."""
     state_dict, problem = load_checked(path)
-    if problem is None and not isinstance(state_dict, dict):
-        problem = f"holds a {type(state_dict).__name__}, not a state_dict"
-    if problem is None:
-        try:
-            load_official_generator_weights(UNetGenerator(ngf=64), state_dict)
-        except ValueError as exc:
-            problem = f"is not the facades_label2photo generator ({exc})"
-    return problem
+    if problem or not isinstance(state_dict, dict):
+        return problem or f"holds a {type(state_dict).__name__}, not a state_dict"
+    try:
+        load_official_generator_weights(UNetGenerator(ngf=64), state_dict)
+    except ValueError as exc:
+        return f"is not the facades_label2photo generator ({exc})"
+    return None
 
 
 def ensure_samples(session, args, zip_path):
@@ -179,8 +168,6 @@ def ensure_samples(session, args, zip_path):
 # body cut halfway with Range, refuse unsafe redirects, notice a stalled drip) is written out here.
 RETRY_STATUSES = (500, 502, 503, 504)  # server hiccups that may pass; a 404 will not change
 BACKOFF_FACTOR = 1.0  # urllib3 waits 0, 2, 4, 8 ... s between tries (the tests set it to 0)
-CHUNK_BYTES = 1 << 20
-MAX_REDIRECTS = 10  # the official server needs none; a chain this long is going nowhere
 STALL_BYTES = 1024  # less than this within one --timeout: the download has stalled
 ASK = {"Accept-Encoding": "identity"}  # the file's own bytes, which a Range request can resume
 
@@ -215,7 +202,7 @@ def make_session(retries):
     retry = SayingRetry(retries, backoff_factor=BACKOFF_FACTOR, status_forcelist=RETRY_STATUSES)
     retry.raise_on_status = False  # keep the last 5xx answer, to name it
     session = requests.Session()
-    session.max_redirects = MAX_REDIRECTS
+    session.max_redirects = 10  # the official server needs none; more in a row go nowhere
     for scheme in ("http://", "https://"):
         session.mount(scheme, HTTPAdapter(max_retries=retry))
     return session
@@ -225,9 +212,8 @@ def fetch(session, url, final, problem_of, args, url_flag, dir_flag, stale=None)
     """Download to `<final>.part` (resuming an earlier run's), check it, and only then rename it to
     `final`, removing `stale` (an old checksum) at that moment."""
     part = final.with_name(final.name + ".part")
-    problem = check_writable_folder(final.parent)
-    if not problem and os.path.lexists(part) and file_problem(part):  # a pipe would block open()
-        problem = f"{part.name} there {file_problem(part)}"
+    part_is = not_a_file(part)  # a named pipe would block open()
+    problem = check_writable_folder(final.parent) or (part_is and f"{part.name} is {part_is}")
     if problem:
         where = f"{shown(final.parent)} ({problem})"
         raise LessonError(f"cannot write into {where}; choose another folder with {dir_flag}.")
@@ -235,8 +221,7 @@ def fetch(session, url, final, problem_of, args, url_flag, dir_flag, stale=None)
     download(session, url, part, args, url_flag, offline + " script to check it")
     with open(part, "rb") as file:  # proxies, portals and moved pages answer 200 with a page
         page = file.read(256).lstrip().startswith(b"<")
-    problem = "is a web page (a login portal, a proxy, a wrong address?)" if page else None
-    problem = problem or problem_of(part)
+    problem = "is a web page (a login portal or a proxy?)" if page else problem_of(part)
     if problem:
         part.unlink()  # bad content: resuming it would only append to garbage
         fix = f"it was deleted; give the file's own address or a trusted mirror with {url_flag}"
@@ -288,15 +273,13 @@ def download(session, url, part, args, url_flag, offline):
                 if exc.errno in FULL_DISK:
                     part.unlink(missing_ok=True)  # give the space back; a later run starts over
                 raise LessonError(f"{write_failure(exc, part)}, or another folder.") from None
-        if ended == "done" and expected in (None, received):  # no length: a clean end is the end
+        if ended == "stopped" and expected in (None, received):  # no length: a clean end is the end
             return
         of = f"{received:,} of {expected:,}" if expected else f"{received:,}"
         if attempt < args.retries:
             print(f"connection {ended} at {of} bytes; trying again (try {attempt + 2})")
             time.sleep(BACKOFF_FACTOR * 2**attempt)
-    what = f"the download of {url} {'stalled' if ended == 'stalled' else 'stopped'} at {of} bytes"
-    if ended == "stalled":
-        what += f" (under {STALL_BYTES:,} bytes in {args.timeout:g} s)"
+    what = f"the download of {url} {'stopped' if ended == 'cut' else ended} at {of} bytes"
     if resumable:
         raise LessonError(f"{what}; run the same command again to resume it from {shown(part)}.")
     part.unlink(missing_ok=True)
@@ -305,33 +288,33 @@ def download(session, url, part, args, url_flag, offline):
 
 
 def write_body(response, file, progress, received, timeout):
-    """Write the body -> (bytes in the file, how it ended): "done", "cut" (the connection broke)
-    or "stalled" (under STALL_BYTES in `timeout` seconds: a drip the read timeout never sees)."""
-    # read1 returns whatever has arrived, so a slow server moves the bar byte by byte (an older
-    # urllib3 has no read1: its read waits for a whole chunk).
-    read = getattr(response.raw, "read1", response.raw.read)
+    """Write the body -> (bytes in the file, how it ended): "stopped", "cut" (the connection broke)
+    or "stalled (...)" (under STALL_BYTES in `timeout` s: a drip that no read timeout sees)."""
+    stalled = f"stalled (under {STALL_BYTES:,} bytes in {timeout:g} s)"
+    read = getattr(response.raw, "read1", response.raw.read)  # what has come: a drip moves the bar
     window_start, window_from = time.monotonic(), received
     while True:
         try:
-            chunk = read(CHUNK_BYTES, decode_content=True)  # gzip decoded, if sent so
+            chunk = read(1 << 20, decode_content=True)  # gzip decoded, if sent so
         except ReadTimeoutError:
-            return received, "stalled"
+            return received, stalled
         except (HTTPError, requests.RequestException):
             return received, "cut"
         if not chunk:
-            return received, "done"
+            return received, "stopped"
         file.write(chunk)
         received += len(chunk)
         progress.update(len(chunk))
         if time.monotonic() - window_start >= timeout:  # one --timeout window is over
             if received - window_from < STALL_BYTES:
-                return received, "stalled"
+                return received, stalled
             window_start, window_from = time.monotonic(), received
 
 
-def get(session, url, headers, timeout, url_flag, offline):
-    """GET `url` as a stream. requests follows redirects, at most MAX_REDIRECTS; `vet` refuses one
+def get(session, url, ask, timeout, url_flag, offline):
+    """GET `url` as a stream. requests follows redirects (10 at most); `vet` refuses one
     to another scheme, or to another host over plain http (anyone on the way could send it)."""
+    fix = f"give the file's own address with {url_flag}"
 
     def vet(response, **_):  # requests calls it on every answer, before following a redirect
         target = urlsplit(urljoin(response.url, response.headers.get("Location", "")))
@@ -339,16 +322,12 @@ def get(session, url, headers, timeout, url_flag, offline):
         if response.is_redirect and (plain or target.scheme not in ("http", "https")):
             response.close()
             why = "another host over plain http" if plain else f"a {target.scheme}:// address"
-            fix = f"give the file's own address with {url_flag}"
             raise LessonError(f"{response.url} redirects to {target.geturl()}, {why}; {fix}.")
 
     try:
-        return session.get(
-            url, stream=True, timeout=timeout, headers=headers, hooks={"response": vet}
-        )
+        return session.get(url, stream=True, timeout=timeout, headers=ask, hooks={"response": vet})
     except requests.TooManyRedirects:
-        why = f"more than {MAX_REDIRECTS} times in a row (a loop?)"
-        fix = f"give the file's own address with {url_flag}"
+        why = f"more than {session.max_redirects} times in a row (a loop?)"
         raise LessonError(f"{url} redirects {why}; {fix}.") from None
     except requests.RequestException as exc:
         where = exc.request.url if exc.request else url  # a redirect's target, maybe
@@ -357,10 +336,9 @@ def get(session, url, headers, timeout, url_flag, offline):
         raise LessonError(f"{what}; {fix}.") from None
 
 
-# The CMP facade database's archive: each label map is a PNG storing one class index 1..12 per
-# pixel (the order of FACADE_CLASSES in facades_generator.py). An archive from the internet may
-# hold anything under those names, so every entry's size is checked from the zip's directory
-# before it is unpacked, and each is decoded by the one decoder with its size limit.
+# The CMP archive: each label map is a PNG of one class index 1..12 per pixel (FACADE_CLASSES'
+# order). One from the internet may hold anything under those names: each entry's size is checked
+# from the zip's directory before it is unpacked, and it is decoded by the one decoder.
 MAX_LABEL_BYTES = 16 << 20  # a CMP label PNG is a few kB; more unpacked is a decompression bomb
 ZIP_ERRORS = (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError, zlib.error)
 
@@ -369,24 +347,23 @@ def cmp_zip_problem(path):
     """Why `path` is not a usable CMP archive, as a phrase, or None."""
     try:
         with zipfile.ZipFile(path) as archive:
-            names = cmp_label_names(archive)
-            if not names:
-                raise LessonError("no base/*.png labels inside")
-            for name in names:  # from the directory alone: nothing is unpacked
-                if archive.getinfo(name).file_size > MAX_LABEL_BYTES:
-                    raise LessonError(f"{name} would unpack to over {MAX_LABEL_BYTES >> 20} MB")
-            read_cmp_label(archive, names[0])
-    except LessonError as exc:
+            read_cmp_label(archive, cmp_label_names(archive)[0])
+    except (LessonError, *ZIP_ERRORS) as exc:
         return f"is not a usable CMP archive ({exc})"
-    except ZIP_ERRORS as exc:
-        return f"is not a usable CMP archive (damaged: {exc})"
     return None
 
 
 def cmp_label_names(archive):
-    """The label maps: base/cmp_bNNNN.png (the .jpg beside each is the photo)."""
+    """The label maps, base/cmp_bNNNN.png (the .jpg beside each is the photo); LessonError if
+    there is none, or one would unpack to over MAX_LABEL_BYTES (the zip's directory tells)."""
     names = [n for n in archive.namelist() if PurePosixPath(n).parent.name == "base"]
-    return sorted(n for n in names if n.lower().endswith(".png"))
+    names = sorted(n for n in names if n.lower().endswith(".png"))
+    for name in names:
+        if archive.getinfo(name).file_size > MAX_LABEL_BYTES:
+            raise LessonError(f"{name} would unpack to over {MAX_LABEL_BYTES >> 20} MB")
+    if not names:
+        raise LessonError("no base/*.png labels inside")
+    return names
 
 
 def read_cmp_label(archive, name):
@@ -423,9 +400,7 @@ def convert_cmp_labels(zip_path, out_dir, count):
         print(f"skipped {len(skipped)} label(s) that could not be used, e.g. {skipped[0]}")
     if not written:
         raise LessonError(f"no usable label maps in {shown(zip_path)}; delete it, run again.")
-    print(
-        f"{len(written)} CMP labels in our palette under {shown(out_dir)}, e.g. {written[0].name}"
-    )
+    print(f"{len(written)} CMP labels in our palette in {shown(out_dir)}, e.g. {written[0].name}")
 
 
 if __name__ == "__main__":
