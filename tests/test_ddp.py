@@ -14,7 +14,7 @@ import exercise3_train as ex3
 from helpers.lesson import ROOT
 from tests.exercise3_support import TINY, write_pairs
 from training.data import EpochSampler
-from training.run import CHECKPOINT, WEIGHTS
+from training.run import CHECKPOINT
 
 
 @pytest.mark.slow  # torchrun starts two processes
@@ -25,26 +25,17 @@ def test_two_processes_train_as_one_and_a_single_process_resumes(tmp_path, flags
     write_pairs(data, "val", ["v1"], seed=1)
     argv = ["--data", str(data), "--output-dir", str(out), *TINY, "--epochs", "1", *flags]
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone"]
-    result = subprocess.run(
-        [*torchrun, "exercise3_train.py", *argv, "--workers", "0"],
-        cwd=ROOT,
-        env=dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1"),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    lines = result.stdout.splitlines()
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    run = [*torchrun, "exercise3_train.py", *argv, "--workers", "0"]
+    result = subprocess.run(run, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    printed = result.stdout
+    assert result.returncode == 0, printed[-3000:] + result.stderr[-3000:]
     for start in ("Exercise 3: pix2pix", "epoch 0 (untrained G)", "epoch 1/1 ", "Done:"):
-        assert sum(line.startswith(start) for line in lines) == 1, start  # rank 0 alone prints
-    assert "DistributedDataParallel: 2 processes, global batch 4" in result.stdout
-    assert "batches per epoch: 2" in result.stdout  # ceil(5 / 2) = 3 pairs each, batches of 2
-    assert "processes agree on the weights: True" in result.stdout  # DDP averaged every gradient
-    figures = ["exercise3_epoch_1.png", "exercise3_training_progress.png"]
-    figures += [] if flags else ["exercise3_patchgan_1.png"]
-    assert sorted(p.name for p in out.iterdir()) == sorted(
-        [CHECKPOINT, WEIGHTS, "metrics.csv", *figures]
-    )
+        assert [line.startswith(start) for line in printed.splitlines()].count(True) == 1, start
+    assert "DistributedDataParallel: 2 processes, global batch 4" in printed
+    assert "batches per epoch: 2" in printed  # ceil(5 / 2) = 3 pairs each, batches of 2
+    assert "processes agree on the weights: True" in printed  # DDP averaged every gradient
+    assert (out / "exercise3_patchgan_1.png").exists() != bool(flags)  # --no-gan: no D to map
     assert [r["epoch"] for r in csv.DictReader(open(out / "metrics.csv"))] == ["0", "1"]
     ckpt = torch.load(out / CHECKPOINT, weights_only=True)
     assert not any(k.startswith("module.") for k in ckpt["net_G"]) and len(ckpt["rng_ranks"]) == 2
