@@ -30,8 +30,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python benchmar
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
-from torchvision.transforms import v2
-from torchvision.transforms.v2 import functional as TF
 
 import speed
 from facades_generator import DEFAULT_CHECKPOINT, create_facades_generator, load_label
@@ -42,6 +40,8 @@ from pix2pix_models import IMAGE_SIZE, PatchGANDiscriminator, PerImageBatchNorm2
 from pix2pix_models import init_weights
 from speed.precision import cpu_flags, native_cpu_bf16
 from training.recipe import BETA1, LAMBDA_L1, LR, StepSpeed, train_step
+from torchvision.transforms import v2  # after training/, which names a broken torchvision's fix
+from torchvision.transforms.v2 import functional as TF
 
 resource = None if sys.platform == "win32" else importlib.import_module("resource")  # page faults
 MAX_ABS_DIFF = 0.05  # accuracy bar for the fast path's G output on [-1, 1]
