@@ -209,8 +209,7 @@ def make_session(retries):
 
 
 def fetch(session, url, final, problem_of, args, url_flag, dir_flag, stale=None):
-    """Download to `<final>.part` (resuming an earlier run's), check it, and only then rename it to
-    `final`, removing `stale` (an old checksum) at that moment."""
+    """Download to `<final>.part`, check it, only then rename it to `final` and drop `stale`."""
     part = final.with_name(final.name + ".part")
     part_is = not_a_file(part)  # a named pipe would block open()
     problem = check_writable_folder(final.parent) or (part_is and f"{part.name} is {part_is}")
@@ -354,8 +353,7 @@ def cmp_zip_problem(path):
 
 
 def cmp_label_names(archive):
-    """The label maps, base/cmp_bNNNN.png (the .jpg beside each is the photo); LessonError if
-    there is none, or one would unpack to over MAX_LABEL_BYTES (the zip's directory tells)."""
+    """base/cmp_bNNNN.png; LessonError for none, or one that would unpack to over 16 MB."""
     names = [n for n in archive.namelist() if PurePosixPath(n).parent.name == "base"]
     names = sorted(n for n in names if n.lower().endswith(".png"))
     for name in names:
