@@ -11,9 +11,9 @@ import re
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 import exercise1_observe
@@ -70,7 +70,9 @@ def test_default_run_draws_four_samples_with_the_exact_network(
 def test_your_model_gets_a_row_beside_the_authors_and_the_real_photos(
     checkpoint, random_generator, reuse_net, pairs, tmp_path, capsys, grid_spy
 ):
-    ours = write_exercise3_weights(tmp_path / "facades_run" / "generator_weights.pth", epoch=3)
+    # trained at --image-size 512: it translates the labels at 512
+    weights = tmp_path / "facades_run" / "generator_weights.pth"
+    ours = write_exercise3_weights(weights, epoch=3, image_size=512)
     argv = ["--checkpoint", checkpoint, ours, "--labels", pairs[0].parent, "--output", "both.png"]
     out = run([*argv, "--device", "cpu"], capsys).out
     assert "your model (epoch 3): loaded and translated 3 labels" in out
@@ -82,20 +84,14 @@ def test_your_model_gets_a_row_beside_the_authors_and_the_real_photos(
         "real photo (target)",
     ]
     labels, authors, yours, photos = (torch.stack(row) for row in grid["rows"])
+    assert yours.shape == (3, 3, 512, 512)
     for path, label, photo in zip(pairs, labels, photos, strict=True):  # right half, left half
         with Image.open(path) as pair:
             assert (label == load_label(pair.crop((256, 0, 512, 256)))).all(0).float().mean() > 0.95
             assert torch.equal(photo, image_to_tensor(pair.crop((0, 0, 256, 256))))
     assert torch.allclose(authors[-1:], translate(random_generator(), labels[-1:]), atol=1e-4)
-    assert torch.allclose(yours, translate(open_generator(ours)[0], labels), atol=1e-5)
-
-
-def test_your_model_translates_at_its_own_image_size(pairs, tmp_path, capsys, grid_spy):
-    ours = write_exercise3_weights(tmp_path / "generator_weights.pth", epoch=7, image_size=512)
-    run(["--checkpoint", ours, "--labels", pairs[0], "--output", tmp_path / "mine.png"], capsys)
-    [grid] = grid_spy
-    assert grid["row_titles"] == ["label (input)", "your model (epoch 7)", "real photo (target)"]
-    assert grid["rows"][1][0].shape == (3, 512, 512)
+    at_512 = F.interpolate(labels, size=(512, 512), mode="nearest")
+    assert torch.allclose(yours, translate(open_generator(ours)[0], at_512), atol=1e-5)
 
 
 def test_facades_pair_gives_its_right_half_and_a_wide_label_is_not_split(
@@ -123,25 +119,18 @@ def test_facades_pair_gives_its_right_half_and_a_wide_label_is_not_split(
 
 
 def test_labels_of_any_kind_and_name_are_drawn(checkpoint, reuse_net, tmp_path, capsys, grid_spy):
-    rgb = np.asarray(Image.open(LABEL).convert("RGB"))
-    Image.fromarray(rgb).save(tmp_path / "jpeg.jpg", quality=80)
-    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
-    rgba[:, :64, 3] = 0  # a transparent strip, as a paint program may leave
-    Image.fromarray(rgba).save(tmp_path / "alpha.png")
+    Image.open(LABEL).convert("RGB").save(tmp_path / "jpeg.jpg", quality=80)
     Image.fromarray(photo_like()).save(tmp_path / "photo.jpg")
     odd_name = tmp_path / (os.fsdecode(b"fa\xe7ade") + ".png")  # not UTF-8: legal on Linux
-    Image.fromarray(rgb).save(odd_name)
-    files = [tmp_path / name for name in ("jpeg.jpg", "alpha.png", "photo.jpg")] + [odd_name]
+    odd_name.write_bytes(LABEL.read_bytes())
+    files = [tmp_path / "jpeg.jpg", tmp_path / "photo.jpg", odd_name]
     out = run(["--labels", LABEL, *files, "--checkpoint", checkpoint, "--output", "g.png"], capsys)
     [warning] = [line for line in out.out.splitlines() if line.startswith("warning:")]
     assert "photo.jpg does not look like a label map" in warning
     [grid] = grid_spy
-    assert grid["col_titles"] == ["narrow_house", "jpeg", "alpha", "photo", "fa\ufffdade"]
-    drawn, jpeg, alpha = grid["rows"][0][:3]
-    assert (jpeg == drawn).all(dim=0).float().mean() > 0.95  # JPEG noise snapped back
-    assert torch.equal(alpha[:, :, 64:], drawn[:, :, 64:])
-    background = load_label(Image.new("RGB", (1, 1), (0, 0, 220)), size=1)  # transparent pixels
-    assert (alpha[:, :, :64] == background).all()
+    assert grid["col_titles"] == ["narrow_house", "jpeg", "photo", "fa\ufffdade"]
+    drawn, jpeg, _, odd = grid["rows"][0]
+    assert (jpeg == drawn).all(dim=0).float().mean() > 0.95 and torch.equal(odd, drawn)
 
 
 def test_a_label_is_read_as_its_exif_orientation_shows_it(tmp_path):
@@ -184,9 +173,8 @@ def test_an_unreadable_label_is_skipped_with_one_sentence(
 
 
 def test_no_usable_labels_exit_2(tmp_path, capsys):
-    (tmp_path / "notes.txt").write_text("not an image")
     (tmp_path / "empty").mkdir()
-    args = ["--labels", tmp_path / "notes.txt", tmp_path / "empty", "--output", tmp_path / "o.png"]
+    args = ["--labels", tmp_path / "empty", "--output", tmp_path / "o.png"]
     assert "no usable label images" in refused(exercise1_observe.main, args, capsys)
 
 
@@ -259,16 +247,6 @@ def test_the_grid_is_written_in_the_format_its_name_says(
     assert output.read_bytes().startswith(magic)
 
 
-def test_one_label_gets_a_figure_whose_title_is_not_clipped(
-    checkpoint, reuse_net, tmp_path, capsys
-):
-    run(["--labels", LABEL, "--checkpoint", checkpoint, "--output", tmp_path / "one.png"], capsys)
-    with Image.open(tmp_path / "one.png") as png:
-        ink = np.asarray(png.convert("L"))[: png.height // 12] < 128  # the title's dark pixels
-    columns = np.flatnonzero(ink.any(axis=0))
-    assert columns.size and columns.min() > 3 and columns.max() < ink.shape[1] - 4
-
-
 def test_fast_runs_a_faster_copy_close_to_the_exact_network(
     checkpoint, random_generator, reuse_net, tmp_path, capsys, grid_spy
 ):
@@ -321,17 +299,15 @@ def test_the_facades_route_of_docs_training_from_pairs_to_exercise1(tmp_path, ca
     import exercise3_train
     import preprocess_anime_sketches
 
-    facades = tmp_path / "facades"
-    write_facades_pairs(facades / "train", count=4, seed=1)
-    write_facades_pairs(facades / "val", count=2, seed=2)
-    processed, run_dir = tmp_path / "facades_processed", tmp_path / "facades_run"
-    preprocess_anime_sketches.main(["--input", str(facades), "--output", str(processed)])
-    preprocess_anime_sketches.main(["--output", str(processed), "--verify"])
+    for split, count in (("train", 4), ("val", 2)):
+        write_facades_pairs(tmp_path / "facades" / split, count, seed=count)
+    preprocess_anime_sketches.main(["--input", "facades", "--output", "processed"])
+    preprocess_anime_sketches.main(["--output", "processed", "--verify"])
     assert "label -> photo" in capsys.readouterr().out
     tiny = ["--epochs", "1", "--ngf", "8", "--ndf", "8", "--val-images", "2", "--device", "cpu"]
-    exercise3_train.main(["--data", str(processed), "--quick", *tiny, "--output-dir", str(run_dir)])
-    weights = run_dir / "generator_weights.pth"
-    run(["--checkpoint", weights, "--labels", facades / "val", "--output", "ex1.png"], capsys)
+    exercise3_train.main(["--data", "processed", "--quick", *tiny, "--output-dir", "run"])
+    weights = tmp_path / "run" / "generator_weights.pth"
+    run(["--checkpoint", weights, "--labels", "facades/val", "--output", "ex1.png"], capsys)
     [grid] = grid_spy
     assert grid["row_titles"] == ["label (input)", "your model (epoch 1)", "real photo (target)"]
     labels, yours, _ = (torch.stack(row) for row in grid["rows"])

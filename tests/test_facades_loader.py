@@ -70,13 +70,6 @@ def test_any_mode_file_or_image_gives_a_palette_label(mode, tmp_path):
             assert np.array_equal(PALETTE[classes], RGB)
 
 
-def test_a_palette_image_of_the_twelve_colours_is_exact():
-    indices = snap_to_palette(RGB).astype(np.uint8)
-    image = Image.fromarray(indices, mode="P")  # what a paint program may save
-    image.putpalette(PALETTE.flatten().tolist())
-    assert np.array_equal(classes_of(load_label(image)), indices)
-
-
 def test_transparent_pixels_become_background():
     rgba = np.dstack([RGB, np.full((256, 256), 255, np.uint8)])
     rgba[:, :100, 3] = 0  # the left part transparent (its hidden RGB is the sample's)

@@ -76,13 +76,6 @@ def test_init_weights_follows_the_official_normal_init():
 # ------------------------------------------------------------------ the official checkpoint layout
 
 
-def test_key_map_covers_the_official_checkpoint_exactly():
-    official = random_official_state_dict(ngf=8)
-    assert len(official) == 82
-    assert len(random_official_state_dict(ngf=8, with_num_batches_tracked=False)) == 69
-    assert {k.rpartition(".")[0] for k in official} == set(official_generator_key_map())
-
-
 @pytest.mark.parametrize("batch", [1, 3])
 def test_flat_generator_equals_the_nested_official_one(batch):
     state = random_official_state_dict(ngf=8, seed=1)
@@ -99,8 +92,13 @@ def test_flat_generator_equals_the_nested_official_one(batch):
         assert torch.allclose(net_G(x), expected, atol=1e-6), train
 
 
-def test_mapping_accepts_module_prefix_and_missing_num_batches_tracked():
+def test_mapping_covers_the_official_keys_with_or_without_prefix_and_num_batches_tracked():
+    official = random_official_state_dict(ngf=8)
+    assert len(official) == 82 and {k.rpartition(".")[0] for k in official} == set(
+        official_generator_key_map()
+    )
     state = random_official_state_dict(ngf=8, with_num_batches_tracked=False)
+    assert len(state) == 69
     net_G = load_official_generator_weights(
         UNetGenerator(ngf=8), {"module." + k: v for k, v in state.items()}
     )
@@ -196,27 +194,27 @@ def test_an_exercise3_generator_runs_as_training_validates_it(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "content, default, words",
+    "write, words",
     [
-        (None, False, "no pretrained weights at .* download_pretrained.py"),
-        ("html", False, "is not a PyTorch weights file .*; pass a generator's weights file"),
-        ("html", True, "is not a PyTorch weights file .*; delete it and run `python download"),
-        ("ngf8", False, "is not the facades generator: shape mismatch"),
-        ("list", False, "does not hold a state_dict"),
-        ("bad args", False, "does not fit the generator it describes"),
+        (
+            lambda p: p.write_text("<html>404</html>"),
+            "not a PyTorch weights file .*; delete it and",
+        ),
+        (
+            lambda p: torch.save(random_official_state_dict(8), p),
+            "is not the facades generator: shape",
+        ),
+        (lambda p: torch.save([torch.zeros(1)], p), "does not hold a state_dict"),
+        (
+            lambda p: write_exercise3_weights(p, model_args={"ngf": 8, "x": 1}),
+            "does not fit the generator",
+        ),
     ],
+    ids=["html", "ngf8", "list", "bad args"],
 )
-def test_open_generator_refuses_what_it_cannot_run(tmp_path, monkeypatch, content, default, words):
-    path = tmp_path / "weights.pth"
-    if default:  # only the default file is said to be ours to delete
-        monkeypatch.setattr(facades_generator, "DEFAULT_CHECKPOINT", path)
-    if content == "html":
-        path.write_text("<html><body>Not found</body></html>")
-    elif content == "ngf8":
-        torch.save(random_official_state_dict(ngf=8), path)
-    elif content == "list":
-        torch.save([torch.zeros(1)], path)
-    elif content == "bad args":
-        write_exercise3_weights(path, model_args=dict(ngf=8, colour=True))
+def test_open_generator_refuses_what_it_cannot_run(tmp_path, monkeypatch, write, words):
+    path = tmp_path / "facades_generator.pth"
+    monkeypatch.setattr(facades_generator, "DEFAULT_CHECKPOINT", path)  # only it is ours to delete
+    write(path)
     with pytest.raises(LessonError, match=words):
         open_generator(path)
