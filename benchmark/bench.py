@@ -245,6 +245,7 @@ def main(argv=None):
     report.update(simd=flags, native_bf16=native, device=str(device), mode=mode)
     load = getattr(os, "getloadavg", lambda: None)  # not on Windows
     report.update(compile=args.compile, omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"))
+    report["gpu"] = torch.cuda.get_device_name(device) if device.type == "cuda" else None
     report["load_average_start"] = load()
     print(json.dumps(report))
     report["peak_gflops"] = peak_gflops(PEAK_SIZES[mode], native)
