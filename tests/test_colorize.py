@@ -131,7 +131,7 @@ def test_two_sketches_of_one_name_are_kept_apart_and_a_rerun_says_what_it_replac
         (["s.png"], ["--grid", "."], "is a folder"),
         (["more/s.png", "more/s.jpg"], [], "would both be written as"),
         (["s.png", "s_colorized.png"], [], "s_colorized.png"),  # an output that is a sketch given
-        (["s.png"], ["--output-dir", "a_file"], "cannot write into a_file"),
+        (["s.png"], ["--output-dir", "a_file"], "cannot write a_file"),
     ],
 )
 def test_an_output_that_would_replace_an_input_or_fail_is_refused_first(
