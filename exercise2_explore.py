@@ -26,7 +26,8 @@ from facades_generator import open_generator, snap_to_palette
 from helpers.facade_labels import FacadeDesign, draw_facade
 from helpers.figures import Heat, save_grid
 from helpers.lesson import ArgumentParser, LessonError, check_writable_folder, choose_device, fail
-from helpers.lesson import image_files, image_to_tensor, path_arg, seed_number, shown
+from helpers.lesson import image_files, image_to_tensor, path_arg, refuse_overwrite, seed_number
+from helpers.lesson import shown
 from helpers.lesson import tensor_to_image
 from pix2pix_models import IMAGE_SIZE, UNetGenerator, translate
 
@@ -257,14 +258,18 @@ def explore(args):
     """Run the experiments the flags ask for; LessonError for expected problems."""
     own_design = None if args.design is None else FacadeDesign.from_spec(args.design)
     out_dir = args.output_dir
-    problem = check_writable_folder(out_dir)  # before any work, not after it
+    experiments = EXPERIMENTS if args.experiment == "all" else (args.experiment,)
+    paths = image_files(args.labels)
+    for name in experiments:  # every refusal before any work, not after it
+        refuse_overwrite(
+            out_dir / f"exercise2_{name}.png", [*paths, args.checkpoint], "--output-dir"
+        )
+    problem = check_writable_folder(out_dir)
     if problem:
         raise LessonError(f"cannot write into --output-dir {shown(out_dir)} ({problem}).")
-    paths = image_files(args.labels)
     if args.labels and not paths:
         given = " ".join(map(shown, args.labels))
         raise LessonError(f"no label images in {given}; pass PNG or JPEG files, or folders.")
-    experiments = EXPERIMENTS if args.experiment == "all" else (args.experiment,)
     device = choose_device(args.device)
     network = "--fast" if args.fast else "exact fp32"
     print(f"experiments: {', '.join(experiments)} | checkpoint: {shown(args.checkpoint)}")

@@ -186,6 +186,8 @@ def test_guessed_colours_read_as_other_classes_and_masks_cover_their_names():
         (["--design", "[" * 100_000], "--design is not a valid facade design"),
         (["--labels", "EMPTY"], "no label images in"),
         (["--output-dir", "A_FILE/figures"], "cannot write into --output-dir"),
+        (["--output-dir", str(SAMPLE_LABELS_DIR)], "sample_facades"),  # the shipped labels
+        (["--labels", "in/exercise2_colors.png", "--output-dir", "in"], "exercise2_colors.png"),
         (["--checkpoint", "nowhere/facades_generator.pth"], "download_pretrained.py"),
     ],
 )
@@ -193,7 +195,10 @@ def test_bad_inputs_are_one_sentence_and_write_nothing(tmp_path, capsys, monkeyp
     monkeypatch.chdir(tmp_path)
     (tmp_path / "EMPTY").mkdir()
     (tmp_path / "A_FILE").write_text("a file where a folder should be")
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "exercise2_colors.png").write_bytes(LABEL.read_bytes())  # a label
     args = ["--checkpoint", "none.pth", "--output-dir", "out", *args]
     err = refused(exercise2_explore.main, args, capsys)
     assert words in err and ("no pretrained" not in err or "nowhere" in err)  # before any work
-    assert not list(tmp_path.rglob("*.png"))
+    assert [p.name for p in tmp_path.rglob("*.png")] == ["exercise2_colors.png"]  # the label
+    assert (tmp_path / "in" / "exercise2_colors.png").read_bytes() == LABEL.read_bytes()
