@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from helpers.lesson import MAX_PIXELS, ArgumentParser, LessonError, at_least, fail, seed_number
 from helpers.lesson import check_writable_folder, not_a_file, open_image, path_arg, png_bytes
-from helpers.lesson import refuse_overwrite, to_rgb, write_bytes_atomic, write_failure
+from helpers.lesson import atomic_path, refuse_overwrite, to_rgb, write_failure
 from preprocessing import KINDS, MIN_SIDE, SPLITS, entries, pair_files
 from preprocessing.demo import draw_demo_pair
 
@@ -53,9 +53,10 @@ def run_jobs(function, jobs, workers, desc):
 
 
 def write_file(data, path):
-    """write_bytes_atomic, and a full disk in one sentence (a name too long: OSError)."""
+    """Write atomically; a full disk in one sentence (a name too long: OSError)."""
     try:
-        write_bytes_atomic(data, path)
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(data)
     except OSError as exc:
         if exc.errno == errno.ENAMETOOLONG:
             raise

@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 
 from challenges.check import where
-from helpers.lesson import write_bytes_atomic
+from helpers.lesson import atomic_path
 from pix2pix_models import IMAGE_SIZE, PatchGANDiscriminator, PerImageBatchNorm2d, UNetGenerator
 from pix2pix_models import init_weights
 
@@ -278,7 +278,8 @@ if __name__ == "__main__":
         text = verdict(path)
     except BaseException as exc:  # raise KeyboardInterrupt in the code, or a result nobody foresaw
         text = explain(exc, path)
-    write_bytes_atomic(text.encode(), result)
+    with atomic_path(result) as tmp:
+        tmp.write_text(text)
     for stream in (sys.stdout, sys.stderr):
         with suppress(Exception):  # the student's code may have closed or replaced it
             stream.flush()

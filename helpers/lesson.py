@@ -120,10 +120,12 @@ seed_number = at_least(0, int, below=2**32)  # the range torch, random and numpy
 
 
 def add_device_argument(parser):
-    rule = "auto = cuda, then mps, then cpu"
-    if not issubclass(parser.formatter_class, argparse.ArgumentDefaultsHelpFormatter):
-        rule += " (default: auto)"  # that formatter adds it itself
-    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help=rule)
+    parser.add_argument(
+        "--device",
+        choices=DEVICE_CHOICES,
+        default="auto",
+        help="auto (the default) = cuda, then mps, then cpu",
+    )
 
 
 def choose_device(name="auto"):
@@ -196,11 +198,6 @@ def atomic_path(path):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-
-
-def write_bytes_atomic(data, path):
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
 
 
 def write_csv(rows, path):
@@ -429,8 +426,5 @@ def all_finite(obj):
     """True if every floating-point tensor in a (nested) container holds finite numbers only."""
     if hasattr(obj, "is_floating_point"):  # a tensor
         return not obj.is_floating_point() or bool(obj.isfinite().all())
-    if isinstance(obj, dict):
-        return all(map(all_finite, obj.values()))
-    if isinstance(obj, (list, tuple)):
-        return all(map(all_finite, obj))
-    return True  # plain numbers and strings: settings and metrics, not weights
+    items = obj.values() if isinstance(obj, dict) else obj if isinstance(obj, (list, tuple)) else ()
+    return all(map(all_finite, items))  # plain numbers and strings: settings, not weights
