@@ -174,7 +174,8 @@ def train(args, folder, rank, device):
         adam = dict(betas=(args.beta1, 0.999), **speed.adam_options)
         optimizers.append(torch.optim.Adam(net.parameters(), args.lr, **adam))
     opt_G, opt_D = optimizers if net_D is not None else (optimizers[0], None)
-    torch.manual_seed(args.seed * 1_000_003 + rank)  # each process its own dropout masks
+    if rank > 0:  # each process its own dropout masks
+        torch.manual_seed(args.seed * 1_000_003 + rank)
     history = []
     if checkpoint is not None:  # --resume: where it stopped
         restore(checkpoint, nets, optimizers, rank, ranks)

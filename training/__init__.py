@@ -1,5 +1,4 @@
-"""Exercise 3's training: recipe.py (the paper's recipe and one step), data.py (pairs -> batches),
-run.py (one run's folder, files, settings, messages and figures)."""
+"""Exercise 3's training: recipe.py (one step), data.py (the batches), run.py (the run)."""
 
 from helpers.lesson import check_torchvision
 

@@ -1,8 +1,6 @@
-"""Exercise 3's data: the preprocessed pairs on disk (preprocessing/__init__.py says which files
-make a pair) -> (real_A, real_B) batches. With no val/ split, a fixed 5% of train is held out (by
-file name) and never trained on. Training pairs get the official jitter (§6.2): resize to 286,
-random 256 crop, random horizontal flip, with ONE set of random values for both images.
-"""
+"""Exercise 3's data: the preprocessed pairs (preprocessing/__init__.py says which files make one)
+-> (real_A, real_B) batches. Training pairs get the official jitter (§6.2): resize to 286, random
+256 crop, random horizontal flip, with ONE set of random values for both images."""
 
 import os
 import zlib
@@ -17,10 +15,7 @@ from preprocessing import MIN_SIDE, pair_files
 
 LOAD_SCALE = 286 / 256  # §6.2: jitter = resize 256 -> 286, then random-crop back to 256
 HOLDOUT_PERCENT = 5  # with no val/ split, hold out this share of train, chosen by file name
-NO_DATA = (
-    "run `python preprocess_anime_sketches.py` on the Kaggle pairs, or "
-    "`python preprocess_anime_sketches.py --demo 200` for a synthetic set with no download"
-)
+NO_DATA = "run `python preprocess_anime_sketches.py --demo 200` (synthetic) or on the Kaggle pairs"
 VERIFY = "check the set with `python preprocess_anime_sketches.py --verify`"
 
 

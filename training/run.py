@@ -82,14 +82,12 @@ class RunFolder:
         # SIGTERM (a closed lid, a cluster's time limit) as Ctrl+C: KeyboardInterrupt
         self.on_sigterm = signal.signal(signal.SIGTERM, signal.default_int_handler)
         earlier = [name for name in (CHECKPOINT, WEIGHTS) if (self.path / name).exists()]
-        if earlier and not (self.resume or self.restart):
-            fix = "add --resume to go on, --restart to replace it, or choose another --output-dir"
-            self.refuse(f"already holds a run ({', '.join(earlier)}); {fix}")
+        fix = "add --resume to go on, --restart to replace it, or choose another --output-dir"
+        problem = f"already holds a run ({', '.join(earlier)}); {fix}"
         if self.resume and CHECKPOINT not in earlier:
-            self.refuse(f"holds no {CHECKPOINT} to go on from; train without --resume")
-        return self
-
-    def refuse(self, problem):
+            problem = f"holds no {CHECKPOINT} to go on from; train without --resume"
+        elif not earlier or self.resume or self.restart:
+            return self
         self.__exit__(None, None, None)
         raise LessonError(f"{shown(self.path)} {problem}")
 
@@ -303,20 +301,18 @@ def save_figures(stage, history, epochs, net_D, real_A, fake_B, real_B):
     save_progress_plot(stage(PROGRESS), history)
 
 
-PANELS = {"Generator loss": ("G_GAN", "G_L1"), "Discriminator loss": ("D_real", "D_fake")}
-PANELS["Validation L1 (lower is better)"] = ("val_L1",)
-LABELS = dict(G_GAN="G GAN part", G_L1="G L1 part (before x lambda)", D_real="D on real pairs")
-LABELS.update(D_fake="D on generated pairs", val_L1="validation L1")
-
-
 def save_progress_plot(path, history):
     """G's two loss parts, D's (log 2 = 0.69: D undecided) and validation L1, a panel each."""
+    labels = dict(G_GAN="G GAN part", G_L1="G L1 part (before x lambda)", D_real="D on real pairs")
+    labels.update(D_fake="D on generated pairs", val_L1="validation L1")
+    panels = {"Generator loss": ("G_GAN", "G_L1"), "Discriminator loss": ("D_real", "D_fake")}
+    panels["Validation L1 (lower is better)"] = ("val_L1",)
     fig = Figure(figsize=(15, 4), layout="constrained")  # no pyplot: no window, any backend
-    for ax, (title, keys) in zip(fig.subplots(1, 3), PANELS.items(), strict=True):
+    for ax, (title, keys) in zip(fig.subplots(1, 3), panels.items(), strict=True):
         ax.set(title=title, xlabel="epoch")
         for key in keys:
             if rows := [h for h in history if key in h]:  # row 0: validation only
-                ax.plot([h["epoch"] for h in rows], [h[key] for h in rows], ".-", label=LABELS[key])
+                ax.plot([h["epoch"] for h in rows], [h[key] for h in rows], ".-", label=labels[key])
         if "D_real" in history[-1] and "L1 (" not in title:
             ax.axhline(math.log(2), color="grey", ls=":", label="log 2 = 0.69: D undecided")
         if ax.lines:  # an empty legend is a warning
