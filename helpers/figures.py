@@ -1,8 +1,6 @@
-"""The figures the exercises save: labelled grids of images in the module's one layout, and plots.
-
-A grid has one column per example and one row per kind (input on top, generated below, then the
-target), the layout of the paper's own figures. A cell may also be a heat map (a `Heat`), drawn
-alone or over an image, with one colour bar per row: Exercise 3's PatchGAN maps are such a grid.
+"""The figures the exercises save, in the module's one layout (the paper's): a column per example,
+a row per kind (input on top, generated below, then the target). A cell may be a heat map (`Heat`),
+alone or over an image, with a colour bar per row: Exercise 3's PatchGAN maps.
 """
 
 import os
@@ -28,8 +26,7 @@ FIGURE_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".pdf": "pdf",
 
 @dataclass
 class Heat:
-    """A (H, W) map drawn with a colour map from `vmin` to `vmax`, over `under` (a (3, H', W')
-    image) if given."""
+    """A (H, W) map coloured from `vmin` to `vmax`, over `under` (a (3, H', W') image) if given."""
 
     values: torch.Tensor
     vmin: float = 0.0
@@ -48,13 +45,11 @@ def drawable(text):
 
 
 def figure_format(path):
-    """The format the suffix of `path` names ("png", "jpeg", "pdf", "svg"), or None."""
     return FIGURE_FORMATS.get(Path(path).suffix.lower())
 
 
 def save_figure(fig, path, dpi=100, **savefig_options):
-    """Write a matplotlib figure atomically in the format its suffix names (PNG for any other
-    suffix), then close it."""
+    """Write a figure atomically in the format its suffix names (else PNG), then close it."""
     try:
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=figure_format(path) or "png", dpi=dpi, **savefig_options)
@@ -63,46 +58,39 @@ def save_figure(fig, path, dpi=100, **savefig_options):
     return Path(path)
 
 
-def _draw_cell(ax, cell):
-    """Draw one cell; returns the image artist of a heat map (for its colour bar), else None."""
-    if isinstance(cell, Heat):
-        values = cell.values.detach().float().cpu().numpy()
-        colours = dict(cmap=cell.cmap, vmin=cell.vmin, vmax=cell.vmax, interpolation="nearest")
-        if cell.under is None:
-            return ax.imshow(values, **colours)
-        height, width = cell.under.shape[-2:]
-        ax.imshow(tensor_to_image(cell.under), interpolation="nearest")
-        extent = (-0.5, width - 0.5, height - 0.5, -0.5)  # stretched over the image below
-        return ax.imshow(values, alpha=0.55, extent=extent, **colours)
-    ax.imshow(tensor_to_image(cell), interpolation="nearest")
-    return None
+def draw_cell(ax, cell):
+    """Draw a cell; a heat map's artist is returned for its colour bar."""
+    if not isinstance(cell, Heat):
+        ax.imshow(tensor_to_image(cell), interpolation="nearest")
+        return None
+    colours = dict(cmap=cell.cmap, vmin=cell.vmin, vmax=cell.vmax, interpolation="nearest")
+    if cell.under is None:
+        return ax.imshow(cell.values.float().cpu(), **colours)
+    height, width = cell.under.shape[-2:]
+    ax.imshow(tensor_to_image(cell.under), interpolation="nearest")
+    extent = (-0.5, width - 0.5, height - 0.5, -0.5)  # stretched over the image below
+    return ax.imshow(cell.values.float().cpu(), alpha=0.55, extent=extent, **colours)
 
 
 def save_grid(path, rows, row_titles, title=None, col_titles=None, captions=None, cell_inches=2.2):
-    """Save a titled grid: each row a list of cells (a (3, H, W) tensor in [-1, 1], a Heat, or None
-    for an empty cell), named by `row_titles`; `col_titles` name the examples; `captions` (rows of
-    strings) go under the images."""
+    """Save a grid: rows of cells (a (3, H, W) tensor in [-1, 1], a Heat, or None: empty) named by
+    `row_titles`; `col_titles` name the examples, `captions` (rows of strings) go under images."""
     n_rows, n_cols = len(rows), max(len(r) for r in rows)
     has_heat = any(isinstance(cell, Heat) for row in rows for cell in row)
     width = cell_inches * n_cols + 0.8 + (0.9 if has_heat else 0.0)
     if title:  # a figure of one or two columns would clip a long title on both sides
-        longest = max(len(line) for line in title.splitlines())
-        width = max(width, TITLE_INCHES_PER_CHAR * longest + 0.4)
-    height = cell_inches * n_rows + 0.7
-    # constrained: room for titles, captions and colour bars
-    fig, axes = plt.subplots(
-        n_rows, n_cols, figsize=(width, height), squeeze=False, layout="constrained"
-    )
+        width = max(width, TITLE_INCHES_PER_CHAR * max(map(len, title.splitlines())) + 0.4)
+    size = (width, cell_inches * n_rows + 0.7)  # constrained: room for titles, captions, bars
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=size, squeeze=False, layout="constrained")
     for r, row in enumerate(rows):
         heat = None
         for c in range(n_cols):
             ax = axes[r][c]
-            ax.set_xticks([])
-            ax.set_yticks([])
+            ax.set(xticks=[], yticks=[])
             ax.spines[:].set_visible(False)
             cell = row[c] if c < len(row) else None
             if cell is not None:
-                heat = _draw_cell(ax, cell) or heat
+                heat = draw_cell(ax, cell) or heat
             if c == 0:
                 ax.set_ylabel(drawable(row_titles[r]), fontsize=11)
             if r == 0 and col_titles and c < len(col_titles):
