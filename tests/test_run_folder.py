@@ -60,7 +60,7 @@ def test_a_second_run_into_the_same_folder_names_the_running_one(data, tmp_path,
 
 @posix_only
 @pytest.mark.slow  # trains in a child process until a signal stops it
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_ctrl_c_or_sigterm_keeps_the_last_epoch_and_says_so(data, tmp_path, signum):
     """Ctrl+C, a closed lid or a cluster's time limit: exit 130, no traceback, and the files say
     the epoch the message names (metrics.csv is never ahead of the checkpoint)."""
