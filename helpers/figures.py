@@ -65,11 +65,11 @@ def draw_cell(ax, cell):
         return None
     colours = dict(cmap=cell.cmap, vmin=cell.vmin, vmax=cell.vmax, interpolation="nearest")
     if cell.under is None:
-        return ax.imshow(cell.values.float().cpu(), **colours)
+        return ax.imshow(cell.values.float().cpu().numpy(), **colours)
     height, width = cell.under.shape[-2:]
     ax.imshow(tensor_to_image(cell.under), interpolation="nearest")
     extent = (-0.5, width - 0.5, height - 0.5, -0.5)  # stretched over the image below
-    return ax.imshow(cell.values.float().cpu(), alpha=0.55, extent=extent, **colours)
+    return ax.imshow(cell.values.float().cpu().numpy(), alpha=0.55, extent=extent, **colours)
 
 
 def save_grid(path, rows, row_titles, title=None, col_titles=None, captions=None, cell_inches=2.2):
