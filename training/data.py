@@ -14,6 +14,7 @@ from helpers.lesson import LessonError, open_image, shown, to_rgb
 from preprocessing import MIN_SIDE, pair_files
 
 LOAD_SCALE = 286 / 256  # §6.2: jitter = resize 256 -> 286, then random-crop back to 256
+MEMORY_FOR_PAIRS = 512 << 20  # bytes: a set whose resized pairs fit is decoded once, not per epoch
 HOLDOUT_PERCENT = 5  # with no val/ split, hold out this share of train, chosen by file name
 NO_DATA = "run `python preprocess_anime_sketches.py --demo 200` (synthetic) or on the Kaggle pairs"
 VERIFY = "check the set with `python preprocess_anime_sketches.py --verify`"
@@ -49,10 +50,12 @@ def split_pairs(data_dir):
 
 class PairedSketchDataset(Dataset):
     """Pairs as two (3, S, S) tensors in [-1, 1]. An item is an index (validation: resized only)
-    or (index, jitter seed), as EpochSampler yields them: then the pair gets the official jitter."""
+    or (index, jitter seed), as EpochSampler yields them: then the pair gets the official jitter.
+    A small set (the demo's: 90 MB) is kept once resized: later epochs only crop and flip."""
 
     def __init__(self, pairs, image_size):
         self.pairs, self.size, self.load = pairs, image_size, round(image_size * LOAD_SCALE)
+        self.kept = {} if len(pairs) * 2 * 3 * self.load**2 <= MEMORY_FOR_PAIRS else None
 
     def __len__(self):
         return len(self.pairs)
@@ -71,6 +74,8 @@ class PairedSketchDataset(Dataset):
         return TF.horizontal_flip(pair) if torch.rand(1, generator=g).item() < 0.5 else pair
 
     def resized(self, index, size):
+        if self.kept is not None and (index, size) in self.kept:
+            return self.kept[index, size]
         paths = self.pairs[index]
         sketch, color = (to_rgb(open_image(path, "training image", VERIFY)) for path in paths)
         (width, height), wrong = sketch.size, None
@@ -81,7 +86,10 @@ class PairedSketchDataset(Dataset):
         if wrong:
             raise LessonError(f"{shown(paths[0])} is {wrong}; {VERIFY}")
         pair = torch.stack([TF.pil_to_tensor(sketch), TF.pil_to_tensor(color)])  # (2, 3, H, W)
-        return TF.resize(pair, [size, size], InterpolationMode.BICUBIC, antialias=True)
+        pair = TF.resize(pair, [size, size], InterpolationMode.BICUBIC, antialias=True)
+        if self.kept is not None:
+            self.kept[index, size] = pair
+        return pair
 
 
 class EpochSampler(DistributedSampler):
