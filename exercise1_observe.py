@@ -6,12 +6,10 @@
     python exercise1_observe.py --checkpoint checkpoints/facades_generator.pth \
         facades_run/generator_weights.pth --labels facades/val   # the authors' model and yours
 
-Writes exercise1_output.png (or --output; .jpg, .pdf and .svg work too): one column per label,
-the label on top and below it the facade each --checkpoint generates. A label taken from a
-pix2pix facades *pair* (512x256, the real photo LEFT and its label RIGHT, as in the facades
-dataset) also gets its real photo in the last row. --checkpoint takes the official weights and
-generator_weights.pth files that exercise3_train.py wrote. The network is the official one in
-fp32, exactly; --fast runs a faster copy (reduced precision where the hardware has it).
+Writes exercise1_output.png (or --output: .png, .jpg, .pdf, .svg): one column per label, the label
+on top, below it the facade each --checkpoint generates, and the real photo where a label comes
+from a pix2pix facades *pair* (512x256: the photo LEFT, its label RIGHT). The network is the
+official one in fp32, exactly; --fast runs a faster copy (reduced precision where native).
 """
 
 import time
@@ -27,30 +25,25 @@ from facades_generator import load_label, open_generator
 from helpers.figures import FIGURE_FORMATS, save_grid
 from helpers.lesson import ArgumentParser, LessonError, at_least, check_writable_folder
 from helpers.lesson import choose_device, fail, image_files, image_to_tensor, open_image, path_arg
-from helpers.lesson import refuse_overwrite, shown, to_rgb
+from helpers.lesson import refuse_overwrite, shown, to_rgb, write_failure
 from pix2pix_models import IMAGE_SIZE, translate
 
-# A label lies within JPEG noise of the palette (median distance under 17 even at JPEG quality 30);
-# a photo lies far from it (median 100-150 on the photos tried).
+# A label lies within JPEG noise of the palette (median distance under 17 even at JPEG quality 30:
+# the median ignores smeared borders); a photo lies far from it (100-150 on the photos tried).
 LABEL_MAX_PALETTE_DISTANCE = 25.0
 
 
 def palette_distance(rgb):
-    """Median distance of an RGB image's pixels to the palette (on a 64x64 sample): under 25 for a
-    label even as a heavy JPEG (the median ignores its smeared borders), 100-150 for a photo."""
+    """Median distance of an RGB image's pixels to the palette, on a 64x64 sample."""
     samples = np.asarray(rgb.resize((64, 64), Image.NEAREST), dtype=np.float32).reshape(-1, 1, 3)
     return float(np.median(np.linalg.norm(samples - PALETTE, axis=2).min(axis=1)))
 
 
 def read_label(path):
-    """A label file -> (label, real photo or None, a note): (3, 256, 256) tensors in [-1, 1].
-
-    A pix2pix facades pair (512x256, the photo LEFT, its label RIGHT) gives its right half as the
-    label and its left half as the photo: `--direction BtoA` in the official test.py.
-    """
-    rgb = to_rgb(
-        open_image(path, "label", "pass a PNG or JPEG label map"), CLASS_COLORS["background"]
-    )
+    """A label file -> (label, real photo or None, a note), tensors (3, 256, 256) in [-1, 1]. A
+    facades pair gives its right half as the label, its left half as the photo (BtoA in test.py)."""
+    image = open_image(path, "label", "pass a PNG or JPEG label map")
+    rgb = to_rgb(image, CLASS_COLORS["background"])
     width, height = rgb.size
     if width == 2 * height:  # two labels side by side are 2:1 too: only a photo | label splits
         photo, label = rgb.crop((0, 0, height, height)), rgb.crop((height, 0, width, height))
@@ -61,9 +54,8 @@ def read_label(path):
     distance = palette_distance(rgb)
     if distance > LABEL_MAX_PALETTE_DISTANCE:
         print(
-            f"warning: {shown(path)} does not look like a label map (its colours lie "
-            f"{distance:.0f} from the palette, labels under {LABEL_MAX_PALETTE_DISTANCE:.0f}); it "
-            "is snapped to the 12 label colours anyway (docs/palette.png shows them)."
+            f"warning: {shown(path)} does not look like a label map (palette distance "
+            f"{distance:.0f}, labels under {LABEL_MAX_PALETTE_DISTANCE:.0f}); snapped anyway."
         )
     note = f"resized from {width}x{height}" if rgb.size != (IMAGE_SIZE, IMAGE_SIZE) else ""
     return load_label(rgb), None, note
@@ -82,8 +74,7 @@ def parse_args(argv):
         "--num-labels",
         type=at_least(1, below=1000),
         default=4,  # enough to compare facades, few enough to read the figure
-        help="labels taken from each folder, spread over its sorted files; files named on their "
-        "own are always used (default: 4)",
+        help="labels per folder, spread over its sorted files; named files all count (default: 4)",
     )
     parser.add_argument(
         "--output",
@@ -95,8 +86,8 @@ def parse_args(argv):
     parser.add_argument(
         "--dropout",
         action="store_true",
-        help="keep dropout on at test time, as the paper (§3.1, §3.3) and the official test.py "
-        "do: each run draws a different facade (default: off, so runs repeat)",
+        help="dropout on at test time, as in the paper (§3.3) and test.py: each run draws "
+        "another facade (default: off, so runs repeat)",
     )
     return parser.parse_args(argv)
 
@@ -107,8 +98,7 @@ def observe(args):
     if output.suffix.lower() not in FIGURE_FORMATS:  # refused before any work, not after it
         formats = ", ".join(sorted(FIGURE_FORMATS))
         raise LessonError(f"--output {shown(output)} does not end in a figure format ({formats}).")
-    problem = check_writable_folder(output.parent)
-    if problem:
+    if problem := check_writable_folder(output.parent):
         raise LessonError(f"cannot write {shown(output)} ({problem}); choose another --output.")
     paths = image_files(args.labels, args.num_labels)
     refuse_overwrite(output, [*args.labels, *paths, *checkpoints], "--output")
@@ -136,10 +126,8 @@ def observe(args):
     for checkpoint in checkpoints:
         start = time.perf_counter()
         net_G, name, size = open_generator(checkpoint, device, args.dropout, args.fast)
-        inputs = real_A  # a model trained at another --image-size gets its own size
-        if size != IMAGE_SIZE:
-            inputs = F.interpolate(real_A, size=(size, size), mode="nearest")
-        fake_B = translate(net_G, inputs)  # (N, 3, S, S) in [-1, 1], on the CPU
+        # A model trained at another --image-size gets its own size (at 256 an exact copy).
+        fake_B = translate(net_G, F.interpolate(real_A, size=size, mode="nearest"))  # (N, 3, S, S)
         del net_G  # one network in memory at a time
         seconds = time.perf_counter() - start
         print(f"{name}: loaded and translated {len(real_A)} labels in {seconds:.1f} s")
@@ -153,13 +141,13 @@ def observe(args):
         rows.append(list(real_B))  # None: an empty cell where a label has no photo
         row_titles.append("real photo (target)")
         captions.append(["no photo" if photo is None else "" for photo in real_B])
-    title = "Exercise 1: facade labels -> pix2pix"
-    if len(checkpoints) == 1:
-        title += f" ({shown(checkpoints[0].name)})"
+    about = [shown(checkpoints[0].name)] if len(checkpoints) == 1 else []
+    about += ["dropout on"] if args.dropout else []  # a --dropout figure says so in its title
+    title = "Exercise 1: facade labels -> pix2pix" + (f" ({', '.join(about)})" if about else "")
     try:
         save_grid(output, rows, row_titles, title=title, col_titles=list(names), captions=captions)
     except OSError as exc:  # a read-only folder, a full disk
-        raise LessonError(f"could not write {shown(output)} ({exc.strerror or exc}).") from None
+        raise LessonError(f"{write_failure(exc, output)}.") from None
     print(f"wrote {shown(output.resolve())}")
 
 

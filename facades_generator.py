@@ -7,9 +7,8 @@
     fake_B = translate(net_G, real_A.unsqueeze(0))  # (1, 3, 256, 256) in [-1, 1]
 
 The weights are the official `facades_label2photo` generator (`python download_pretrained.py`).
-Labels are drawn in the 12-colour CMP palette of FACADE_CLASSES; any other colour is snapped to the
-nearest one. open_generator opens any generator file for the scripts: the authors' weights or a
-generator_weights.pth that exercise3_train.py wrote.
+open_generator opens any generator file for the scripts: those weights or a generator_weights.pth
+that exercise3_train.py wrote.
 """
 
 import os
@@ -61,12 +60,9 @@ def snap_to_palette(rgb):
 
 
 def load_label(path_or_image, size=IMAGE_SIZE):
-    """A label map (file path or PIL image, any size and mode) -> (3, size, size) tensor of exact
-    palette colours in [-1, 1]. Transparent pixels count as background.
-
-    Nearest-neighbour resizing keeps class borders crisp (no blended, in-between colours); snapping
-    every pixel to the palette also removes JPEG noise.
-    """
+    """A label map (file path or PIL image, any size and mode; transparent = background) -> (3,
+    size, size) tensor of exact palette colours in [-1, 1]. Nearest-neighbour resizing keeps class
+    borders crisp (no blended colours); snapping to the palette also removes JPEG noise."""
     image = path_or_image
     if not isinstance(image, Image.Image):
         image = open_image(image, "label", "pass a PNG or JPEG label map")
@@ -79,9 +75,8 @@ def open_generator(path, device=None, dropout=False, fast=False, stats="image"):
     """(net_G, name, image size) from any generator file, read once: the authors' facades weights
     or a generator_weights.pth of exercise3_train.py, in eval mode on `device`.
 
-    stats="image"    each image normalised with its own statistics: what the paper (§3.3) and the
-                     official test.py get at batch size 1, here at any batch size; "running": the
-                     averages stored in the file (test.py's `--eval`).
+    stats="image"    per-image statistics at any batch size: what the paper (§3.3) and the official
+                     test.py get at batch size 1; "running": the file's averages (test.py --eval).
     dropout=True     Dropout(0.5) on, as in the paper and test.py: each call draws another facade.
                      Off by default (a deliberate departure), so that figures repeat.
     fast=True        a faster copy from speed/ (docs/speed.rst), which prints what it switches on.
@@ -117,12 +112,10 @@ def open_generator(path, device=None, dropout=False, fast=False, stats="image"):
             raise LessonError(f"{shown(path)} is not the facades generator: {exc}") from None
     else:
         raise LessonError(f"{shown(path)} does not hold a state_dict; {fix}.")
-    net_G.eval()
-    if dropout:  # the paper's stochastic G: eval() switched Dropout off
-        for module in net_G.modules():
-            if isinstance(module, nn.Dropout):
-                module.train()
-    net_G = net_G.to(device)
+    net_G.eval().to(device)
+    for module in net_G.modules():  # the paper's stochastic G: eval() switched Dropout off
+        if dropout and isinstance(module, nn.Dropout):
+            module.train()
     if fast:
         from speed import fast_generator  # the opt-in layer loads only when asked for
 
@@ -137,30 +130,23 @@ def create_facades_generator(
     and dropout as open_generator says. Changes nothing outside the network it returns."""
     net_G, name, _ = open_generator(checkpoint_path, device, dropout, stats=stats)
     if name != AUTHORS:
-        path = shown(checkpoint_path)
         raise LessonError(
-            f"{path} was written by exercise3_train.py, not by the authors: run it with `python "
-            f"exercise1_observe.py --checkpoint {path}` (a facades model) or colorize_sketch.py "
-            f"(a sketch model), and pass the official weights here ({DEFAULT_CHECKPOINT.name})."
+            f"{shown(checkpoint_path)} was written by exercise3_train.py, not by the authors: open "
+            f"it with `python exercise1_observe.py --checkpoint {shown(checkpoint_path)}` or "
+            "colorize_sketch.py, and pass the official weights here."
         )
     return net_G
 
 
 def add_generator_arguments(parser, several=False):
-    """--checkpoint, --device and --fast for every script that runs the facades model.
-    several=True: --checkpoint takes one file or more (Exercise 1: the authors' and your own)."""
+    """--checkpoint (several=True: one file or more, as in Exercise 1), --device and --fast."""
     parser.add_argument(
         "--checkpoint",
         type=path_arg,
         nargs="+" if several else None,
         default=[DEFAULT_CHECKPOINT] if several else DEFAULT_CHECKPOINT,
-        help="generator weights: the authors' (default: checkpoints/facades_generator.pth) or a "
+        help="the authors' weights (default: checkpoints/facades_generator.pth) or a "
         "generator_weights.pth that exercise3_train.py wrote",
     )
     add_device_argument(parser)
-    parser.add_argument(
-        "--fast",
-        action="store_true",
-        help="a faster copy of the network (bf16/fp16 where native, CPU kernels); "
-        "default: the exact fp32 network",
-    )
+    parser.add_argument("--fast", action="store_true", help="faster: bf16 if native; default fp32")

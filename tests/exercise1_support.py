@@ -39,8 +39,7 @@ def reuse_network(checkpoint, random_generator, monkeypatch):
     def open_generator(path, device=None, dropout=False, fast=False):
         if path != checkpoint:
             return real(path, device, dropout, fast)
-        assert not dropout
-        net_G = random_generator().to(device)
+        net_G = (random_generator(dropout=True) if dropout else random_generator()).to(device)
         if fast:
             from speed import fast_generator
 

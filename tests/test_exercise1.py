@@ -247,6 +247,14 @@ def test_the_grid_is_written_in_the_format_its_name_says(
     assert output.read_bytes().startswith(magic)
 
 
+@pytest.mark.parametrize("flags, about", [([], ".pth)"), (["--dropout"], ".pth, dropout on)")])
+def test_the_title_says_which_weights_and_whether_dropout_was_on(
+    checkpoint, reuse_net, capsys, grid_spy, flags, about
+):
+    run(["--labels", LABEL, "--checkpoint", checkpoint, "--output", "t.png", *flags], capsys)
+    assert grid_spy[0]["title"] == f"Exercise 1: facade labels -> pix2pix ({checkpoint.stem}{about}"
+
+
 def test_fast_runs_a_faster_copy_close_to_the_exact_network(
     checkpoint, random_generator, reuse_net, tmp_path, capsys, grid_spy
 ):
