@@ -31,14 +31,14 @@ from torch.utils.data import default_collate
 from tqdm import tqdm
 
 from helpers.lesson import DEVICE_CHOICES, ArgumentParser, LessonError, above, at_least
-from helpers.lesson import choose_device, fail, multiple_of, path_arg, seed_number, write_csv
+from helpers.lesson import choose_device, fail, path_arg, seed_number
 from pix2pix_models import IMAGE_SIZE, PatchGANDiscriminator, UNetGenerator, init_weights
 from pix2pix_models import generator_at_test_time, translate
 from training.data import make_loaders
 from training.recipe import BETA1, LAMBDA_L1, LR, StepSpeed, lr_factor, train_step, validate
 from training.run import CHECKPOINT, METRICS, WEIGHTS, RunFolder, describe_run, epoch_line
 from training.run import load_checkpoint, restore, resume_settings, rng_states, save_checkpoint
-from training.run import SETTINGS, save_figures, save_generator, say
+from training.run import SETTINGS, save_figures, save_generator, say, write_csv
 
 MILESTONES = (0.25, 1.00)  # fractions of the epochs that get figures (and SSIM): early, and the end
 PREVIEW_IMAGES = 4  # validation sketches shown in every exercise3_epoch_{E}.png
@@ -47,6 +47,15 @@ PREVIEW_IMAGES = 4  # validation sketches shown in every exercise3_epoch_{E}.png
 # size cannot shrink: the U-Net halves it 8 times to 1x1.
 QUICK = dict(epochs=6, batch_size=2, lr=1e-3, ngf=16, ndf=8, max_images=200)
 WIDTH = at_least(1, below=1025)  # 16 times the paper's 64 is already 14 billion weights in G
+
+
+def image_size(text):
+    """--image-size: the U-Net halves it 8 times, so a multiple of 256; 4096 at most, the largest
+    side open_image reads (MAX_PIXELS): training larger would only upscale."""
+    value = at_least(IMAGE_SIZE, below=4097)(text)
+    if value % IMAGE_SIZE:
+        raise argparse.ArgumentTypeError(f"must be a multiple of {IMAGE_SIZE}, not {text}")
+    return value
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -76,9 +85,7 @@ def parse_args(argv=None):
     add("--no-gan", action="store_true", help="L1 alone: no discriminator is built")
     add("--ngf", type=WIDTH, default=64, help="G's width")
     add("--ndf", type=WIDTH, default=64, help="D's width")
-    # 4096: the largest side open_image reads (MAX_PIXELS); training larger would only upscale
-    size = multiple_of(IMAGE_SIZE, below=4097)
-    add("--image-size", type=size, default=IMAGE_SIZE, help="a multiple of 256")
+    add("--image-size", type=image_size, default=IMAGE_SIZE, help="a multiple of 256")
     add("--max-images", type=at_least(1), help="train on the first N pairs only; None: all")
     add("--val-images", type=at_least(1), default=100, help="validation pairs")
     add("--seed", type=seed_number, default=0, help="for weights, order, jitter and dropout")

@@ -5,9 +5,7 @@ inside the functions that need it, so preprocessing's worker processes start wit
 """
 
 import argparse
-import csv
 import errno
-import importlib.metadata
 import io
 import math
 import os
@@ -104,18 +102,6 @@ def above(minimum, kind=float):
     return parse
 
 
-def multiple_of(step, below=None):
-    """An argparse type: a whole number from `step` up, a multiple of `step` (an image size)."""
-
-    def parse(text):
-        value = at_least(step, int, below)(text)
-        if value % step:
-            raise argparse.ArgumentTypeError(f"must be a multiple of {step}, not {text}")
-        return value
-
-    return parse
-
-
 seed_number = at_least(0, int, below=2**32)  # the range torch, random and numpy all accept
 
 
@@ -141,23 +127,6 @@ def choose_device(name="auto"):
         missing = "CUDA GPU" if name == "cuda" else "Apple MPS device"
         raise LessonError(f"--device {name}: PyTorch sees no {missing}; use --device auto or cpu.")
     return torch.device(name)
-
-
-def check_torchvision():
-    """Import torchvision, or fail() with the fix: one built for another torch dies at import with
-    "operator torchvision::nms does not exist", which names neither package nor the fix."""
-    try:
-        import torchvision  # noqa: F401
-    except ModuleNotFoundError:
-        fail("torchvision is not installed; run `python -m pip install -r requirements.txt`.")
-    except (RuntimeError, ImportError, AttributeError) as exc:
-        torch, vision = (importlib.metadata.version(name) for name in ("torch", "torchvision"))
-        fail(
-            f"torchvision {vision} does not fit torch {torch} ({str(exc).splitlines()[0]}); "
-            "reinstall the two together: `python -m pip install --force-reinstall torch "
-            "torchvision`, adding `--index-url https://download.pytorch.org/whl/cpu` on a "
-            "computer without an NVIDIA GPU."
-        )
 
 
 def refuse_overwrite(output, inputs=(), flag="--output"):
@@ -198,14 +167,6 @@ def atomic_path(path):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-
-
-def write_csv(rows, path):
-    """A list of dicts as a CSV file, the last one's keys as its header."""
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[-1]))
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def not_a_file(path):

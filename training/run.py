@@ -2,6 +2,7 @@
 Ctrl+C and SIGTERM), its two file formats, its settings on --resume, what it prints and draws."""
 
 import copy
+import csv
 import hashlib
 import math
 import os
@@ -16,7 +17,8 @@ from filelock import FileLock, Timeout
 from matplotlib.figure import Figure
 
 from helpers.figures import Heat, save_figure, save_grid
-from helpers.lesson import FULL_DISK, LessonError, check_writable_folder, new_file_mode
+from helpers.lesson import FULL_DISK, LessonError, atomic_path, check_writable_folder
+from helpers.lesson import new_file_mode
 from helpers.lesson import read_weights, shown
 from pix2pix_models import count_parameters
 from training.recipe import LAMBDA_L1
@@ -159,6 +161,14 @@ def rng_states():
         return [mine]
     dist.all_gather_object(states := [None] * dist.get_world_size(), mine)
     return states
+
+
+def write_csv(rows, path):
+    """A list of dicts as a CSV file, the last one's keys as its header."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[-1]))
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def save_generator(path, net_G, model_args, image_size, epoch):
