@@ -165,7 +165,7 @@ def rng_states():
 
 def write_csv(rows, path):
     """A list of dicts as a CSV file, the last one's keys as its header."""
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[-1]))
         writer.writeheader()
         writer.writerows(rows)
