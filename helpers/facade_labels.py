@@ -3,11 +3,9 @@
     from helpers.facade_labels import FacadeDesign, draw_facade
     draw_facade(FacadeDesign(floors=5, windows_per_floor=3, balconies="all")).save("my_facade.png")
 
-Every pixel is one of the 12 palette colours of facades_generator.py, laid out as in the real CMP
-labels: blue background margins, a bright-blue wall, floors of light-blue windows with sills and
-blinds, orange moldings between floors, a cornice on top, a door and often a dark-red shop front.
-The shipped labels are drawn from sample_facades/base/designs.json: `python -m
-helpers.facade_labels` redraws them (the same files every time).
+Only the 12 palette colours, laid out as in the real CMP labels: blue margins, a bright-blue wall,
+light-blue windows with sills and blinds, orange moldings, a cornice, a door, a dark-red shop front.
+`python -m helpers.facade_labels` redraws the shipped labels from sample_facades/base/designs.json.
 """
 
 import json
@@ -52,61 +50,48 @@ class FacadeDesign:
 
     def __post_init__(self):
         for field in fields(self):  # JSON gives 3.5 or "yes" as readily as 3 or true
-            value, kind = getattr(self, field.name), field.type
+            name, value, kind = field.name, getattr(self, field.name), field.type
             # A whole number is a number too, but true and false are not numbers.
-            if isinstance(value, bool) != (kind is bool) or not isinstance(
-                value, (int, float) if kind is float else kind
-            ):
+            right = isinstance(value, (int, float) if kind is float else kind)
+            if not right or isinstance(value, bool) != (kind is bool):
                 typed = json.dumps(value, default=repr)  # as typed: true, not True
-                raise ValueError(f"{field.name} must be {KINDS[kind]}, not {typed}")
-            low, high = LIMITS.get(field.name, (value, value))
+                raise ValueError(f"{name} must be {KINDS[kind]}, not {typed}")
+            low, high = LIMITS.get(name, (value, value))
             if not low <= value <= high:  # also refuses nan
-                raise ValueError(f"{field.name} must be between {low} and {high}, not {value}")
-            if value not in CHOICES.get(field.name, (value,)):
-                choices = ", ".join(CHOICES[field.name])
-                raise ValueError(f"{field.name} must be one of {choices}, not {value!r}")
+                raise ValueError(f"{name} must be between {low} and {high}, not {value}")
+            if value not in CHOICES.get(name, (value,)):
+                raise ValueError(f"{name} must be one of {', '.join(CHOICES[name])}, not {value!r}")
 
     @classmethod
     def from_spec(cls, spec):
-        """A design from a dict or JSON ('{"floors": 3, "balconies": "all"}'); LessonError (one
-        sentence, naming --design) if it is not one."""
+        """A design from a dict or JSON ('{"floors": 3}'); else a LessonError naming --design."""
         try:
             spec = json.loads(spec) if isinstance(spec, str) else spec
             if not isinstance(spec, dict):
                 typed = json.dumps(spec, default=repr)
                 raise ValueError(f'a design is a JSON object such as {{"floors": 3}}, not {typed}')
             known = [f.name for f in fields(cls)]
-            unknown = sorted(set(spec) - set(known))
-            if unknown:
-                raise ValueError(
-                    f"unknown design key {unknown[0]!r}; known keys: {', '.join(known)}"
-                )
+            if unknown := sorted(set(spec) - set(known)):
+                raise ValueError(f"unknown design key {unknown[0]!r}; known: {', '.join(known)}")
             return cls(**spec)
         except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
-            raise LessonError(
-                f"--design is not a valid facade design ({exc}); see FacadeDesign in "
-                "helpers/facade_labels.py."
-            ) from None
-
-    def ground_floor_windows(self):
-        """Windows at street level: none beside a shop front, else one per bay but the door's."""
-        return 0 if self.shop_front else self.windows_per_floor - (self.door != "none")
+            fix = "see FacadeDesign in helpers/facade_labels.py"
+            raise LessonError(f"--design is not a valid facade design ({exc}); {fix}.") from None
 
     def window_count(self):
-        """How many separate windows draw_facade() paints."""
-        return self.floors * self.windows_per_floor + self.ground_floor_windows()
+        """How many separate windows draw_facade() paints: none at street level beside a shop."""
+        ground = 0 if self.shop_front else self.windows_per_floor - (self.door != "none")
+        return self.floors * self.windows_per_floor + ground
 
 
 def draw_facade(design, size=IMAGE_SIZE):
-    """Draw `design` as a size x size RGB label using only palette colours. Returns a PIL image."""
+    """Draw `design` as a size x size RGB label in palette colours only. Returns a PIL image."""
     rng = np.random.default_rng(design.seed)
-    image = Image.new("RGB", (size, size), CLASS_COLORS["background"])
-    draw = ImageDraw.Draw(image)
+    canvas = np.full((size, size, 3), CLASS_COLORS["background"], np.uint8)
 
-    def box(x0, y0, x1, y1, name):  # the pixels [x0, x1) x [y0, y1), no antialiasing, ever
-        x0, y0, x1, y1 = (int(round(v)) for v in (x0, y0, x1, y1))
-        if x1 > x0 and y1 > y0:
-            draw.rectangle([x0, y0, x1 - 1, y1 - 1], fill=CLASS_COLORS[name])
+    def box(x0, y0, x1, y1, name):  # the pixels [x0, x1) x [y0, y1) inside the canvas
+        x0, y0, x1, y1 = (min(max(int(round(v)), 0), size) for v in (x0, y0, x1, y1))
+        canvas[y0:y1, x0:x1] = CLASS_COLORS[name]
 
     def window(x0, y0, x1, y1, balcony):  # with its sill, blind (top) or balcony (bottom)
         box(x0, y0, x1, y1, "window")
@@ -167,13 +152,8 @@ def draw_facade(design, size=IMAGE_SIZE):
     # Ground floor: the door sits in one bay; the others hold windows or one long shop front.
     door_bay = {"left": 0, "center": n // 2, "right": n - 1}.get(design.door)  # None: no door
     if design.shop_front:
-        box(
-            wall_left + 0.1 * bay,
-            ground_top + 0.12 * storey,
-            wall_right - 0.1 * bay,
-            bottom,
-            "shop",
-        )
+        inset = 0.1 * bay
+        box(wall_left + inset, ground_top + 0.12 * storey, wall_right - inset, bottom, "shop")
     for i in range(n):
         cx = wall_left + (i + 0.5) * bay
         if i == door_bay:
@@ -182,7 +162,7 @@ def draw_facade(design, size=IMAGE_SIZE):
         elif not design.shop_front:
             w, y0 = bay * design.window_width, ground_top + 0.3 * storey
             window(cx - w / 2, y0, cx + w / 2, y0 + storey * design.window_height, balcony=False)
-    return image
+    return Image.fromarray(canvas)
 
 
 def random_design(rng):
