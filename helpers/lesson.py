@@ -106,12 +106,8 @@ seed_number = at_least(0, int, below=2**32)  # the range torch, random and numpy
 
 
 def add_device_argument(parser):
-    parser.add_argument(
-        "--device",
-        choices=DEVICE_CHOICES,
-        default="auto",
-        help="auto (the default) = cuda, then mps, then cpu",
-    )
+    rule = "auto (the default) = cuda, then mps, then cpu"
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help=rule)
 
 
 def choose_device(name="auto"):
@@ -145,8 +141,7 @@ def refuse_overwrite(output, inputs=(), flag="--output"):
 
 
 def new_file_mode():
-    """The mode open() gives a new file: 0o666 less the umask (0o644 for most users). The umask can
-    only be read by setting it, so it is set back at once."""
+    """0o666 less the umask, as open() gives (the umask is read by setting it, then back)."""
     mask = os.umask(0o022)
     os.umask(mask)
     return 0o666 & ~mask
@@ -332,9 +327,8 @@ def image_files(sources, per_folder=None):
             print(f"skipping {shown(source)}: no images (PNG, JPEG, ...) in this folder")
         elif per_folder is not None and len(found) > per_folder:
             print(f"{shown(source)}: using {per_folder} of its {len(found)} images")
-            found = [
-                found[i] for i in np.linspace(0, len(found) - 1, per_folder).round().astype(int)
-            ]
+            picks = np.linspace(0, len(found) - 1, per_folder).round().astype(int)
+            found = [found[i] for i in picks]
         files += found
     return files
 
@@ -343,13 +337,10 @@ def read_weights(path, what="weights file", fix="pass another file", subject=Non
     """torch.load(path, weights_only=True) on the CPU: a .pth is a pickle, which can run code, and
     weights_only loads tensors and containers only. Else a LessonError "<what> <path> <problem>;
     <fix>.", also for NaN or infinite weights (they draw black images)."""
-    problem = file_problem(path)  # a named pipe would make torch.load wait forever
-    loaded = None
-    if problem is None:
-        loaded, problem = load_checked(path)
-    if problem is None:
-        return loaded
-    raise LessonError(f"{subject or f'{what} {shown(path)}'} {problem}; {fix}.")
+    loaded, problem = load_checked(path)
+    if problem:
+        raise LessonError(f"{subject or f'{what} {shown(path)}'} {problem}; {fix}.")
+    return loaded
 
 
 # What torch.load raises for a damaged, cut or foreign file (a legacy pickle fails in many ways).
@@ -361,14 +352,14 @@ def load_checked(path):
     """(torch.load's result, None), or (None, what is wrong with the file)."""
     import torch
 
+    if problem := file_problem(path):  # a named pipe would make torch.load wait forever
+        return None, problem
     try:
         if zipfile.is_zipfile(path):  # torch.save stores tensors uncompressed; a compressed entry
             with zipfile.ZipFile(path) as archive:  # could unpack to gigabytes
                 if any(e.compress_type != zipfile.ZIP_STORED for e in archive.infolist()):
                     return None, "was not written by torch.save (it holds compressed entries)"
         loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        return None, "does not exist"
     except PermissionError:
         return None, "cannot be read (permission denied)"
     except WEIGHT_ERRORS as exc:
@@ -378,9 +369,7 @@ def load_checked(path):
         if isinstance(exc, EOFError) or not str(exc):
             return None, "is empty or cut short"
         return None, "is not a PyTorch weights file (damaged, cut short, or another kind of file)"
-    if not all_finite(loaded):
-        return None, "holds NaN or infinite weights"
-    return loaded, None
+    return (loaded, None) if all_finite(loaded) else (None, "holds NaN or infinite weights")
 
 
 def all_finite(obj):
