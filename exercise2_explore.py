@@ -6,29 +6,26 @@
     python exercise2_explore.py --design '{"floors": 6, "balconies": "all"}'  # your base label
 
 Writes exercise2_<experiment>.png into --output-dir (default: .) and prints the numbers in its
-titles: windows (sparse, dense, asymmetric, large), partial (parts of a label hidden), colors (five
-colour schemes, one of them the palette), consistency (dropout off twice, dropout samples and their
-spread, the stored statistics) and skips (cut from the innermost outward). Needs the official
-weights (python download_pretrained.py); --fast runs faster copies of the exact fp32 network.
+column titles. Needs the official weights (python download_pretrained.py).
 """
 
 import json
 from contextlib import contextmanager
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageFilter
 
-from facades_generator import CLASS_NAMES, PALETTE, add_generator_arguments, load_label
-from facades_generator import open_generator, snap_to_palette
+from facades_generator import CLASS_NAMES, FACADE_CLASSES, PALETTE, add_generator_arguments
+from facades_generator import load_label, open_generator, snap_to_palette
 from helpers.facade_labels import FacadeDesign, draw_facade
 from helpers.figures import Heat, save_grid
 from helpers.lesson import ArgumentParser, LessonError, check_writable_folder, choose_device, fail
 from helpers.lesson import image_files, image_to_tensor, path_arg, refuse_overwrite, seed_number
-from helpers.lesson import shown
-from helpers.lesson import tensor_to_image
+from helpers.lesson import shown, tensor_to_image
 from pix2pix_models import IMAGE_SIZE, UNetGenerator, translate
 
 EXPERIMENTS = ("windows", "partial", "colors", "consistency", "skips")
@@ -37,9 +34,7 @@ WINDOW_DESIGNS = {
     "sparse": FacadeDesign(floors=2, windows_per_floor=2),
     "dense": FacadeDesign(floors=9, windows_per_floor=8, window_width=0.6, window_height=0.5),
     "asymmetric": FacadeDesign(irregular=0.9, seed=7),
-    "large windows": FacadeDesign(
-        floors=3, windows_per_floor=3, window_width=0.8, window_height=0.72
-    ),
+    "large": FacadeDesign(floors=3, windows_per_floor=3, window_width=0.8, window_height=0.72),
 }
 # Colours a person might guess (grey wall, red windows, yellow door, green balconies): not the
 # colours the model was trained on. The other classes keep theirs.
@@ -85,59 +80,42 @@ def explore_windows(net_G, own_design):
     return "2a: how the model handles window layouts", [labels, fake_B], LABEL_ROWS, titles
 
 
-def region_masks(classes, seed):
-    """The four regions to hide, as (H, W) boolean tensors."""
-    size, block = classes.shape[0], classes.shape[0] // 6
+def explore_partial(net_G, label, seed):
+    size, block = label.shape[-1], label.shape[-1] // 6
     top, strip, blocks = (torch.zeros(size, size, dtype=torch.bool) for _ in range(3))
     top[: size // 2] = True
     strip[:, 3 * size // 8 : 5 * size // 8] = True
     for y, x in np.random.default_rng(seed).integers(0, size - block, size=(8, 2)):
         blocks[y : y + block, x : x + block] = True
+    wall = torch.from_numpy(class_map(label) == CLASS_NAMES.index("facade"))
     masks = {"top half": top, "vertical strip": strip, "random blocks": blocks}
-    masks["all but the wall"] = torch.from_numpy(classes != CLASS_NAMES.index("facade"))
-    return masks
-
-
-def explore_partial(net_G, label, seed):
-    masks = region_masks(class_map(label), seed)
+    masks["all but the wall"] = ~wall
     labels = [label] + [label.masked_fill(mask, MASK_VALUE) for mask in masks.values()]
     fake_B = translate(net_G, torch.stack(labels))
     titles = []
     for (name, mask), fake in zip(masks.items(), fake_B[1:], strict=True):
         change = (fake - fake_B[0]).abs().mean(dim=0) * 127.5  # (H, W) in 0..255 levels
-        inside, outside = change[mask].mean(), change[~mask].mean()
-        titles.append(
-            f"{name}\n{mask.float().mean():.0%} hidden\nchange {inside:.1f} in, {outside:.1f} out"
-        )
+        hidden, inside, outside = mask.float().mean(), change[mask].mean(), change[~mask].mean()
+        titles.append(f"{name}\n{hidden:.0%} hidden\nchange {inside:.1f} in, {outside:.1f} out")
     report("partial: the mean change (0..255) inside and outside the hidden region", titles)
     title = "2b: what the model invents where the label is hidden (mid-grey)"
     return title, [labels, fake_B], LABEL_ROWS, ["full label", *titles]
 
 
-def color_schemes(classes, seed):
-    """The same class layout in five colour schemes, each an (H, W, 3) uint8 array."""
-    guessed = PALETTE.copy()
-    for name, rgb in GUESSED_PALETTE.items():
-        guessed[CLASS_NAMES.index(name)] = rgb
+def explore_colors(net_G, labels, seed):
+    guessed = np.array([GUESSED_PALETTE.get(name, rgb) for name, rgb in FACADE_CLASSES], np.uint8)
     hsv = np.asarray(Image.fromarray(PALETTE[None]).convert("HSV")).copy()
     hsv[..., 0] += HUE_SHIFT  # uint8: wraps around the colour wheel
     shifted = np.asarray(Image.fromarray(hsv, mode="HSV").convert("RGB"))[0]
     random = np.random.default_rng(seed).integers(0, 256, size=PALETTE.shape, dtype=np.uint8)
-    soft = Image.fromarray(PALETTE[classes]).filter(ImageFilter.GaussianBlur(BLUR_RADIUS))
-    return {
-        "real palette": PALETTE[classes],
-        "guessed colours": guessed[classes],
-        "hue shifted 120°": shifted[classes],
-        "random colours": random[classes],
-        "soft borders": np.asarray(soft),
-    }
-
-
-def explore_colors(net_G, labels, seed):
+    palettes = {"real palette": PALETTE, "guessed colours": guessed}
+    palettes |= {"hue shifted 120°": shifted, "random colours": random}
     rows, row_titles, col_titles = [], [], []
     for name, label in labels:
         classes = class_map(label)
-        schemes = color_schemes(classes, seed)
+        soft = Image.fromarray(PALETTE[classes]).filter(ImageFilter.GaussianBlur(BLUR_RADIUS))
+        schemes = {scheme: colours[classes] for scheme, colours in palettes.items()}
+        schemes["soft borders"] = np.asarray(soft)
         # Straight from the RGB arrays: load_label would snap every pixel back to the palette and
         # hide exactly what this experiment shows.
         inputs = torch.stack([image_to_tensor(Image.fromarray(rgb)) for rgb in schemes.values()])
@@ -145,9 +123,8 @@ def explore_colors(net_G, labels, seed):
         for scheme, rgb in schemes.items():
             nearest = snap_to_palette(rgb)
             distance = np.linalg.norm(rgb.astype(np.float64) - PALETTE[nearest], axis=-1).mean()
-            titles.append(
-                f"{scheme}\ndistance {distance:.1f}, {(nearest != classes).mean():.0%} other class"
-            )
+            other = (nearest != classes).mean()
+            titles.append(f"{scheme}\ndistance {distance:.1f}, {other:.0%} other class")
         report(f"colors, {name}: distance to the palette (0..255), share of another class", titles)
         col_titles = col_titles or titles  # the first label's numbers in the figure
         rows += [list(inputs), list(translate(net_G, inputs))]
@@ -155,24 +132,23 @@ def explore_colors(net_G, labels, seed):
     return "2c: the model only knows the colours it was trained on", rows, row_titles, col_titles
 
 
-def dropout_samples(net_dropout, batch, seed, samples=DROPOUT_SAMPLES):
-    """(n, 3, H, W) labels -> (n, samples, 3, H, W) facades, reproducible for a given seed."""
+def dropout_samples(net_dropout, label, seed, samples=DROPOUT_SAMPLES):
+    """(3, H, W) label -> (samples, 3, H, W) facades, the same for the same seed."""
     torch.manual_seed(seed)  # the dropout masks come from torch's global generator
-    copies = batch.repeat_interleave(samples, dim=0)  # each copy draws its own dropout masks
-    return translate(net_dropout, copies).unflatten(0, (len(batch), samples))
+    return translate(net_dropout, label.repeat(samples, 1, 1, 1))  # each copy its own masks
 
 
 def explore_consistency(net_G, labels, open_net, seed):
     batch = torch.stack([label for _, label in labels])  # (n, 3, H, W)
     first, second = translate(net_G, batch), translate(net_G, batch)
-    net_dropout = open_net(dropout=True)
+    net_dropout = open_net(dropout=True)[0]
     # Seeded per label, so a label's samples do not depend on the labels beside it.
-    samples = torch.cat([dropout_samples(net_dropout, label[None], seed) for label in batch])
-    again = dropout_samples(net_dropout, batch[:1], seed)  # the first label once more, same seed
+    samples = torch.stack([dropout_samples(net_dropout, label, seed) for label in batch])
+    same_seed = (samples[0] - dropout_samples(net_dropout, batch[0], seed)).abs().max()
     del net_dropout
     spread = samples.std(dim=1).mean(dim=1) * 127.5  # (n, H, W) per-pixel std, 0..255 levels
-    running = translate(open_net(stats="running"), batch)
-    same_seed, gap = (samples[:1] - again).abs().max(), (first - running).abs().mean() * 127.5
+    running = translate(open_net(stats="running")[0], batch)
+    gap = (first - running).abs().mean() * 127.5
     numbers = [  # one column per way of running G
         f"default run 2\nmax |diff| {(first - second).abs().max():g}",
         f"dropout std\nmean {spread.mean():.2f} levels\nsame --seed: max |diff| {same_seed:g}",
@@ -180,21 +156,14 @@ def explore_consistency(net_G, labels, open_net, seed):
     ]
     report("consistency: dropout off twice, dropout on (the paper's), stored statistics", numbers)
     col_titles = ["default run 1", numbers[0], "dropout 1", "dropout 2", "dropout 3", *numbers[1:]]
+    heat = dict(vmax=max(float(spread.max()), 1e-6), label="std (0..255 levels)")
     rows, row_titles = [], []
-    outputs = zip(first, second, samples, spread, running, strict=True)  # one per label
-    for (name, label), (a, b, drawn, std, r) in zip(labels, outputs, strict=True):
-        heat = Heat(std, vmax=max(float(spread.max()), 1e-6), label="std (0..255 levels)")
-        rows += [[label] * len(col_titles), [a, b, *drawn[:3], heat, r]]
+    for i, (name, label) in enumerate(labels):
+        drawn = [first[i], second[i], *samples[i, :3], Heat(spread[i], **heat), running[i]]
+        rows += [[label] * len(col_titles), drawn]
         row_titles += [f"{name[:18]}\n(input)", "generated"]
     title = "2d: deterministic with dropout off, varied with the paper's test-time dropout"
     return title, rows, row_titles, col_titles
-
-
-def zero_skip(block, inputs):
-    """Forward pre-hook of a decoder block: its input cat([d_k, u]) with d_k zeroed (in unet_256
-    the encoder and decoder halves are equally wide)."""
-    d_k, u = inputs[0].chunk(2, dim=1)
-    return (torch.cat([torch.zeros_like(d_k), u], dim=1),)
 
 
 @contextmanager
@@ -202,6 +171,11 @@ def skips_cut(net_G, levels):
     """Inside the block, net_G runs with the skips from `levels` (("d7", "d6"), say) cut where they
     arrive: the decoder block gets zeros instead of d_k, which add nothing to its transposed
     convolution (it has no bias). d_k still feeds the encoder below: only what crosses is lost."""
+
+    def zero_skip(block, inputs):  # cat([d_k, u]) -> cat([0, u]): unet_256's halves are as wide
+        d_k, u = inputs[0].chunk(2, dim=1)
+        return (torch.cat([torch.zeros_like(d_k), u], dim=1),)
+
     unet = next(m for m in net_G.modules() if isinstance(m, UNetGenerator))  # --fast wraps it
     hooks = [getattr(unet, SKIP_READERS[k]).register_forward_pre_hook(zero_skip) for k in levels]
     try:
@@ -213,15 +187,13 @@ def skips_cut(net_G, levels):
 
 def explore_skips(net_G, label):
     skips, outputs, titles = list(SKIP_READERS), [translate(net_G, label[None])[0]], []
-    for n in range(1, len(skips) + 1):
+    for n, skip in enumerate(skips, 1):
         with skips_cut(net_G, skips[:n]):
             outputs.append(translate(net_G, label[None])[0])
         change = (outputs[-1] - outputs[0]).abs().mean() * 127.5
-        size = IMAGE_SIZE >> int(skips[n - 1][1:])  # d_k is 256 / 2^k pixels wide
-        cut = skips[0] if n == 1 else f"{skips[0]}..{skips[n - 1]}"
-        titles.append(
-            f"{cut} cut\n2x2{f' to {size}x{size}' if n > 1 else ''} levels\nchange {change:.1f}"
-        )
+        size = IMAGE_SIZE >> int(skip[1:])  # d_k is 256 / 2^k pixels wide
+        cut = f"{skip} cut\n2x2" if n == 1 else f"{skips[0]}..{skip} cut\n2x2 to {size}x{size}"
+        titles.append(f"{cut} levels\nchange {change:.1f}")
     report("skips: cut from the innermost outward; the mean change (0..255) of the output", titles)
     title = "2e: what the skip connections carry, cut from the innermost outward"
     return title, [[label] * len(outputs), outputs], LABEL_ROWS, ["full network", *titles]
@@ -240,13 +212,10 @@ def parse_args(argv):
         nargs="+",
         type=path_arg,
         default=[],
-        help=f"label files or folders for the colors and consistency figures (the first "
-        f"{MAX_LABELS}; default: the base design)",
+        help=f"up to {MAX_LABELS} labels for colors and consistency (default: the base design)",
     )
     parser.add_argument(
-        "--design",
-        help="the base label as JSON (FacadeDesign in helpers/facade_labels.py), also a column of "
-        "the windows figure (default: a 4-storey shop-front facade)",
+        "--design", help="the base label as a FacadeDesign in JSON (default: a shop-front facade)"
     )
     parser.add_argument(
         "--seed", type=seed_number, default=0, help="random blocks, colours, dropout (default: 0)"
@@ -254,54 +223,44 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def explore(args):
-    """Run the experiments the flags ask for; LessonError for expected problems."""
-    own_design = None if args.design is None else FacadeDesign.from_spec(args.design)
-    out_dir = args.output_dir
-    experiments = EXPERIMENTS if args.experiment == "all" else (args.experiment,)
-    paths = image_files(args.labels)
-    for name in experiments:  # every refusal before any work, not after it
-        refuse_overwrite(
-            out_dir / f"exercise2_{name}.png", [*paths, args.checkpoint], "--output-dir"
-        )
-    problem = check_writable_folder(out_dir)
-    if problem:
-        raise LessonError(f"cannot write into --output-dir {shown(out_dir)} ({problem}).")
-    if args.labels and not paths:
-        given = " ".join(map(shown, args.labels))
-        raise LessonError(f"no label images in {given}; pass PNG or JPEG files, or folders.")
-    device = choose_device(args.device)
-    network = "--fast" if args.fast else "exact fp32"
-    print(f"experiments: {', '.join(experiments)} | checkpoint: {shown(args.checkpoint)}")
-    print(f"device: {device}, {network} | seed: {args.seed} | output dir: {shown(out_dir)}")
-    base = own_design or DEFAULT_DESIGN
-    print(f"base design: {json.dumps(asdict(base))}")
-    base_label = load_label(draw_facade(base))
-    labels = [(shown(path.name), load_label(path)) for path in paths[:MAX_LABELS]]
-    labels = labels or [("base design", base_label)]  # --labels: the first MAX_LABELS
-
-    def open_net(**protocol):  # dropout=True, stats="running": see open_generator
-        return open_generator(args.checkpoint, device, fast=args.fast, **protocol)[0]
-
-    net_G = open_net()
-    figures = dict(  # each gives (title, rows, row titles, column titles) and prints its numbers
-        windows=lambda: explore_windows(net_G, own_design),
-        partial=lambda: explore_partial(net_G, base_label, args.seed),
-        colors=lambda: explore_colors(net_G, labels, args.seed),
-        consistency=lambda: explore_consistency(net_G, labels, open_net, args.seed),
-        skips=lambda: explore_skips(net_G, base_label),
-    )
-    for name in experiments:
-        title, rows, row_titles, col_titles = figures[name]()
-        path = out_dir / f"exercise2_{name}.png"
-        save_grid(path, rows, row_titles, title=f"Exercise {title}", col_titles=col_titles)
-        print(f"Wrote {shown(path)}")
-
-
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        explore(args)
+    try:  # every refusal before any work, not after it
+        own_design = None if args.design is None else FacadeDesign.from_spec(args.design)
+        out_dir = args.output_dir
+        experiments = EXPERIMENTS if args.experiment == "all" else (args.experiment,)
+        paths = image_files(args.labels)
+        figures = {name: out_dir / f"exercise2_{name}.png" for name in experiments}
+        for figure in figures.values():
+            refuse_overwrite(figure, [*paths, args.checkpoint], "--output-dir")
+        if problem := check_writable_folder(out_dir):
+            raise LessonError(f"cannot write into --output-dir {shown(out_dir)} ({problem}).")
+        if args.labels and not paths:
+            given = " ".join(map(shown, args.labels))
+            raise LessonError(f"no label images in {given}; pass PNG or JPEG files, or folders.")
+        device = choose_device(args.device)
+        network = "--fast" if args.fast else "exact fp32"
+        print(f"experiments: {', '.join(experiments)} | checkpoint: {shown(args.checkpoint)}")
+        print(f"device: {device}, {network} | seed: {args.seed} | output dir: {shown(out_dir)}")
+        base = own_design or DEFAULT_DESIGN
+        print(f"base design: {json.dumps(asdict(base))}")
+        base_label = load_label(draw_facade(base))
+        labels = [(shown(path.name), load_label(path)) for path in paths[:MAX_LABELS]]
+        labels = labels or [("base design", base_label)]  # --labels: the first MAX_LABELS
+        # open_net(dropout=True) and open_net(stats="running"): the protocols of open_generator
+        open_net = partial(open_generator, args.checkpoint, device, fast=args.fast)
+        net_G = open_net()[0]
+        run = dict(  # each gives (title, rows, row titles, column titles) and prints its numbers
+            windows=lambda: explore_windows(net_G, own_design),
+            partial=lambda: explore_partial(net_G, base_label, args.seed),
+            colors=lambda: explore_colors(net_G, labels, args.seed),
+            consistency=lambda: explore_consistency(net_G, labels, open_net, args.seed),
+            skips=lambda: explore_skips(net_G, base_label),
+        )
+        for name, path in figures.items():
+            title, rows, row_titles, col_titles = run[name]()
+            save_grid(path, rows, row_titles, title=f"Exercise {title}", col_titles=col_titles)
+            print(f"Wrote {shown(path)}")
     except LessonError as exc:
         fail(str(exc))  # one sentence on stderr, exit status 2, no traceback
     except OSError as exc:  # the figures are the only files written

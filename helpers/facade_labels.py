@@ -51,9 +51,7 @@ class FacadeDesign:
     def __post_init__(self):
         for field in fields(self):  # JSON gives 3.5 or "yes" as readily as 3 or true
             name, value, kind = field.name, getattr(self, field.name), field.type
-            # A whole number is a number too, but true and false are not numbers.
-            right = isinstance(value, (int, float) if kind is float else kind)
-            if not right or isinstance(value, bool) != (kind is bool):
+            if type(value) not in ((int, float) if kind is float else (kind,)):  # true: no number
                 typed = json.dumps(value, default=repr)  # as typed: true, not True
                 raise ValueError(f"{name} must be {KINDS[kind]}, not {typed}")
             low, high = LIMITS.get(name, (value, value))
@@ -107,12 +105,10 @@ def draw_facade(design, size=IMAGE_SIZE):
     left, right = design.margin * size, (1 - design.margin) * size
     top, bottom = design.sky * size, float(size)
     box(left, top, right, bottom, "facade")
-    wall_left, wall_right = left, right
-    if design.pillars:
-        pillar = 0.035 * size
-        box(left, top, left + pillar, bottom, "pillar")
-        box(right - pillar, top, right, bottom, "pillar")
-        wall_left, wall_right = left + pillar, right - pillar
+    pillar = 0.035 * size if design.pillars else 0.0  # red pilasters at both edges, if any
+    wall_left, wall_right = left + pillar, right - pillar
+    box(left, top, wall_left, bottom, "pillar")
+    box(wall_right, top, right, bottom, "pillar")
     if design.cornice:
         cornice = max(3.0, 0.035 * size)
         box(left - 0.01 * size, top, right + 0.01 * size, top + cornice, "cornice")
