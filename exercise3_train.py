@@ -9,17 +9,16 @@
     python exercise3_train.py --quick --lambda-l1 0 --output-dir gan_only  # Fig. 4: GAN alone
     python exercise3_train.py --quick --no-gan --output-dir l1_only        # L1 alone (no D)
 
-Reads --data/{train,val}/{sketches,colors}/NAME.png (with no val/, 5% of train is held out).
-Writes into --output-dir after every epoch, all together: generator_weights.pth (for
-colorize_sketch.py), exercise3_checkpoint.pth (for --resume), metrics.csv (row 0: the untrained G);
-at a quarter of the epochs and at the end also exercise3_training_progress.png (the losses),
-exercise3_epoch_{E}.png (validation sketches, generated, target) and exercise3_patchgan_{E}.png (D's
-30x30 verdicts). Each step runs in the precision the hardware computes natively; --fp32: fp32.
+Reads --data/{train,val}/{sketches,colors}/NAME.png (no val/: 5% of train is held out). Writes
+into --output-dir after every epoch: generator_weights.pth (for colorize_sketch.py),
+exercise3_checkpoint.pth (for --resume), metrics.csv; at a quarter of the epochs and at the end also
+exercise3_training_progress.png, exercise3_epoch_{E}.png and exercise3_patchgan_{E}.png.
 """
 
 import argparse
 import math
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -36,22 +35,20 @@ from pix2pix_models import IMAGE_SIZE, PatchGANDiscriminator, UNetGenerator, ini
 from pix2pix_models import generator_at_test_time, translate
 from training.data import make_loaders
 from training.recipe import BETA1, LAMBDA_L1, LR, StepSpeed, lr_factor, train_step, validate
-from training.run import CHECKPOINT, METRICS, WEIGHTS, RunFolder, describe_run, epoch_line
-from training.run import load_checkpoint, restore, resume_settings, rng_states, save_checkpoint
-from training.run import SETTINGS, save_figures, save_generator, say, write_csv
+from training.run import CHECKPOINT, METRICS, SETTINGS, WEIGHTS, RunFolder, describe_run
+from training.run import epoch_line, load_checkpoint, restore, resume_settings, rng_states, save
+from training.run import save_figures, write_csv
 
 MILESTONES = (0.25, 1.00)  # fractions of the epochs that get figures (and SSIM): early, and the end
 PREVIEW_IMAGES = 4  # validation sketches shown in every exercise3_epoch_{E}.png
 # --quick, the CPU preset (docs/training.rst has its runs): narrow networks (3.4 GFLOP per image and
-# step instead of 87), 6 epochs, the last 3 decaying, batch 2 and 5 times the paper's lr. The image
-# size cannot shrink: the U-Net halves it 8 times to 1x1.
+# step instead of 87). The image size cannot shrink: the U-Net halves it 8 times to 1x1.
 QUICK = dict(epochs=6, batch_size=2, lr=1e-3, ngf=16, ndf=8, max_images=200)
 WIDTH = at_least(1, below=1025)  # 16 times the paper's 64 is already 14 billion weights in G
 
 
 def image_size(text):
-    """--image-size: the U-Net halves it 8 times, so a multiple of 256; 4096 at most, the largest
-    side open_image reads (MAX_PIXELS): training larger would only upscale."""
+    """--image-size: a multiple of 256 (halved 8 times); at most 4096, open_image's largest side."""
     value = at_least(IMAGE_SIZE, below=4097)(text)
     if value % IMAGE_SIZE:
         raise argparse.ArgumentTypeError(f"must be a multiple of {IMAGE_SIZE}, not {text}")
@@ -74,7 +71,6 @@ def parse_args(argv=None):
     add("--output-dir", type=path_arg, default=Path("."), help="where the outputs go")
     preset = " ".join(f"--{key.replace('_', '-')} {value}" for key, value in QUICK.items())
     add("--quick", action="store_true", help=f"the CPU preset: {preset} (flags you give still win)")
-    # The recipe (training/recipe.py) and the run's size.
     add("--epochs", type=at_least(1), default=100, help="passes over the training pairs")
     decay = "the last epochs, lr falling linearly towards zero; None: half of --epochs"
     add("--epochs-decay", type=at_least(0), help=decay)
@@ -89,7 +85,6 @@ def parse_args(argv=None):
     add("--max-images", type=at_least(1), help="train on the first N pairs only; None: all")
     add("--val-images", type=at_least(1), default=100, help="validation pairs")
     add("--seed", type=seed_number, default=0, help="for weights, order, jitter and dropout")
-    # How it runs.
     add("--device", choices=DEVICE_CHOICES, default="auto", help="cuda, then mps, then cpu")
     add("--workers", type=at_least(0), help="loading processes; None: 0 on CPU, 4 on a GPU")
     add("--fp32", action="store_true", help="the official way: fp32, NCHW, plain Adam")
@@ -116,13 +111,14 @@ def main(argv=None):
                 torch.cuda.set_device(device)
             dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
         rank = dist.get_rank() if dist.is_initialized() else 0
+        if rank > 0:  # the first process alone prints: the others would say the same
+            sys.stdout = open(os.devnull, "w")
         with RunFolder(args.output_dir, args.resume, args.restart, main=rank == 0) as folder:
             train(args, folder, rank, device)
     except LessonError as exc:
         fail(str(exc))
     except (RuntimeError, MemoryError) as exc:
-        # torch.OutOfMemoryError on a GPU; the CPU's allocator raises a plain RuntimeError that
-        # only its text tells apart
+        # torch.OutOfMemoryError on a GPU; the CPU's allocator's RuntimeError has only its text
         cpu = "DefaultCPUAllocator" in str(exc)
         if not (cpu or isinstance(exc, (torch.OutOfMemoryError, MemoryError))):
             raise
@@ -174,12 +170,11 @@ def train(args, folder, rank, device):
     net_G = init_weights(UNetGenerator(**model_args))
     # D judges (sketch, image) pairs: 6 channels in. --no-gan: L1 alone, no D at all.
     net_D = None if args.no_gan else init_weights(PatchGANDiscriminator(6, args.ndf))
-    nets = [net for net in (net_G, net_D) if net is not None]
-    optimizers = []
+    nets = [net_G] if net_D is None else [net_G, net_D]
     for net in nets:
-        net.to(device, memory_format=speed.memory_format).train()
-        adam = dict(betas=(args.beta1, 0.999), **speed.adam_options)
-        optimizers.append(torch.optim.Adam(net.parameters(), args.lr, **adam))
+        net.to(device, memory_format=speed.memory_format)
+    adam = dict(lr=args.lr, betas=(args.beta1, 0.999), **speed.adam_options)
+    optimizers = [torch.optim.Adam(net.parameters(), **adam) for net in nets]
     opt_G, opt_D = optimizers if net_D is not None else (optimizers[0], None)
     if rank > 0:  # each process its own dropout masks
         torch.manual_seed(args.seed * 1_000_003 + rank)
@@ -194,7 +189,7 @@ def train(args, folder, rank, device):
 
     if not history:  # row 0: the untrained generator, the baseline the lesson compares against
         history.append(dict(epoch=0, **validate(eval_G, val_loader, device, with_ssim=False)))
-        say(epoch_line(history[0], args))
+        print(epoch_line(history[0], args), flush=True)
     milestones = {max(1, math.ceil(f * args.epochs)) for f in MILESTONES}
     for epoch in range(len(history), args.epochs + 1):  # history: one row per epoch, from 0
         started, totals = time.perf_counter(), {}
@@ -214,18 +209,19 @@ def train(args, folder, rank, device):
         row.update(validate(eval_G, val_loader, device, with_ssim=epoch in milestones))
         row["seconds"] = time.perf_counter() - started
         history.append(row)
-        say(epoch_line(row, args))
+        print(epoch_line(row, args), flush=True)
         rngs = rng_states()  # every process's, for an exact --resume
         if rank == 0:  # the first process alone writes: all of an epoch's files, or none
             with folder.epoch_files(epoch) as stage:
                 if epoch in milestones:  # figures (and SSIM) at milestones only: they take time
                     fake_B = translate(eval_G, preview_A)
                     save_figures(stage, history, args.epochs, net_D, preview_A, fake_B, preview_B)
-                write_csv(history, stage(METRICS))
+                write_csv(stage(METRICS), history)
                 state = dict(epoch=epoch, model_args=model_args, history=history, rng_ranks=rngs)
                 state["settings"] = {key: getattr(args, key) for key in SETTINGS}
-                save_checkpoint(stage(CHECKPOINT), nets, optimizers, **state)
-                save_generator(stage(WEIGHTS), net_G, model_args, args.image_size, epoch)
+                save(stage(CHECKPOINT), nets, optimizers, **state)
+                weights = dict(model_args=model_args, image_size=args.image_size, epoch=epoch)
+                save(stage(WEIGHTS), **weights, state_dict=net_G.state_dict())
         folder.saved = epoch
     folder.finish(nets)
 

@@ -78,13 +78,11 @@ class PairedSketchDataset(Dataset):
             return self.kept[index, size]
         paths = self.pairs[index]
         sketch, color = (to_rgb(open_image(path, "training image", VERIFY)) for path in paths)
-        (width, height), wrong = sketch.size, None
+        name, pixels = shown(paths[0]), "{}x{} pixels".format(*sketch.size)
         if color.size != sketch.size:
-            wrong = f"{width}x{height} pixels and {shown(paths[1])} is not"
-        elif min(width, height) < MIN_SIDE:  # blown up to 286x286, it would hold no picture
-            wrong = f"{width}x{height} pixels, under {MIN_SIDE}x{MIN_SIDE}"
-        if wrong:
-            raise LessonError(f"{shown(paths[0])} is {wrong}; {VERIFY}")
+            raise LessonError(f"{name} is {pixels} and {shown(paths[1])} is not; {VERIFY}")
+        if min(sketch.size) < MIN_SIDE:  # blown up to 286x286, it would hold no picture
+            raise LessonError(f"{name} is {pixels}, under {MIN_SIDE}x{MIN_SIDE}; {VERIFY}")
         pair = torch.stack([TF.pil_to_tensor(sketch), TF.pil_to_tensor(color)])  # (2, 3, H, W)
         pair = TF.resize(pair, [size, size], InterpolationMode.BICUBIC, antialias=True)
         if self.kept is not None:
@@ -93,9 +91,8 @@ class PairedSketchDataset(Dataset):
 
 
 class EpochSampler(DistributedSampler):
-    """DistributedSampler's order, drawn from seed + epoch alone (under torchrun each process takes
-    its share, padded by wrapping), each index with a jitter seed drawn next: an epoch's order and
-    crops are the same after --resume and with any number of workers."""
+    """DistributedSampler's order from seed + epoch (a share per process), each index with a jitter
+    seed drawn next: an epoch's order and crops are the same after --resume, with any workers."""
 
     def __iter__(self):
         g = torch.Generator().manual_seed(self.seed + self.epoch)
@@ -118,14 +115,11 @@ def make_loaders(args, rank, ranks, device):
     workers = (0 if device.type == "cpu" else 4) if args.workers is None else args.workers
     cores = getattr(os, "process_cpu_count", os.cpu_count)() or 1
     if workers > cores:  # more would only wait for each other
-        if rank == 0:
-            print(f"note: --workers {workers} is more than the {cores} cores; using {cores}")
+        print(f"note: --workers {workers} is more than the {cores} cores; using {cores}")
         workers = cores
+    options = dict(batch_size=args.batch_size, num_workers=workers, persistent_workers=workers > 0)
     # pin_memory: faster copies to a GPU. A generator of their own: a DataLoader otherwise draws
     # its workers' seeds from the global RNG, which dropout draws from (and --resume restores)
-    options = dict(
-        batch_size=args.batch_size, num_workers=workers, pin_memory=device.type == "cuda"
-    )
-    options.update(persistent_workers=workers > 0, generator=torch.Generator())
+    options.update(pin_memory=device.type == "cuda", generator=torch.Generator())
     val_data = PairedSketchDataset(val, args.image_size)
     return DataLoader(train_data, sampler=sampler, **options), DataLoader(val_data, **options)

@@ -1,10 +1,7 @@
-"""The pix2pix training recipe (Isola et al. 2017, §3.3) and how a step runs on a device, for
-exercise3_train.py, the benchmark and the challenges' checker. "The official code" is
-junyanz/pytorch-CycleGAN-and-pix2pix.
-"""
+"""The pix2pix training recipe (Isola et al. 2017, §3.3) and how a step runs on a device. "The
+official code" is junyanz/pytorch-CycleGAN-and-pix2pix."""
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -21,9 +18,8 @@ ISA_WITHOUT_BF16 = {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX512_CORE", "AVX512_
 
 
 def lr_factor(epoch, epochs, epochs_decay):
-    """The official schedule (`--lr_policy linear`, models/networks.py): constant, then falling
-    linearly towards zero over the last `epochs_decay` epochs, the last one at 1/(decay + 1).
-    Epochs count from 1."""
+    """The official `--lr_policy linear` (models/networks.py) for epochs from 1: constant, then
+    falling linearly over the last `epochs_decay` epochs, the last one at 1/(decay + 1)."""
     return min(1.0, (epochs - epoch + 1) / (epochs_decay + 1))
 
 
@@ -42,13 +38,13 @@ def training_dtype(device):
     return torch.bfloat16 if native else torch.float32
 
 
-@dataclass
 class StepSpeed:
     """How every step runs. StepSpeed() is the official way: fp32, NCHW and the plain Adam loop."""
 
-    dtype: torch.dtype = torch.float32
-    memory_format: torch.memory_format = torch.contiguous_format
-    adam_options: dict = field(default_factory=dict)  # {"fused": True} or nothing
+    def __init__(self, dtype=torch.float32, memory_format=torch.contiguous_format, adam_options=()):
+        self.dtype, self.memory_format, self.adam_options = dtype, memory_format, dict(adam_options)
+        # fp16 gradients underflow without loss scaling; bf16 and fp32 need none
+        self.scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
 
     @classmethod
     def choose(cls, device, fp32=False):
@@ -60,10 +56,6 @@ class StepSpeed:
         dtype = training_dtype(device)
         layout = torch.contiguous_format if dtype == torch.float32 else torch.channels_last
         return cls(dtype, layout, {"fused": True} if device.type in ("cpu", "cuda") else {})
-
-    def __post_init__(self):
-        # fp16 gradients underflow without loss scaling; bf16 and fp32 need none
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.dtype == torch.float16)
 
     def __str__(self):
         if not self.adam_options:
@@ -123,9 +115,8 @@ def train_step(net_G, net_D, opt_G, opt_D, real_A, real_B, lambda_L1=LAMBDA_L1, 
 
 @torch.inference_mode()
 def validate(eval_G, loader, device, with_ssim=True):
-    """Mean L1 (on [-1, 1], as the training loss) and PSNR over the validation pairs, and SSIM
-    (images on [0, 1]) if asked: it costs as much as the rest, so runs measure it at milestones
-    only (val_SSIM None elsewhere: an empty cell in metrics.csv)."""
+    """Mean L1 (on [-1, 1], as the loss) and PSNR over the validation pairs, and SSIM (on [0, 1])
+    if asked: it costs as much as the rest (else None: an empty cell in metrics.csv)."""
     totals = dict(val_L1=0.0, val_PSNR=0.0, val_SSIM=0.0)
     per_image = dict(reduction="none", data_range=1.0)
     for real_A, real_B in loader:

@@ -17,8 +17,7 @@ from filelock import FileLock, Timeout
 from matplotlib.figure import Figure
 
 from helpers.figures import Heat, save_figure, save_grid
-from helpers.lesson import FULL_DISK, LessonError, atomic_path, check_writable_folder
-from helpers.lesson import new_file_mode
+from helpers.lesson import FULL_DISK, LessonError, check_writable_folder, new_file_mode
 from helpers.lesson import read_weights, shown
 from pix2pix_models import count_parameters
 from training.recipe import LAMBDA_L1
@@ -26,17 +25,11 @@ from training.recipe import LAMBDA_L1
 CHECKPOINT, WEIGHTS, METRICS = "exercise3_checkpoint.pth", "generator_weights.pth", "metrics.csv"
 PROGRESS, LOCK = "exercise3_training_progress.png", ".exercise3.lock"
 FORMAT_VERSION = 1  # of both files; a reader refuses another version rather than guess
-CHECKPOINT_KEYS = ("epoch", "settings", "model_args", "net_G", "opt_G", "history", "rng_ranks")
 # The settings a checkpoint keeps: --resume takes them and refuses a typed flag that differs, but
 # for --epochs and --epochs-decay (train on). OLDER_RUNS: what runs before a setting existed used.
 SETTINGS = "epochs epochs_decay batch_size lr beta1 lambda_l1 no_gan ngf ndf image_size".split()
 SETTINGS += ["seed", "max_images", "val_images"]
 OLDER_RUNS = dict(epochs_decay=0, no_gan=False)
-
-
-def say(text):  # on the first process only (the one process of a plain run)
-    if not dist.is_initialized() or dist.get_rank() == 0:
-        print(text, flush=True)
 
 
 @contextmanager
@@ -54,9 +47,8 @@ def signals_held():
 
 
 class RunFolder:
-    """--output-dir for one run at a time: `with RunFolder(...) as folder:` refuses a folder it
-    cannot write into or that holds another run (unless --resume or --restart), locks it while the
-    run trains, and turns Ctrl+C and SIGTERM into one sentence saying what was kept."""
+    """--output-dir, locked for one run (`with RunFolder(...) as folder:`); Ctrl+C and SIGTERM end
+    the run with one sentence saying what the folder holds."""
 
     def __init__(self, path, resume=False, restart=False, main=True):
         self.path, self.resume, self.restart, self.main = path, resume, restart, main
@@ -65,10 +57,10 @@ class RunFolder:
     def __enter__(self):
         if self.resume and self.restart:
             raise LessonError("--resume goes on with the run, --restart replaces it; choose one")
-        if self.main and (problem := check_writable_folder(self.path)):
-            raise LessonError(f"cannot write into --output-dir {shown(self.path)} ({problem})")
-        if self.main:  # flock: the system lets go however the process ends, kill -9 included
-            self.lock = FileLock(self.path / LOCK, timeout=0)
+        if self.main:  # the first process alone writes
+            if problem := check_writable_folder(self.path):
+                raise LessonError(f"cannot write into --output-dir {shown(self.path)} ({problem})")
+            self.lock = FileLock(self.path / LOCK, timeout=0)  # flock: let go even after kill -9
             try:
                 self.lock.acquire()
             except Timeout:
@@ -84,14 +76,13 @@ class RunFolder:
         # SIGTERM (a closed lid, a cluster's time limit) as Ctrl+C: KeyboardInterrupt
         self.on_sigterm = signal.signal(signal.SIGTERM, signal.default_int_handler)
         earlier = [name for name in (CHECKPOINT, WEIGHTS) if (self.path / name).exists()]
-        fix = "add --resume to go on, --restart to replace it, or choose another --output-dir"
-        problem = f"already holds a run ({', '.join(earlier)}); {fix}"
-        if self.resume and CHECKPOINT not in earlier:
-            problem = f"holds no {CHECKPOINT} to go on from; train without --resume"
-        elif not earlier or self.resume or self.restart:
-            return self
-        self.__exit__(None, None, None)
-        raise LessonError(f"{shown(self.path)} {problem}")
+        if earlier and not (self.resume or self.restart):
+            self.__exit__(None, None, None)
+            raise LessonError(
+                f"{shown(self.path)} already holds a run ({', '.join(earlier)}); add --resume to "
+                "go on, --restart to replace it, or choose another --output-dir"
+            )
+        return self
 
     def __exit__(self, kind, exc, traceback):
         signal.signal(signal.SIGTERM, self.on_sigterm)
@@ -148,61 +139,50 @@ class RunFolder:
             weights = [p.detach().cpu().numpy().tobytes() for net in nets for p in net.parameters()]
             digests = [None] * dist.get_world_size()  # SHA-256: equal means bit for bit equal
             dist.all_gather_object(digests, hashlib.sha256(b"".join(weights)).hexdigest())
-            say(f"processes agree on the weights: {len(set(digests)) == 1}")
+            print(f"processes agree on the weights: {len(set(digests)) == 1}")
             dist.barrier()  # rank 0 may still be writing
-        say(f"Done: {', '.join(shown(self.path / name) for name in (WEIGHTS, METRICS, PROGRESS))}")
+        print(
+            f"Done: {', '.join(shown(self.path / name) for name in (WEIGHTS, METRICS, PROGRESS))}"
+        )
+
+
+def save(path, nets=(), optimizers=(), **fields):
+    """A file of the run, format 1: `fields`, and nets and optimizers as net_G, opt_G (net_D...)."""
+    for kind, net, opt in zip("GD", nets, optimizers, strict=False):  # --no-gan: G alone
+        fields[f"net_{kind}"], fields[f"opt_{kind}"] = net.state_dict(), opt.state_dict()
+    with open(path, "wb") as f:  # a file of ours: a full disk shows as its OSError (errno)
+        torch.save(dict(format_version=FORMAT_VERSION, **fields), f)
+
+
+def write_csv(path, rows):
+    """A list of dicts as a CSV file, the last one's keys as its header."""
+    with path.open("w", newline="") as f:  # through the path: the module's open() is for torch
+        writer = csv.DictWriter(f, fieldnames=list(rows[-1]))
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def rng_states():
     """Every process's random-number states (dropout draws from them), for an exact --resume."""
-    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
-    mine = dict(torch=torch.get_rng_state(), cuda=cuda)
+    mine = dict(torch=torch.get_rng_state(), cuda=torch.cuda.get_rng_state_all())
     if not dist.is_initialized():
         return [mine]
     dist.all_gather_object(states := [None] * dist.get_world_size(), mine)
     return states
 
 
-def write_csv(rows, path):
-    """A list of dicts as a CSV file, the last one's keys as its header."""
-    with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[-1]))
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def save_generator(path, net_G, model_args, image_size, epoch):
-    """generator_weights.pth: G's state_dict and the constructor arguments that rebuild it."""
-    state = dict(model_args=model_args, image_size=image_size, epoch=epoch)
-    with open(path, "wb") as f:  # a file of ours: a full disk shows as its OSError (errno)
-        torch.save(dict(format_version=FORMAT_VERSION, **state, state_dict=net_G.state_dict()), f)
-
-
-def save_checkpoint(path, nets, optimizers, **fields):
-    """exercise3_checkpoint.pth: nets and optimizers (G, then D unless --no-gan), and `fields`."""
-    state = dict(format_version=FORMAT_VERSION, **fields)
-    for kind, net, opt in zip("GD", nets, optimizers, strict=False):
-        state[f"net_{kind}"], state[f"opt_{kind}"] = net.state_dict(), opt.state_dict()
-    with open(path, "wb") as f:
-        torch.save(state, f)
-
-
 def load_checkpoint(path):
-    """The dict save_checkpoint wrote, or a LessonError saying what is wrong with the file."""
+    """The dict save() wrote, or a LessonError saying what is wrong with the file."""
     fix = "train afresh with --restart instead of --resume"
-    ckpt = read_weights(path, "checkpoint", fix)
-    if not isinstance(ckpt, dict) or ckpt.get("format_version") != FORMAT_VERSION:
+    checkpoint = read_weights(path, "checkpoint", fix)
+    if not isinstance(checkpoint, dict) or checkpoint.get("format_version") != FORMAT_VERSION:
         raise LessonError(f"{shown(path)} is not an Exercise 3 checkpoint, format 1; {fix}.")
-    no_gan = isinstance(ckpt.get("settings"), dict) and ckpt["settings"].get("no_gan")
-    missing = [k for k in CHECKPOINT_KEYS + ((), ("net_D", "opt_D"))[not no_gan] if k not in ckpt]
-    if missing:
-        raise LessonError(f"{shown(path)} is damaged (no {missing[0]!r}); {fix}.")
-    return ckpt
+    return checkpoint
 
 
 def restore(checkpoint, nets, optimizers, rank, ranks):
     """Nets, optimizers and this process's random numbers as the checkpoint left them."""
-    for kind, net, opt in zip("GD", nets, optimizers, strict=False):  # --no-gan: G alone
+    for kind, net, opt in zip("GD", nets, optimizers, strict=False):
         net.load_state_dict(checkpoint[f"net_{kind}"])
         opt.load_state_dict(checkpoint[f"opt_{kind}"])
     rngs = checkpoint["rng_ranks"]  # one per process of the run that saved it
@@ -256,21 +236,22 @@ def describe_run(args, device, speed, loader, val_loader, nets, saved):
     ]
     if dist.is_initialized():
         n, sync = dist.get_world_size(), device.type == "cuda" and not args.no_sync_bn
-        norm = "the global batch" if sync else "a process"
-        lines += [
+        lines.append(
             f"  DistributedDataParallel: {n} processes, global batch {n * args.batch_size}, "
-            f"BatchNorm statistics of {norm}"
-        ]
+            f"BatchNorm statistics of {'the global batch' if sync else 'a process'}"
+        )
     load, cores = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0, os.cpu_count() or 1
     if device.type == "cpu" and load > cores and "OMP_WAIT_POLICY" not in os.environ:
         # spinning OpenMP threads wait for descheduled ones (docs/troubleshooting.rst has figures)
-        lines += [
+        lines.append(
             f"  note: this machine is busy (load {load:.1f} on {cores} cores): start Python "
             "with OMP_WAIT_POLICY=PASSIVE, or every small op waits for a descheduled thread"
-        ]
+        )
     if saved is not None and saved >= args.epochs:
-        lines += [f"The checkpoint is at epoch {saved} already; pass a larger --epochs to go on."]
-    say("\n".join(lines))
+        lines.append(
+            f"The checkpoint is at epoch {saved} already; pass a larger --epochs to go on."
+        )
+    print("\n".join(lines), flush=True)
 
 
 def epoch_line(row, args):
@@ -312,18 +293,16 @@ def save_figures(stage, history, epochs, net_D, real_A, fake_B, real_B):
 
 
 def save_progress_plot(path, history):
-    """G's two loss parts, D's (log 2 = 0.69: D undecided) and validation L1, a panel each."""
-    labels = dict(G_GAN="G GAN part", G_L1="G L1 part (before x lambda)", D_real="D on real pairs")
-    labels.update(D_fake="D on generated pairs", val_L1="validation L1")
-    panels = {"Generator loss": ("G_GAN", "G_L1"), "Discriminator loss": ("D_real", "D_fake")}
-    panels["Validation L1 (lower is better)"] = ("val_L1",)
+    """A panel each for G's two loss parts, D's two (log 2 = 0.69: D undecided) and validation L1,
+    a curve per column of metrics.csv."""
     fig = Figure(figsize=(15, 4), layout="constrained")  # no pyplot: no window, any backend
+    panels = {"G's loss": ("G_GAN", "G_L1"), "D's loss": ("D_real", "D_fake"), "val": ("val_L1",)}
     for ax, (title, keys) in zip(fig.subplots(1, 3), panels.items(), strict=True):
         ax.set(title=title, xlabel="epoch")
         for key in keys:
             if rows := [h for h in history if key in h]:  # row 0: validation only
-                ax.plot([h["epoch"] for h in rows], [h[key] for h in rows], ".-", label=labels[key])
-        if "D_real" in history[-1] and "L1 (" not in title:
+                ax.plot([h["epoch"] for h in rows], [h[key] for h in rows], ".-", label=key)
+        if "D_real" in history[-1] and title != "val":
             ax.axhline(math.log(2), color="grey", ls=":", label="log 2 = 0.69: D undecided")
         if ax.lines:  # an empty legend is a warning
             ax.legend()
