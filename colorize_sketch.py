@@ -6,12 +6,9 @@
         --weights l1_only/generator_weights.pth gan_only/generator_weights.pth generator_weights.pth
 
 Writes NAME_colorized.png per sketch into --output-dir (default: .), NAME_colorized_RUN.png with
-several --weights (RUN: the folder that holds them); sketches of one name are told apart by their
-folders (a/x.png -> a_x_colorized.png), and a rerun says which files it replaced. With --grid, one
-PNG instead: a column per sketch; rows: the sketch, each run's colours, and the target where a
-colors/ folder beside sketches/ holds the same name (the preprocessed pairs). A folder stands for
---per-folder of its images. A sketch is dark lines on white, any size (resized to the training
-size); a transparent background counts as white paper. No output may replace an input.
+several --weights (RUN: their folder). With --grid, one PNG instead: a column per sketch; rows: the
+sketch, each run's colours, and the target where a colors/ folder beside sketches/ holds the same
+name. A sketch is dark lines on white (transparent: white paper), any size.
 """
 
 import os
@@ -29,23 +26,21 @@ from helpers.lesson import open_image, path_arg, refuse_overwrite, save_image, t
 from helpers.lesson import to_rgb, write_failure
 from pix2pix_models import translate
 
-PAPER = (255, 255, 255)  # what a transparent background becomes: the white of the training sketches
-
 
 def as_input(image, size):
-    """Any PIL image -> (3, size, size) tensor in [-1, 1], as the generator reads it."""
-    return image_to_tensor(to_rgb(image, background=PAPER).resize((size, size), Image.BICUBIC))
+    """Any PIL image -> (3, size, size) tensor in [-1, 1], as the generator reads it; transparent
+    pixels become to_rgb's white, the paper of the training sketches."""
+    return image_to_tensor(to_rgb(image).resize((size, size), Image.BICUBIC))
 
 
 def target_of(sketch_path, size):
-    """The colour half of a preprocessed pair (.../sketches/NAME.png -> .../colors/NAME.png)."""
+    """The colour half of a preprocessed pair (.../sketches/X.png -> .../colors/X.png), or None."""
     colour = sketch_path.parent.parent / "colors" / sketch_path.name
-    if sketch_path.parent.name != "sketches" or not colour.is_file():
-        return None
-    return as_input(open_image(colour, "target colour image"), size)
+    if sketch_path.parent.name == "sketches" and colour.is_file():
+        return as_input(open_image(colour, "target colour image"), size)
 
 
-def save_comparison(path, paths, sketches, runs):
+def save_comparison(paths, sketches, runs, path):
     """The --grid figure; under each colouring its mean L1 distance to the target on [-1, 1], the
     measure of the training loss. Every run colours at the first run's training size."""
     size = runs[0][2]
@@ -81,8 +76,7 @@ def output_paths(paths, run_names, folder):
 
 
 def save(write, path):
-    """write(path), a full disk or a name too long in one sentence; " (replaced the earlier file)"
-    where `path` existed (a rerun after more training replaces its images), else ""."""
+    """write(path), or a LessonError; " (replaced the earlier file)" where `path` existed."""
     try:
         replaced = " (replaced the earlier file)" if path.exists() else ""
         write(path)
@@ -100,16 +94,12 @@ def parse_args(argv):
         nargs="+",
         type=path_arg,
         default=[Path("generator_weights.pth")],
-        help="generator_weights.pth files of exercise3_train.py, each named by its folder "
-        "(default: ./generator_weights.pth)",
+        help="exercise3_train.py's generator_weights.pth files (default: ./generator_weights.pth)",
     )
     parser.add_argument("--output-dir", type=path_arg, default=Path("."), help="(default: .)")
     parser.add_argument("--grid", type=path_arg, help="write one comparison grid PNG here instead")
     parser.add_argument(
-        "--per-folder",
-        type=at_least(1, below=1000),
-        default=5,
-        help="sketches taken from each folder, spread over its sorted files (default: 5)",
+        "--per-folder", type=at_least(1, below=1000), default=5, help="images per folder; default 5"
     )
     add_device_argument(parser)
     return parser.parse_args(argv)
@@ -119,16 +109,13 @@ def main(argv=None):
     args = parse_args(argv)
     try:  # every refusal comes before any work
         folder = args.grid.parent if args.grid else args.output_dir
-        problem = check_writable_folder(folder)
-        if problem or (args.grid and args.grid.is_dir()):
-            reason = problem or "it is a folder; give a file name"
-            raise LessonError(f"cannot write {shown(args.grid or folder)} ({reason}).")
+        is_dir = args.grid and args.grid.is_dir() and "it is a folder; give a file name"
+        if problem := check_writable_folder(folder) or is_dir:
+            raise LessonError(f"cannot write {shown(args.grid or folder)} ({problem}).")
         paths = image_files(args.sketches, args.per_folder)
         if not args.grid:  # a file named twice (a folder and a file in it) is coloured once
-            first = {}
-            for path in paths:
-                first.setdefault(os.path.realpath(path), path)
-            paths = list(first.values())
+            real = [os.path.realpath(path) for path in paths]
+            paths = [path for i, path in enumerate(paths) if real[i] not in real[:i]]
         if not paths:
             raise LessonError(f"no sketch images in {' '.join(map(shown, args.sketches))}.")
         names = [w.absolute().parent.name for w in args.weights]
@@ -143,16 +130,13 @@ def main(argv=None):
         runs = []
         for name, weights in zip(names, args.weights, strict=True):
             net_G, kind, image_size = open_generator(weights, device)
-            if kind == AUTHORS:
-                raise LessonError(
-                    f"{shown(weights)} holds the authors' facades model, not a generator that "
-                    "exercise3_train.py wrote; pass its generator_weights.pth with --weights."
-                )
+            if kind == AUTHORS:  # Exercise 1's model: labels, not sketches, into pictures
+                fix = "pass a generator_weights.pth that exercise3_train.py wrote"
+                raise LessonError(f"{shown(weights)} holds the authors' facades model; {fix}.")
             runs.append((name, net_G, image_size))
         sketches = [open_image(p, "sketch", "pass a PNG or JPEG line drawing") for p in paths]
         if args.grid:
-            grid = partial(save_comparison, paths=paths, sketches=sketches, runs=runs)
-            replaced = save(grid, args.grid)
+            replaced = save(partial(save_comparison, paths, sketches, runs), args.grid)
             print(f"Wrote {shown(args.grid)}: {len(runs)} runs x {len(paths)} sketches{replaced}")
             return
         for path, sketch, outs in zip(paths, sketches, outputs, strict=True):
