@@ -36,7 +36,7 @@ from pix2pix_models import generator_at_test_time, translate
 from training.data import make_loaders
 from training.recipe import BETA1, LAMBDA_L1, LR, StepSpeed, lr_factor, train_step, validate
 from training.run import CHECKPOINT, METRICS, SETTINGS, WEIGHTS, RunFolder, describe_run
-from training.run import epoch_line, load_checkpoint, restore, resume_settings, rng_states, save
+from training.run import epoch_line, restore, resume_settings, rng_states, save
 from training.run import save_figures, write_csv
 
 MILESTONES = (0.25, 1.00)  # fractions of the epochs that get figures (and SSIM): early, and the end
@@ -45,14 +45,6 @@ PREVIEW_IMAGES = 4  # validation sketches shown in every exercise3_epoch_{E}.png
 # step instead of 87). The image size cannot shrink: the U-Net halves it 8 times to 1x1.
 QUICK = dict(epochs=6, batch_size=2, lr=1e-3, ngf=16, ndf=8, max_images=200)
 WIDTH = at_least(1, below=1025)  # 16 times the paper's 64 is already 14 billion weights in G
-
-
-def image_size(text):
-    """--image-size: a multiple of 256 (halved 8 times); at most 4096, open_image's largest side."""
-    value = at_least(IMAGE_SIZE, below=4097)(text)
-    if value % IMAGE_SIZE:
-        raise argparse.ArgumentTypeError(f"must be a multiple of {IMAGE_SIZE}, not {text}")
-    return value
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -81,7 +73,9 @@ def parse_args(argv=None):
     add("--no-gan", action="store_true", help="L1 alone: no discriminator is built")
     add("--ngf", type=WIDTH, default=64, help="G's width")
     add("--ndf", type=WIDTH, default=64, help="D's width")
-    add("--image-size", type=image_size, default=IMAGE_SIZE, help="a multiple of 256")
+    # the U-Net halves it 8 times; open_image reads no side above 4096 (MAX_PIXELS)
+    sizes = dict(type=int, choices=range(IMAGE_SIZE, 4097, IMAGE_SIZE), metavar="N")
+    add("--image-size", **sizes, default=IMAGE_SIZE, help="a multiple of 256 up to 4096")
     add("--max-images", type=at_least(1), help="train on the first N pairs only; None: all")
     add("--val-images", type=at_least(1), default=100, help="validation pairs")
     add("--seed", type=seed_number, default=0, help="for weights, order, jitter and dropout")
@@ -119,12 +113,11 @@ def main(argv=None):
         fail(str(exc))
     except (RuntimeError, MemoryError) as exc:
         # torch.OutOfMemoryError on a GPU; the CPU's allocator's RuntimeError has only its text
-        cpu = "DefaultCPUAllocator" in str(exc)
-        if not (cpu or isinstance(exc, (torch.OutOfMemoryError, MemoryError))):
+        oom = isinstance(exc, (torch.OutOfMemoryError, MemoryError))
+        if not (oom or "DefaultCPUAllocator" in str(exc)):
             raise
         smaller = "a smaller --image-size, --ngf or --ndf, or --quick"
-        if args.batch_size > 1:
-            smaller = f"--batch-size {args.batch_size // 2}"
+        smaller = f"--batch-size {args.batch_size // 2}" if args.batch_size > 1 else smaller
         fail(f"training ran out of memory at --batch-size {args.batch_size}; try {smaller}")
     except KeyboardInterrupt:  # Ctrl+C before the run's folder was opened
         print("\nInterrupted before training started; nothing was written.")
@@ -154,8 +147,7 @@ def mean_over_processes(losses, device):
 
 
 def train(args, folder, rank, device):
-    checkpoint = load_checkpoint(folder.path / CHECKPOINT) if args.resume else None
-    args = resume_settings(args, checkpoint)  # your flags, or the checkpoint's settings
+    checkpoint = resume_settings(args, folder.path / CHECKPOINT)  # --resume: its settings hold
     ranks = dist.get_world_size() if dist.is_initialized() else 1
     loader, val_loader = make_loaders(args, rank, ranks, device)
     previews = [val_loader.dataset[i] for i in range(min(PREVIEW_IMAGES, len(val_loader.dataset)))]

@@ -17,7 +17,7 @@ import exercise3_train as ex3
 from pix2pix_models import UNetGenerator, init_weights
 from tests.exercise3_support import run
 from training.recipe import train_step
-from training.run import CHECKPOINT, WEIGHTS, resume_settings, save_progress_plot
+from training.run import CHECKPOINT, SETTINGS, WEIGHTS, resume_settings, save_progress_plot
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small networks (tests/conftest.py says why)
 
@@ -104,9 +104,13 @@ def test_resume_keeps_no_gan_without_the_flag(data, l1_only, tmp_path, monkeypat
     assert ckpt["epoch"] == 3 and ckpt["settings"]["no_gan"] and "net_D" not in ckpt
 
 
-def test_settings_from_before_no_gan_existed_mean_the_full_objective():
-    old = {k: v for k, v in vars(ex3.parse_args([])).items() if k not in ("no_gan", "typed")}
-    assert resume_settings(ex3.parse_args(["--resume"]), {"settings": old}).no_gan is False
+def test_a_run_from_before_a_setting_existed_resumes_as_it_trained(tmp_path):
+    """Runs from before --epochs-decay and --no-gan decayed nothing and had a D."""
+    old = {k: v for k, v in vars(ex3.parse_args([])).items() if k in SETTINGS}
+    del old["epochs_decay"], old["no_gan"]
+    torch.save(dict(format_version=1, settings=old), tmp_path / CHECKPOINT)
+    resume_settings(args := ex3.parse_args(["--resume"]), tmp_path / CHECKPOINT)
+    assert (args.epochs_decay, args.no_gan) == (0, False)
 
 
 def test_colorize_compares_the_runs_in_one_grid(data, l1_only, gan_only, tmp_path, monkeypatch):

@@ -25,25 +25,12 @@ from training.recipe import LAMBDA_L1
 CHECKPOINT, WEIGHTS, METRICS = "exercise3_checkpoint.pth", "generator_weights.pth", "metrics.csv"
 PROGRESS, LOCK = "exercise3_training_progress.png", ".exercise3.lock"
 FORMAT_VERSION = 1  # of both files; a reader refuses another version rather than guess
-# The settings a checkpoint keeps: --resume takes them and refuses a typed flag that differs, but
-# for --epochs and --epochs-decay (train on). OLDER_RUNS: what runs before a setting existed used.
+# The settings a checkpoint keeps (--resume takes them); OLDER_RUNS: what runs before a setting
+# existed used.
 SETTINGS = "epochs epochs_decay batch_size lr beta1 lambda_l1 no_gan ngf ndf image_size".split()
 SETTINGS += ["seed", "max_images", "val_images"]
 OLDER_RUNS = dict(epochs_decay=0, no_gan=False)
-
-
-@contextmanager
-def signals_held():
-    """Ctrl+C and SIGTERM wait until the block (a handful of renames) ends, then act as usual."""
-    caught, signals = [], (signal.SIGINT, signal.SIGTERM)
-    held = {sig: signal.signal(sig, lambda sig, frame: caught.append(sig)) for sig in signals}
-    try:
-        yield
-    finally:
-        for sig, handler in held.items():
-            signal.signal(sig, handler)
-    if caught:
-        raise KeyboardInterrupt
+SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl+C; a closed lid or a cluster's time limit
 
 
 class RunFolder:
@@ -73,8 +60,8 @@ class RunFolder:
             (self.path / LOCK).write_text(f"pid {os.getpid()}, {time.strftime('%H:%M')}: {command}")
             for leftover in self.path.glob(".*.part"):  # what a killed run was writing
                 leftover.unlink()
-        # SIGTERM (a closed lid, a cluster's time limit) as Ctrl+C: KeyboardInterrupt
-        self.on_sigterm = signal.signal(signal.SIGTERM, signal.default_int_handler)
+        # both as KeyboardInterrupt (what Python makes of Ctrl+C), the handlers before kept
+        self.handlers = {sig: signal.signal(sig, signal.default_int_handler) for sig in SIGNALS}
         earlier = [name for name in (CHECKPOINT, WEIGHTS) if (self.path / name).exists()]
         if earlier and not (self.resume or self.restart):
             self.__exit__(None, None, None)
@@ -85,7 +72,8 @@ class RunFolder:
         return self
 
     def __exit__(self, kind, exc, traceback):
-        signal.signal(signal.SIGTERM, self.on_sigterm)
+        for sig, handler in self.handlers.items():
+            signal.signal(sig, handler)
         if self.lock is not None:
             (self.path / LOCK).unlink()  # while still held: no run can lock a removed file
             self.lock.release()
@@ -100,18 +88,20 @@ class RunFolder:
 
     @contextmanager
     def epoch_files(self, epoch):
-        """Yields stage(name), a hidden path for `name`; all are renamed into place together."""
-        staged = {}
+        """Yields stage(name), a hidden path for `name`; all are renamed into place together, the
+        signals waiting until the renames end."""
+        staged, caught = {}, []
         try:
             yield lambda name: staged.setdefault(name, self.path / f".{name}.part")
-            with signals_held():
-                for name, tmp in staged.items():
-                    os.chmod(tmp, new_file_mode())  # the user's usual permissions, not 0600
-                    os.replace(tmp, self.path / name)
-                if self.restart and self.saved is None:  # the replaced run's figures go too
-                    old = {p.name for p in self.path.glob("exercise3_*_*.png")} - staged.keys()
-                    for name in old:
-                        (self.path / name).unlink()
+            for sig in SIGNALS:
+                signal.signal(sig, lambda sig, frame: caught.append(sig))
+            for name, tmp in staged.items():
+                os.chmod(tmp, new_file_mode())  # the user's usual permissions, not 0600
+                os.replace(tmp, self.path / name)
+            if self.restart and self.saved is None:  # the replaced run's figures go too
+                old = {p.name for p in self.path.glob("exercise3_*_*.png")} - staged.keys()
+                for name in old:
+                    (self.path / name).unlink()
         except (OSError, RuntimeError) as exc:
             # torch.save raises a RuntimeError while handling the OSError of the file it writes
             cause = exc if isinstance(exc, OSError) else exc.__context__
@@ -121,9 +111,13 @@ class RunFolder:
             kept = "the folder is as it was; free some space first" if not self.saved else kept
             where = f"epoch {epoch}'s files into {shown(self.path)} ({cause.strerror})"
             raise LessonError(f"could not write {where}: is the disk full? {kept}") from None
-        finally:  # what an interrupted or failed write left (the lock makes every .part ours)
-            for tmp in staged.values():
+        finally:  # the signals as __enter__ set them; what an interrupted or failed write left
+            for sig in SIGNALS:
+                signal.signal(sig, signal.default_int_handler)
+            for tmp in staged.values():  # (the lock makes every .part ours)
                 tmp.unlink(missing_ok=True)
+        if caught:
+            raise KeyboardInterrupt
 
     def check_finite(self, losses, epoch, lambda_l1):
         """Stop on a NaN/inf loss before anything of this epoch is saved."""
@@ -141,9 +135,7 @@ class RunFolder:
             dist.all_gather_object(digests, hashlib.sha256(b"".join(weights)).hexdigest())
             print(f"processes agree on the weights: {len(set(digests)) == 1}")
             dist.barrier()  # rank 0 may still be writing
-        print(
-            f"Done: {', '.join(shown(self.path / name) for name in (WEIGHTS, METRICS, PROGRESS))}"
-        )
+        print("Done:", ", ".join(shown(self.path / name) for name in (WEIGHTS, METRICS, PROGRESS)))
 
 
 def save(path, nets=(), optimizers=(), **fields):
@@ -171,15 +163,6 @@ def rng_states():
     return states
 
 
-def load_checkpoint(path):
-    """The dict save() wrote, or a LessonError saying what is wrong with the file."""
-    fix = "train afresh with --restart instead of --resume"
-    checkpoint = read_weights(path, "checkpoint", fix)
-    if not isinstance(checkpoint, dict) or checkpoint.get("format_version") != FORMAT_VERSION:
-        raise LessonError(f"{shown(path)} is not an Exercise 3 checkpoint, format 1; {fix}.")
-    return checkpoint
-
-
 def restore(checkpoint, nets, optimizers, rank, ranks):
     """Nets, optimizers and this process's random numbers as the checkpoint left them."""
     for kind, net, opt in zip("GD", nets, optimizers, strict=False):
@@ -192,9 +175,16 @@ def restore(checkpoint, nets, optimizers, rank, ranks):
         torch.cuda.set_rng_state_all(rng["cuda"])
 
 
-def resume_settings(args, checkpoint):
-    """`args` with the run's settings: the checkpoint's on --resume (a typed flag must agree)."""
-    saved = {**OLDER_RUNS, **checkpoint["settings"]} if checkpoint else {}
+def resume_settings(args, path):
+    """The checkpoint at `path` on --resume (else None), its settings put into `args`: a typed flag
+    must agree, but for --epochs and --epochs-decay (train on)."""
+    checkpoint, saved = None, {}
+    if args.resume:
+        fix = "train afresh with --restart instead of --resume"
+        checkpoint = read_weights(path, "checkpoint", fix)
+        if not isinstance(checkpoint, dict) or checkpoint.get("format_version") != FORMAT_VERSION:
+            raise LessonError(f"{shown(path)} is not an Exercise 3 checkpoint, format 1; {fix}.")
+        saved = {**OLDER_RUNS, **checkpoint["settings"]}
     for key in sorted(args.typed & saved.keys() & set(SETTINGS) - {"epochs", "epochs_decay"}):
         flag, value = f"--{key.replace('_', '-')}", getattr(args, key)
         was = f"{'with' if saved[key] else 'without'} {flag}"  # a switch, or a value:
@@ -212,7 +202,7 @@ def resume_settings(args, checkpoint):
         raise LessonError(f"--epochs-decay {args.epochs_decay} is more than --epochs {args.epochs}")
     if args.no_gan and args.lambda_l1 == 0:
         raise LessonError("--no-gan with --lambda-l1 0 leaves G no loss to learn; drop one of them")
-    return args
+    return checkpoint
 
 
 def describe_run(args, device, speed, loader, val_loader, nets, saved):
@@ -248,9 +238,7 @@ def describe_run(args, device, speed, loader, val_loader, nets, saved):
             "with OMP_WAIT_POLICY=PASSIVE, or every small op waits for a descheduled thread"
         )
     if saved is not None and saved >= args.epochs:
-        lines.append(
-            f"The checkpoint is at epoch {saved} already; pass a larger --epochs to go on."
-        )
+        lines.append(f"The checkpoint is at epoch {saved}: pass a larger --epochs to go on.")
     print("\n".join(lines), flush=True)
 
 
