@@ -1,8 +1,6 @@
 """What the facades tests share: running Exercise 1, a spy on its grid, stand-in photos, facades
-pairs and Exercise 3 weights, and the session's random-weight network instead of re-reading 218 MB.
-
-Every network here has random weights: its facades are noise, never results.
-"""
+pairs, Exercise 3 weights, and the session's network instead of re-reading 218 MB. Every network
+here has random weights: its facades are noise, never results."""
 
 import numpy as np
 import pytest
@@ -16,8 +14,7 @@ from helpers.facade_labels import draw_facade, random_design
 from pix2pix_models import IMAGE_SIZE, UNetGenerator, init_weights
 
 
-def run(args, capsys):
-    """Exercise 1's main(args); its printed output."""
+def run(args, capsys):  # Exercise 1's main(args); what it printed
     exercise1_observe.main([str(a) for a in args])
     return capsys.readouterr()
 
@@ -32,8 +29,8 @@ def refused(main, args, capsys):
 
 
 def reuse_network(checkpoint, random_generator, monkeypatch):
-    """Exercise 1's open_generator gives the session's network for `checkpoint` (default protocol);
-    any other file is read for real."""
+    """Exercise 1's open_generator gives the session's network for `checkpoint`; any other file is
+    read for real."""
     real = exercise1_observe.open_generator
 
     def open_generator(path, device=None, dropout=False, fast=False):
@@ -61,8 +58,7 @@ def spy_on_grid(monkeypatch):
     return calls
 
 
-def photo_like(size=256, seed=0):
-    """A smooth beige 'photo' with noise: nothing like the saturated label palette."""
+def photo_like(size=256, seed=0):  # a smooth beige 'photo' with noise: far from the palette
     rng = np.random.default_rng(seed)
     ramp = np.linspace(90, 210, size)[None, :, None] * np.array([1.0, 0.9, 0.75])
     return np.clip(ramp + rng.normal(0, 15, (size, size, 3)), 0, 255).astype(np.uint8)
@@ -87,8 +83,7 @@ def write_facades_pairs(folder, count=3, seed=0):
 
 
 def write_exercise3_weights(path, ngf=8, epoch=3, image_size=256, seed=0, **replace):
-    """A generator_weights.pth as exercise3_train.py writes it, with initial (random) weights;
-    `replace` overrides its entries."""
+    """A generator_weights.pth as exercise3_train.py writes it, random; `replace` overrides."""
     torch.manual_seed(seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     state_dict = init_weights(UNetGenerator(ngf=ngf)).state_dict()

@@ -17,14 +17,12 @@ import torch.nn.functional as F
 from PIL import Image
 
 import exercise1_observe
-from exercise1_observe import read_label
 from facades_generator import SAMPLE_LABELS_DIR as SAMPLES
 from facades_generator import AUTHORS, load_label, open_generator
 from helpers.lesson import ROOT, image_to_tensor
 from pix2pix_models import UNetGenerator, translate
 from tests.exercise1_support import photo_like, refused, run, write_exercise3_weights
 from tests.exercise1_support import write_facades_pairs
-from tests.official_reference import random_official_state_dict
 
 LABEL = SAMPLES / "narrow_house.png"
 
@@ -94,78 +92,48 @@ def test_your_model_gets_a_row_beside_the_authors_and_the_real_photos(
     assert torch.allclose(yours, translate(open_generator(ours)[0], at_512), atol=1e-5)
 
 
-def test_facades_pair_gives_its_right_half_and_a_wide_label_is_not_split(
-    checkpoint, reuse_net, tmp_path, capsys, grid_spy
+def test_labels_of_any_kind_and_name_are_drawn(
+    checkpoint, reuse_net, pairs, tmp_path, capsys, grid_spy
 ):
-    label = Image.open(SAMPLES / "townhouse_4_floors.png").convert("RGB")
-    pair = Image.new("RGB", (512, 256))
-    pair.paste(Image.fromarray(photo_like()), (0, 0))
-    pair.paste(label, (256, 0))
-    pair.save(tmp_path / "pair.jpg", quality=90)  # like the pix2pix facades set: photo | label
-    wide = Image.new("RGB", (512, 256))  # 2:1 too, but a label on both sides
-    wide.paste(label, (0, 0))
+    wide = Image.new("RGB", (512, 256))  # 2:1 like a facades pair, but a label on both sides
+    wide.paste(Image.open(SAMPLES / "townhouse_4_floors.png").convert("RGB"), (0, 0))
     wide.paste(Image.open(LABEL).convert("RGB"), (256, 0))
     wide.save(tmp_path / "wide.png")
-    argv = ["--labels", tmp_path / "pair.jpg", tmp_path / "wide.png", "--checkpoint", checkpoint]
-    out = run([*argv, "--output", tmp_path / "o.png"], capsys).out
-    assert "pair.jpg: a facades pair" in out and "wide.png: a facades pair" not in out
-    [grid] = grid_spy
-    (pair_label, wide_label), _, (photo, blank) = grid["rows"]
-    assert (pair_label == load_label(label)).all(dim=0).float().mean() > 0.95
-    assert torch.equal(wide_label, load_label(wide)) and blank is None  # no photo: empty cell
-    with Image.open(tmp_path / "pair.jpg") as decoded:
-        assert torch.equal(photo, image_to_tensor(decoded.crop((0, 0, 256, 256))))
-    assert grid["captions"][0] == ["right half of a pair", "resized from 512x256"]
-
-
-def test_labels_of_any_kind_and_name_are_drawn(checkpoint, reuse_net, tmp_path, capsys, grid_spy):
     Image.open(LABEL).convert("RGB").save(tmp_path / "jpeg.jpg", quality=80)
     Image.fromarray(photo_like()).save(tmp_path / "photo.jpg")
     odd_name = tmp_path / (os.fsdecode(b"fa\xe7ade") + ".png")  # not UTF-8: legal on Linux
     odd_name.write_bytes(LABEL.read_bytes())
-    files = [tmp_path / "jpeg.jpg", tmp_path / "photo.jpg", odd_name]
-    out = run(["--labels", LABEL, *files, "--checkpoint", checkpoint, "--output", "g.png"], capsys)
-    [warning] = [line for line in out.out.splitlines() if line.startswith("warning:")]
+    files = [tmp_path / name for name in ("wide.png", "jpeg.jpg", "photo.jpg")] + [odd_name]
+    out = run(["--labels", LABEL, pairs[0], *files, "--checkpoint", checkpoint], capsys).out
+    assert "1.jpg: a facades pair" in out and "wide.png: a facades pair" not in out
+    [warning] = [line for line in out.splitlines() if line.startswith("warning:")]
     assert "photo.jpg does not look like a label map" in warning
     [grid] = grid_spy
-    assert grid["col_titles"] == ["narrow_house", "jpeg", "photo", "fa\ufffdade"]
-    drawn, jpeg, _, odd = grid["rows"][0]
+    assert grid["col_titles"] == ["narrow_house", "1", "wide", "jpeg", "photo", "fa\ufffdade"]
+    assert grid["captions"][0][:3] == ["", "right half of a pair", "resized from 512x256"]
+    drawn, _, wide_label, jpeg, _, odd = grid["rows"][0]
+    assert torch.equal(wide_label, load_label(wide)) and grid["rows"][2][2] is None  # no photo
     assert (jpeg == drawn).all(dim=0).float().mean() > 0.95 and torch.equal(odd, drawn)
-
-
-def test_a_label_is_read_as_its_exif_orientation_shows_it(tmp_path):
-    upright = Image.open(SAMPLES / "shop_street.png").convert("RGB")
-    exif = Image.Exif()
-    exif[0x0112] = 6  # "rotate 90° clockwise to view": the pixels are stored turned left
-    upright.rotate(90, expand=True).save(tmp_path / "phone.jpg", exif=exif, quality=95)
-    label, _, _ = read_label(tmp_path / "phone.jpg")
-    assert (label == load_label(upright)).all(dim=0).float().mean() > 0.95
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="named pipes and /dev/zero as on Linux")
 @pytest.mark.parametrize(
-    "name, words",
+    "name, make, words",
     [
-        ("notes.txt", "not an image"),
-        ("missing.png", "does not exist"),
-        ("pipe.png", "named pipe"),
-        ("loop.png", "symbolic link loop"),
-        ("gone.png", "broken symbolic link"),
-        ("/dev/zero", "a device"),
+        ("notes.txt", lambda path: path.write_text("not an image"), "not an image"),
+        ("missing.png", None, "does not exist"),
+        ("pipe.png", os.mkfifo, "named pipe"),  # read, it would wait for a writer forever
+        ("loop.png", lambda path: path.symlink_to(path), "symbolic link loop"),
+        ("gone.png", lambda path: path.symlink_to(path.parent / "x"), "broken symbolic link"),
+        ("/dev/zero", None, "a device"),
     ],
 )
 def test_an_unreadable_label_is_skipped_with_one_sentence(
-    checkpoint, reuse_net, tmp_path, capsys, grid_spy, name, words
+    checkpoint, reuse_net, tmp_path, capsys, grid_spy, name, make, words
 ):
     odd = tmp_path / name
-    if name == "notes.txt":
-        odd.write_text("not an image")
-    elif name == "pipe.png":
-        os.mkfifo(odd)  # read, it would wait for a writer forever
-    elif name == "loop.png":
-        odd.symlink_to(odd)
-    elif name == "gone.png":
-        odd.symlink_to(tmp_path / "deleted.png")
+    if make:
+        make(odd)
     out = run(["--labels", odd, LABEL, "--checkpoint", checkpoint, "--output", "g.png"], capsys)
     [skipped] = [line for line in out.out.splitlines() if line.startswith("skipping")]
     assert str(odd) in skipped and words in skipped
@@ -178,36 +146,25 @@ def test_no_usable_labels_exit_2(tmp_path, capsys):
     assert "no usable label images" in refused(exercise1_observe.main, args, capsys)
 
 
-def bad_weights(path, kind):
-    """A weights file Exercise 1 must refuse, of the given kind."""
-    if kind == "html":
-        path.write_text("<html>404 Not Found</html>")
-    elif kind == "nan":
-        state_dict = random_official_state_dict(ngf=8)
-        state_dict["model.model.0.weight"].view(-1)[5] = float("nan")  # gives an all-black facade
-        torch.save(state_dict, path)
-    elif kind == "nan, yours":
-        write_exercise3_weights(path, state_dict={"up4.1.weight": torch.tensor(float("nan"))})
-    elif kind == "ex3 checkpoint":
-        torch.save(dict(format_version=1, epoch=2, net_G=UNetGenerator(ngf=8).state_dict()), path)
-    elif kind == "fifo":
-        os.mkfifo(path)
-    return path
-
-
+# The reader's own refusals (NaN, a FIFO, code in the pickle) are tests/test_lesson.py's.
 @pytest.mark.parametrize(
-    "kind, words",
+    "saved, words",
     [
-        ("missing", ["no pretrained weights", "download_pretrained.py", "docs/downloads.rst"]),
-        ("html", ["is not a PyTorch weights file", "pass a generator's weights file"]),
-        ("nan", ["holds NaN or infinite weights"]),
-        ("nan, yours", ["holds NaN or infinite weights"]),
-        ("ex3 checkpoint", ["exercise3_train.py's checkpoint", "pass generator_weights.pth"]),
-        ("fifo", ["is a named pipe (FIFO)"]),
+        (None, ["no pretrained weights", "download_pretrained.py", "docs/downloads.rst"]),
+        ("<html>404</html>", ["is not a PyTorch weights file", "pass a generator's weights file"]),
+        (
+            {"format_version": 1, "net_G": {}},
+            ["exercise3_train.py's checkpoint", "pass generator_"],
+        ),
     ],
+    ids=["missing", "html", "ex3 checkpoint"],
 )
-def test_weights_it_cannot_run_are_refused_in_one_sentence(tmp_path, capsys, kind, words):
-    weights = bad_weights(tmp_path / "weights.pth", kind)
+def test_weights_it_cannot_run_are_refused_in_one_sentence(tmp_path, capsys, saved, words):
+    weights = tmp_path / "weights.pth"
+    if isinstance(saved, str):
+        weights.write_text(saved)
+    elif saved is not None:
+        torch.save(saved, weights)
     args = ["--checkpoint", weights, "--output", tmp_path / "o.png"]
     err = refused(exercise1_observe.main, args, capsys)
     assert str(weights) in err and all(word in err for word in words), err

@@ -94,14 +94,12 @@ def test_flat_generator_equals_the_nested_official_one(batch):
 
 def test_mapping_covers_the_official_keys_with_or_without_prefix_and_num_batches_tracked():
     official = random_official_state_dict(ngf=8)
-    assert len(official) == 82 and {k.rpartition(".")[0] for k in official} == set(
-        official_generator_key_map()
-    )
+    assert len(official) == 82
+    assert {k.rpartition(".")[0] for k in official} == set(official_generator_key_map())
     state = random_official_state_dict(ngf=8, with_num_batches_tracked=False)
+    prefixed = {"module." + k: v for k, v in state.items()}  # as saved from DataParallel
     assert len(state) == 69
-    net_G = load_official_generator_weights(
-        UNetGenerator(ngf=8), {"module." + k: v for k, v in state.items()}
-    )
+    net_G = load_official_generator_weights(UNetGenerator(ngf=8), prefixed)
     assert torch.equal(net_G.down2[1].running_var, state["model.model.1.model.2.running_var"])
     assert torch.equal(net_G.final[1].bias, state["model.model.3.bias"])
 
@@ -111,10 +109,9 @@ def test_mapping_names_the_first_missing_or_unexpected_key_and_a_wrong_shape():
     missing = {k: v for k, v in state.items() if k != "model.model.1.model.5.weight"}
     with pytest.raises(ValueError, match=r"missing key 'model\.model\.1\.model\.5\.weight'"):
         load_official_generator_weights(UNetGenerator(ngf=8), missing)
+    extra = dict(state, **{"model.model.9.weight": torch.zeros(1)})
     with pytest.raises(ValueError, match=r"unexpected key 'model\.model\.9\.weight'"):
-        load_official_generator_weights(
-            UNetGenerator(ngf=8), dict(state, **{"model.model.9.weight": torch.zeros(1)})
-        )
+        load_official_generator_weights(UNetGenerator(ngf=8), extra)
     with pytest.raises(ValueError, match="shape mismatch"):
         load_official_generator_weights(UNetGenerator(ngf=16), state)
 
@@ -136,9 +133,7 @@ def reference_output(state, x, train_bn, dropout, seed=0):
     reference = NestedUnet256(ngf=64)  # fresh: a train-mode pass updates the running averages
     reference.load_state_dict(state)
     reference.train(train_bn)
-    for m in reference.modules():
-        if isinstance(m, nn.Dropout):
-            m.train(dropout)
+    reference.apply(lambda m: m.train(dropout) if isinstance(m, nn.Dropout) else None)
     torch.manual_seed(seed)  # after building it: its init draws random numbers too
     with torch.no_grad():
         return reference(x.clone())
@@ -194,27 +189,21 @@ def test_an_exercise3_generator_runs_as_training_validates_it(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "write, words",
+    "saved, words",
     [
-        (
-            lambda p: p.write_text("<html>404</html>"),
-            "not a PyTorch weights file .*; delete it and",
-        ),
-        (
-            lambda p: torch.save(random_official_state_dict(8), p),
-            "is not the facades generator: shape",
-        ),
-        (lambda p: torch.save([torch.zeros(1)], p), "does not hold a state_dict"),
-        (
-            lambda p: write_exercise3_weights(p, model_args={"ngf": 8, "x": 1}),
-            "does not fit the generator",
-        ),
+        ("<html>404</html>", "not a PyTorch weights file .*; delete it and"),
+        (random_official_state_dict(8), "is not the facades generator: shape"),
+        ([torch.zeros(1)], "does not hold a state_dict"),
+        ({"format_version": 1, "state_dict": {}, "model_args": {"x": 1}}, "does not fit the"),
     ],
     ids=["html", "ngf8", "list", "bad args"],
 )
-def test_open_generator_refuses_what_it_cannot_run(tmp_path, monkeypatch, write, words):
+def test_open_generator_refuses_what_it_cannot_run(tmp_path, monkeypatch, saved, words):
     path = tmp_path / "facades_generator.pth"
     monkeypatch.setattr(facades_generator, "DEFAULT_CHECKPOINT", path)  # only it is ours to delete
-    write(path)
+    if isinstance(saved, str):
+        path.write_text(saved)
+    else:
+        torch.save(saved, path)
     with pytest.raises(LessonError, match=words):
         open_generator(path)
