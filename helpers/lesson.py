@@ -1,8 +1,6 @@
-"""What every script shares: errors as one sentence (`raise LessonError(...)`, then `fail`), the
-command line, and files read and written so that nothing a student had is lost: one image
-decoder, one weights reader, and writes that land whole or not at all. torch is imported only
-inside the functions that need it, so preprocessing's worker processes start without it.
-"""
+"""What every script shares: errors as one sentence (LessonError, fail), the command line, and files
+read and written so that nothing a student had is lost. torch is imported only where it is needed:
+preprocessing's worker processes start without it."""
 
 import argparse
 import errno
@@ -181,8 +179,7 @@ def not_a_file(path):
 
 
 def file_problem(path):
-    """Why `path` cannot be read as a file, as the end of a sentence that starts with its name
-    ("is a folder, not a file"), or None for a regular file."""
+    """Why `path` is no readable file, to follow its name ("is a folder, ..."), or None."""
     if not os.path.lexists(path):
         return "does not exist"
     what = not_a_file(path)
@@ -219,8 +216,8 @@ MAX_FILE_BYTES = 256 << 20  # above even an uncompressed 16-bit RGBA image of MA
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
-class ImageTooLarge(LessonError):
-    """open_image's refusal of an image over MAX_PIXELS (the painter answers it with HTTP 413)."""
+class ImageTooLarge(LessonError):  # open_image's refusal over MAX_PIXELS: the painter's HTTP 413
+    pass
 
 
 def open_image(source, what="image", fix="pass another file", formats=None, draft_size=None):
@@ -250,8 +247,6 @@ def open_image(source, what="image", fix="pass another file", formats=None, draf
             image.load()
         ImageOps.exif_transpose(image, in_place=True)
         return image
-    except FileNotFoundError:  # removed between the check and the read
-        problem = "does not exist"
     except PermissionError:
         problem = "cannot be read (permission denied)"
     except UnidentifiedImageError:
