@@ -1,10 +1,6 @@
 """Exercise 1 end to end: the grid of the shipped labels, your own generator's row beside the
 authors', facades pairs, odd label files, refused weights and outputs, --fast, the README's quick
-start.
-
-The checkpoint is a RANDOM-weight file in the official layout (tests/official_reference.py): it
-drives the real loading path and the real script; its pictures are noise, not results.
-"""
+start. The checkpoint has RANDOM weights in the official layout: its pictures are noise."""
 
 import os
 import re
@@ -195,20 +191,15 @@ def test_an_output_that_would_replace_or_fail_is_refused_before_any_work(
     assert before == {p: p.read_bytes() for p in before}
 
 
-@pytest.mark.parametrize("suffix, magic", [(".jpg", b"\xff\xd8\xff"), (".pdf", b"%PDF")])
-def test_the_grid_is_written_in_the_format_its_name_says(
-    checkpoint, reuse_net, tmp_path, capsys, suffix, magic
+@pytest.mark.parametrize(
+    "output, flags, magic, about",
+    [("g.jpg", [], b"\xff\xd8", ".pth)"), ("g.pdf", ["--dropout"], b"%PDF", ".pth, dropout on)")],
+)
+def test_the_grid_is_written_as_named_and_its_title_says_the_weights_and_dropout(
+    checkpoint, reuse_net, tmp_path, capsys, grid_spy, output, flags, magic, about
 ):
-    output = tmp_path / f"grid{suffix}"
-    run(["--labels", LABEL, "--checkpoint", checkpoint, "--output", output], capsys)
-    assert output.read_bytes().startswith(magic)
-
-
-@pytest.mark.parametrize("flags, about", [([], ".pth)"), (["--dropout"], ".pth, dropout on)")])
-def test_the_title_says_which_weights_and_whether_dropout_was_on(
-    checkpoint, reuse_net, capsys, grid_spy, flags, about
-):
-    run(["--labels", LABEL, "--checkpoint", checkpoint, "--output", "t.png", *flags], capsys)
+    run(["--labels", LABEL, "--checkpoint", checkpoint, "--output", output, *flags], capsys)
+    assert (tmp_path / output).read_bytes().startswith(magic)
     assert grid_spy[0]["title"] == f"Exercise 1: facade labels -> pix2pix ({checkpoint.stem}{about}"
 
 
@@ -230,8 +221,7 @@ def test_fast_runs_a_faster_copy_close_to_the_exact_network(
 
 @pytest.mark.slow
 def test_the_exercises_leave_process_wide_settings_alone():
-    """Without --fast nothing of the speed layer is even imported: no allocator, cuDNN or TF32
-    change."""
+    """Without --fast the speed layer is not even imported: no allocator, cuDNN or TF32 change."""
     code = (
         "import sys, torch\n"
         "import exercise1_observe, exercise2_explore, colorize_sketch, facades_generator\n"

@@ -1,12 +1,10 @@
 """Exercise 2 end to end: each experiment alone writes its one figure and prints its numbers; the
-skip cuts, the dropout seeds and bad flags.
-
-The checkpoint is a RANDOM-weight file in the official layout (tests/official_reference.py): it
-drives the real script; its pictures and numbers are noise, not results.
-"""
+skip cuts, the dropout seeds and bad flags. The checkpoint has RANDOM weights in the official
+layout (tests/official_reference.py): its pictures and numbers are noise, not results."""
 
 import os
 import re
+from functools import partial
 
 import numpy as np
 import pytest
@@ -135,13 +133,13 @@ def test_cutting_skips_zeroes_only_what_crosses_to_the_decoder(random_generator)
     with skips_cut(net_G, ()):
         assert torch.equal(translate(net_G, label), plain)  # no cut: exactly the plain network
     seen = {}
+
+    def keep(name, module, args):  # what the block reads
+        seen[name] = args[0].clone()
+
     with skips_cut(net_G, ("d7", "d1")):  # hooks registered after the cuts see what blocks read
-        hooks = [
-            getattr(net_G, name).register_forward_pre_hook(
-                lambda module, args, name=name: seen.__setitem__(name, args[0].clone())
-            )
-            for name in ("down2", "up2", "up3", "final")
-        ]
+        blocks = ("down2", "up2", "up3", "final")
+        hooks = [getattr(net_G, b).register_forward_pre_hook(partial(keep, b)) for b in blocks]
         cut = translate(net_G, label)
         for hook in hooks:
             hook.remove()

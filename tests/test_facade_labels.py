@@ -70,16 +70,10 @@ def test_shipped_samples_are_what_the_builder_draws_from_designs_json(name):
 
 def test_palette_chart_swatches_are_the_palette_and_docs_copy_is_current(tmp_path):
     facade_labels.main(["--palette-chart", str(tmp_path / "chart.png")])  # docs/palette.png's way
-    charts = [
-        palette_chart(),
-        Image.open(tmp_path / "chart.png"),
-        Image.open(ROOT / "docs" / "palette.png"),
-    ]
-    for chart in charts:
-        swatch = chart.height // len(PALETTE)
-        centres = [
-            chart.convert("RGB").getpixel((1.5 * swatch, (i + 0.5) * swatch)) for i in range(12)
-        ]
+    docs = Image.open(ROOT / "docs" / "palette.png")
+    for chart in (palette_chart(), Image.open(tmp_path / "chart.png"), docs):
+        swatch, rgb = chart.height // len(PALETTE), chart.convert("RGB")
+        centres = [rgb.getpixel((1.5 * swatch, (i + 0.5) * swatch)) for i in range(len(PALETTE))]
         assert np.array_equal(np.array(centres), PALETTE)
 
 
