@@ -35,23 +35,20 @@ def crc(pair):
 
 
 def split_pairs(data_dir):
-    """(train, val, where val came from): data_dir/val, or the pairs of train whose name's CRC32 is
-    below HOLDOUT_PERCENT of 100 (a tiny set with no such name holds out its lowest)."""
-    if not (data_dir / "train").is_dir():
-        raise LessonError(f"no training data in {shown(data_dir / 'train')}; {NO_DATA}")
-    train = find_pairs(data_dir / "train")
+    """(train, val): data_dir/val, or the pairs of train whose name's CRC32 is below
+    HOLDOUT_PERCENT of 100 (a tiny set with no such name holds out its lowest)."""
+    train = find_pairs(data_dir / "train")  # none if there is no such folder
     if (data_dir / "val").is_dir():
-        return train, find_pairs(data_dir / "val"), "val/"
+        return train, find_pairs(data_dir / "val")
     val = [pair for pair in train if crc(pair) < HOLDOUT_PERCENT]
     if not val and len(train) > 1:
         val = [min(train, key=crc)]
-    return [pair for pair in train if pair not in val], val, "held out of train/"
+    return [pair for pair in train if pair not in val], val
 
 
 class PairedSketchDataset(Dataset):
-    """Pairs as two (3, S, S) tensors in [-1, 1]. An item is an index (validation: resized only)
-    or (index, jitter seed), as EpochSampler yields them: then the pair gets the official jitter.
-    A small set (the demo's: 90 MB) is kept once resized: later epochs only crop and flip."""
+    """Pairs as two (3, S, S) tensors in [-1, 1]; an item is an index (resized only) or (index,
+    jitter seed) as EpochSampler yields them. A small set (the demo's: 90 MB) is resized once."""
 
     def __init__(self, pairs, image_size):
         self.pairs, self.size, self.load = pairs, image_size, round(image_size * LOAD_SCALE)
@@ -104,7 +101,7 @@ class EpochSampler(DistributedSampler):
 
 def make_loaders(args, rank, ranks, device):
     """The training loader (EpochSampler's order, a shard per process) and the validation loader."""
-    train, val, _ = split_pairs(args.data)
+    train, val = split_pairs(args.data)
     train, val = train[: args.max_images], val[: args.val_images]
     if not train or not val:
         raise LessonError(f"{shown(args.data)} needs a training and a validation pair; {NO_DATA}")
