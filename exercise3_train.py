@@ -35,9 +35,8 @@ from pix2pix_models import IMAGE_SIZE, PatchGANDiscriminator, UNetGenerator, ini
 from pix2pix_models import generator_at_test_time, translate
 from training.data import make_loaders
 from training.recipe import BETA1, LAMBDA_L1, LR, StepSpeed, lr_factor, train_step, validate
-from training.run import CHECKPOINT, METRICS, SETTINGS, WEIGHTS, RunFolder, describe_run
-from training.run import epoch_line, restore, resume_settings, rng_states, save
-from training.run import save_figures, write_csv
+from training.run import CHECKPOINT, RunFolder, describe_run, epoch_line, restore, resume_settings
+from training.run import rng_states, save_epoch, save_figures
 
 MILESTONES = (0.25, 1.00)  # fractions of the epochs that get figures (and SSIM): early, and the end
 PREVIEW_IMAGES = 4  # validation sketches shown in every exercise3_epoch_{E}.png
@@ -56,16 +55,15 @@ def parse_args(argv=None):
     checkpoint's). Defaults: the paper's recipe (§3.3) at the module's 100 epochs and batch 4."""
     p, flags = ArgumentParser(description=__doc__, formatter_class=HelpFormatter), []
 
-    def add(*names, **options):
-        flags.append(p.add_argument(*names, **options))
+    def add(*names, group=p, **options):
+        flags.append(group.add_argument(*names, **options))
 
     add("--data", type=path_arg, default=Path("anime_processed"), help="the preprocessed pairs")
     add("--output-dir", type=path_arg, default=Path("."), help="where the outputs go")
     preset = " ".join(f"--{key.replace('_', '-')} {value}" for key, value in QUICK.items())
     add("--quick", action="store_true", help=f"the CPU preset: {preset} (flags you give still win)")
     add("--epochs", type=at_least(1), default=100, help="passes over the training pairs")
-    decay = "the last epochs, lr falling linearly towards zero; None: half of --epochs"
-    add("--epochs-decay", type=at_least(0), help=decay)
+    add("--epochs-decay", type=at_least(0), help="the last, lr falling to 0; None: half of them")
     add("--batch-size", type=at_least(1), default=4, help="pairs per step (per process)")
     add("--lr", type=above(0), default=LR, help="Adam's learning rate")
     add("--beta1", type=at_least(0.0, float, below=1.0), default=BETA1, help="Adam's beta1")
@@ -84,8 +82,9 @@ def parse_args(argv=None):
     add("--fp32", action="store_true", help="the official way: fp32, NCHW, plain Adam")
     add("--compile", action="store_true", help="torch.compile both networks (minutes at first)")
     add("--no-sync-bn", action="store_true", help="torchrun on GPUs: BatchNorm per process")
-    add("--resume", action="store_true", help="continue the run in --output-dir, with its settings")
-    add("--restart", action="store_true", help="replace the run in --output-dir (at epoch 1's end)")
+    one = p.add_mutually_exclusive_group()  # --resume goes on with a run, --restart replaces it
+    add("--resume", group=one, action="store_true", help="continue the run in --output-dir")
+    add("--restart", group=one, action="store_true", help="replace it (at epoch 1's end)")
     unset = object()  # argparse fills in a default only where the namespace holds none
     args = p.parse_args(argv, argparse.Namespace(**{flag.dest: unset for flag in flags}))
     args.typed = {key for key, value in vars(args).items() if value is not unset}
@@ -208,12 +207,7 @@ def train(args, folder, rank, device):
                 if epoch in milestones:  # figures (and SSIM) at milestones only: they take time
                     fake_B = translate(eval_G, preview_A)
                     save_figures(stage, history, args.epochs, net_D, preview_A, fake_B, preview_B)
-                write_csv(stage(METRICS), history)
-                state = dict(epoch=epoch, model_args=model_args, history=history, rng_ranks=rngs)
-                state["settings"] = {key: getattr(args, key) for key in SETTINGS}
-                save(stage(CHECKPOINT), nets, optimizers, **state)
-                weights = dict(model_args=model_args, image_size=args.image_size, epoch=epoch)
-                save(stage(WEIGHTS), **weights, state_dict=net_G.state_dict())
+                save_epoch(stage, args, model_args, nets, optimizers, history, rngs)
         folder.saved = epoch
     folder.finish(nets)
 

@@ -85,7 +85,7 @@ def test_ctrl_c_while_saving_keeps_every_earlier_file(copy, data, capsys, monkey
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(ex3, "save", interrupted)
+    monkeypatch.setattr(ex3, "save_epoch", interrupted)
     code, said = refused(capsys, data, copy, "--epochs", "1", "--restart")
     assert code == 130 and "nothing was saved" in said
     assert snapshot(copy) == before  # metrics.csv and the progress plot too
@@ -118,7 +118,7 @@ def test_a_full_disk_is_one_sentence_and_keeps_the_last_epoch(copy, data, capsys
     "flags, damage, words",
     [
         (["--epochs", "1"], None, ["already holds a run", "--resume", "--restart"]),
-        (["--resume", "--restart"], None, ["choose one"]),
+        (["--resume", "--restart"], None, ["--restart", "not allowed with", "--resume"]),
         (["--resume", "--ngf", "16"], None, ["trained with --ngf 8, not 16"]),
         (["--resume", "--no-gan"], None, ["trained without --no-gan"]),
         (["--resume"], "remove", [CHECKPOINT, "does not exist"]),

@@ -42,8 +42,6 @@ class RunFolder:
         self.saved, self.lock = None, None  # saved: the last epoch whose files are all on disk
 
     def __enter__(self):
-        if self.resume and self.restart:
-            raise LessonError("--resume goes on with the run, --restart replaces it; choose one")
         if self.main:  # the first process alone writes
             if problem := check_writable_folder(self.path):
                 raise LessonError(f"cannot write into --output-dir {shown(self.path)} ({problem})")
@@ -78,11 +76,11 @@ class RunFolder:
             (self.path / LOCK).unlink()  # while still held: no run can lock a removed file
             self.lock.release()
         if kind is KeyboardInterrupt and self.main:
-            again = "" if str(self.path) == "." else f" --output-dir {shown(self.path)}"
-            kept = f"{shown(self.path)} holds epoch {self.saved} ({WEIGHTS}, {METRICS}, "
-            kept += f"{CHECKPOINT}); `python exercise3_train.py --resume{again}` goes on"
+            where = shown(self.path)
+            kept = f"{where} holds epoch {self.saved} ({WEIGHTS}, {METRICS}, {CHECKPOINT}); "
+            kept += f"`python exercise3_train.py --resume --output-dir {where}` goes on"
             if self.saved is None:
-                kept = f"nothing was saved and the files in {shown(self.path)} are as they were"
+                kept = f"nothing was saved and the files in {where} are as they were"
             print(f"\nInterrupted: {kept}.", flush=True)
             raise SystemExit(130) from None
 
@@ -138,20 +136,22 @@ class RunFolder:
         print("Done:", ", ".join(shown(self.path / name) for name in (WEIGHTS, METRICS, PROGRESS)))
 
 
-def save(path, nets=(), optimizers=(), **fields):
-    """A file of the run, format 1: `fields`, and nets and optimizers as net_G, opt_G (net_D...)."""
-    for kind, net, opt in zip("GD", nets, optimizers, strict=False):  # --no-gan: G alone
-        fields[f"net_{kind}"], fields[f"opt_{kind}"] = net.state_dict(), opt.state_dict()
-    with open(path, "wb") as f:  # a file of ours: a full disk shows as its OSError (errno)
-        torch.save(dict(format_version=FORMAT_VERSION, **fields), f)
-
-
-def write_csv(path, rows):
-    """A list of dicts as a CSV file, the last one's keys as its header."""
-    with path.open("w", newline="") as f:  # through the path: the module's open() is for torch
-        writer = csv.DictWriter(f, fieldnames=list(rows[-1]))
+def save_epoch(stage, args, model_args, nets, optimizers, history, rngs):
+    """An epoch's metrics.csv, exercise3_checkpoint.pth (all --resume needs: nets, optimizers,
+    history, settings, every process's random numbers) and generator_weights.pth (G alone)."""
+    with stage(METRICS).open("w", newline="") as f:  # through the path: open() is torch.save's
+        writer = csv.DictWriter(f, fieldnames=list(history[-1]))
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(history)
+    epoch, settings = history[-1]["epoch"], {key: getattr(args, key) for key in SETTINGS}
+    state = dict(epoch=epoch, settings=settings, model_args=model_args, history=history)
+    for kind, net, opt in zip("GD", nets, optimizers, strict=False):  # --no-gan: G alone
+        state[f"net_{kind}"], state[f"opt_{kind}"] = net.state_dict(), opt.state_dict()
+    weights = dict(model_args=model_args, image_size=args.image_size, epoch=epoch)
+    weights["state_dict"] = nets[0].state_dict()
+    for name, fields in ((CHECKPOINT, dict(state, rng_ranks=rngs)), (WEIGHTS, weights)):
+        with open(stage(name), "wb") as f:  # a file of ours: a full disk shows as its OSError
+            torch.save(dict(format_version=FORMAT_VERSION, **fields), f)
 
 
 def rng_states():
