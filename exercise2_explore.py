@@ -38,9 +38,7 @@ WINDOW_DESIGNS = {
 }
 # Colours a person might guess (grey wall, red windows, yellow door, green balconies): not the
 # colours the model was trained on. The other classes keep theirs.
-GUESSED_PALETTE = dict(
-    facade=(128, 128, 128), window=(255, 0, 0), door=(255, 255, 0), balcony=(0, 255, 0)
-)
+GUESSED = dict(facade=(128, 128, 128), window=(255, 0, 0), door=(255, 255, 0), balcony=(0, 255, 0))
 HUE_SHIFT = 85  # a third of the way round the colour wheel (PIL's hue channel runs 0..255)
 BLUR_RADIUS = 4  # pixels of Gaussian blur: turns every class border into a soft gradient
 # Hidden pixels are 0 in G's [-1, 1] input, mid-grey: none of the 12 classes, and the value for
@@ -103,7 +101,7 @@ def explore_partial(net_G, label, seed):
 
 
 def explore_colors(net_G, labels, seed):
-    guessed = np.array([GUESSED_PALETTE.get(name, rgb) for name, rgb in FACADE_CLASSES], np.uint8)
+    guessed = np.array([GUESSED.get(name, rgb) for name, rgb in FACADE_CLASSES], np.uint8)
     hsv = np.asarray(Image.fromarray(PALETTE[None]).convert("HSV")).copy()
     hsv[..., 0] += HUE_SHIFT  # uint8: wraps around the colour wheel
     shifted = np.asarray(Image.fromarray(hsv, mode="HSV").convert("RGB"))[0]
@@ -208,11 +206,7 @@ def parse_args(argv):
     )
     add_generator_arguments(parser)  # --checkpoint, --device, --fast
     parser.add_argument(
-        "--labels",
-        nargs="+",
-        type=path_arg,
-        default=[],
-        help=f"up to {MAX_LABELS} labels for colors and consistency (default: the base design)",
+        "--labels", nargs="+", type=path_arg, default=[], help="labels for colors and consistency"
     )
     parser.add_argument(
         "--design", help="the base label as a FacadeDesign in JSON (default: a shop-front facade)"
@@ -225,24 +219,23 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
+    out = args.output_dir
     try:  # every refusal before any work, not after it
         own_design = None if args.design is None else FacadeDesign.from_spec(args.design)
-        out_dir = args.output_dir
-        experiments = EXPERIMENTS if args.experiment == "all" else (args.experiment,)
         paths = image_files(args.labels)
-        figures = {name: out_dir / f"exercise2_{name}.png" for name in experiments}
+        chosen = [name for name in EXPERIMENTS if args.experiment in ("all", name)]
+        figures = {name: out / f"exercise2_{name}.png" for name in chosen}
         for figure in figures.values():
             refuse_overwrite(figure, [*paths, args.checkpoint], "--output-dir")
-        if problem := check_writable_folder(out_dir):
-            raise LessonError(f"cannot write into --output-dir {shown(out_dir)} ({problem}).")
+        if problem := check_writable_folder(out):
+            raise LessonError(f"cannot write into --output-dir {shown(out)} ({problem}).")
         if args.labels and not paths:
             given = " ".join(map(shown, args.labels))
             raise LessonError(f"no label images in {given}; pass PNG or JPEG files, or folders.")
-        device = choose_device(args.device)
+        device, base = choose_device(args.device), own_design or DEFAULT_DESIGN
         network = "--fast" if args.fast else "exact fp32"
-        print(f"experiments: {', '.join(experiments)} | checkpoint: {shown(args.checkpoint)}")
-        print(f"device: {device}, {network} | seed: {args.seed} | output dir: {shown(out_dir)}")
-        base = own_design or DEFAULT_DESIGN
+        print(f"experiments: {', '.join(figures)} | checkpoint: {shown(args.checkpoint)}")
+        print(f"device: {device}, {network} | seed: {args.seed} | output dir: {shown(out)}")
         print(f"base design: {json.dumps(asdict(base))}")
         base_label = load_label(draw_facade(base))
         labels = [(shown(path.name), load_label(path)) for path in paths[:MAX_LABELS]]
@@ -264,7 +257,7 @@ def main(argv=None):
     except LessonError as exc:
         fail(str(exc))  # one sentence on stderr, exit status 2, no traceback
     except OSError as exc:  # the figures are the only files written
-        fail(f"could not write a figure into {shown(args.output_dir)} ({exc.strerror or exc}).")
+        fail(f"could not write a figure into {shown(out)} ({exc.strerror or exc}).")
 
 
 if __name__ == "__main__":

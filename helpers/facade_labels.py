@@ -127,7 +127,7 @@ def draw_facade(design, size=IMAGE_SIZE):
         balcony = design.balconies == "all" or (design.balconies == "alternate" and floor % 2 == 0)
         # `irregular` shifts this whole floor's windows and gives each its own size.
         floor_shift = design.irregular * rng.uniform(-0.25, 0.25) * bay
-        shortest, lowest = storey, 0.0
+        y0, heights = y_top + 0.18 * storey, []
         for i in range(n):
             w = bay * design.window_width * (1 + design.irregular * rng.uniform(-0.35, 0.35))
             h = storey * design.window_height * (1 + design.irregular * rng.uniform(-0.25, 0.2))
@@ -136,13 +136,12 @@ def draw_facade(design, size=IMAGE_SIZE):
             cx += design.irregular * rng.uniform(-0.1, 0.1) * bay
             low, high = wall_left + (i + 0.1) * bay + w / 2, wall_left + (i + 0.9) * bay - w / 2
             cx = float(np.clip(cx, low, high))  # the window stays inside its bay
-            y0 = y_top + 0.18 * storey
             window(cx - w / 2, y0, cx + w / 2, y0 + h, balcony)
-            shortest, lowest = min(shortest, h), max(lowest, y0 + h)
+            heights.append(h)
         if design.balconies == "continuous" and floor % 2 == 1:
             # Over the lower 30% of every window and down past the lowest sill: a thinner band
             # would leave a sliver of window under it and split each window in two.
-            y = y_top + 0.18 * storey + 0.7 * shortest
+            y, lowest = y0 + 0.7 * min(heights), y0 + max(heights)
             box(wall_left + 0.3 * bay, y, wall_right - 0.3 * bay, lowest + 0.03 * size, "balcony")
 
     # Ground floor: the door sits in one bay; the others hold windows or one long shop front.

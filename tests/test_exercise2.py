@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 import exercise2_explore
-from exercise2_explore import DEFAULT_DESIGN, GUESSED_PALETTE, MASK_VALUE, SKIP_READERS
+from exercise2_explore import DEFAULT_DESIGN, GUESSED, MASK_VALUE, SKIP_READERS
 from exercise2_explore import WINDOW_DESIGNS, dropout_samples, skips_cut
 from facades_generator import AUTHORS, CLASS_NAMES, PALETTE, SAMPLE_LABELS_DIR, load_label
 from facades_generator import snap_to_palette
@@ -91,7 +91,7 @@ def test_colors_experiment_feeds_your_label_unsnapped(checkpoint, tmp_path, caps
     classes = snap_to_palette(real)
     assert (PALETTE[classes] == real).all()  # its label, snapped to the palette
     walls = classes == CLASS_NAMES.index("facade")
-    assert (guessed[walls] == GUESSED_PALETTE["facade"]).all()  # grey, not snapped back
+    assert (guessed[walls] == GUESSED["facade"]).all()  # grey, not snapped back
     for colours in (shifted, random):  # read as other classes nearly everywhere
         assert (snap_to_palette(colours) != classes).mean() > 0.9
     assert "colors, fa\ufffdade.jpg:" in output
@@ -161,9 +161,9 @@ def test_skips_cut_finds_a_wrapped_unet_and_removes_its_hooks_on_errors():
 
 def test_guessed_colours_are_nearest_other_classes():
     # The README's point: red "windows" are nearest the pillar colour, so the model sees pillars.
-    guessed = np.array([list(GUESSED_PALETTE.values())], dtype=np.uint8)
+    guessed = np.array([list(GUESSED.values())], dtype=np.uint8)
     nearest = [CLASS_NAMES[i] for i in snap_to_palette(guessed)[0]]
-    assert nearest[1] == "pillar" and not set(nearest) & set(GUESSED_PALETTE)
+    assert nearest[1] == "pillar" and not set(nearest) & set(GUESSED)
 
 
 @pytest.mark.parametrize(
