@@ -3,9 +3,8 @@
     from helpers.facade_labels import FacadeDesign, draw_facade
     draw_facade(FacadeDesign(floors=5, windows_per_floor=3, balconies="all")).save("my_facade.png")
 
-Only the 12 palette colours, laid out as in the real CMP labels: blue margins, a bright-blue wall,
-light-blue windows with sills and blinds, orange moldings, a cornice, a door, a dark-red shop front.
-`python -m helpers.facade_labels` redraws the shipped labels from sample_facades/base/designs.json.
+Only palette colours, laid out as in the CMP labels. `python -m helpers.facade_labels` redraws
+the shipped labels from sample_facades/base/designs.json (the same files every time).
 """
 
 import json
