@@ -51,8 +51,7 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
 
 
 def parse_args(argv=None):
-    """The flags, parsed once; args.typed: those given (--resume refuses any that differ from the
-    checkpoint's). Defaults: the paper's recipe (§3.3) at the module's 100 epochs and batch 4."""
+    """The flags (the paper's recipe, §3.3, by default), parsed once; args.typed: those given."""
     p, flags = ArgumentParser(description=__doc__, formatter_class=HelpFormatter), []
 
     def add(*names, group=p, **options):
@@ -127,8 +126,7 @@ def main(argv=None):
 
 
 def for_training(net, device, args):
-    """What takes the steps: under torchrun a DDP copy per process, whose gradients DDP averages
-    (SyncBatchNorm: BatchNorm over the global batch, GPUs only); compiled on request."""
+    """What takes the steps: under torchrun a DDP copy (gradients averaged); compiled if asked."""
     if net is not None and dist.is_initialized():
         if device.type == "cuda" and not args.no_sync_bn:
             net = nn.SyncBatchNorm.convert_sync_batchnorm(net)  # in place: net_G stays the module

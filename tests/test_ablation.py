@@ -17,7 +17,7 @@ import exercise3_train as ex3
 from pix2pix_models import UNetGenerator, init_weights
 from tests.exercise3_support import run
 from training.recipe import train_step
-from training.run import CHECKPOINT, SETTINGS, WEIGHTS, resume_settings, save_progress_plot
+from training.run import CHECKPOINT, PROGRESS, SETTINGS, WEIGHTS, resume_settings, save_figures
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small networks (tests/conftest.py says why)
 
@@ -84,7 +84,8 @@ def test_the_progress_plot_says_there_is_no_d(tmp_path):
     history = [dict(epoch=0, val_L1=0.5), *(dict(epoch=e, G_L1=0.3, val_L1=0.4) for e in (1, 2))]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # an empty legend would warn
-        save_progress_plot(tmp_path / "plot.png", history)
+        save_figures(lambda name: tmp_path / name, history, 2, None, *torch.zeros(3, 1, 3, 8, 8))
+    assert (tmp_path / PROGRESS).exists() and not list(tmp_path.glob("*patchgan*"))
 
 
 def test_gan_alone_trains_both_nets(gan_only):

@@ -35,13 +35,12 @@ def crc(pair):
 
 
 def split_pairs(data_dir):
-    """(train, val): data_dir/val, or the pairs of train whose name's CRC32 is below
-    HOLDOUT_PERCENT of 100 (a tiny set with no such name holds out its lowest)."""
+    """(train, val): val/, or the pairs of train whose name's CRC32 % 100 < HOLDOUT_PERCENT."""
     train = find_pairs(data_dir / "train")  # none if there is no such folder
     if (data_dir / "val").is_dir():
         return train, find_pairs(data_dir / "val")
     val = [pair for pair in train if crc(pair) < HOLDOUT_PERCENT]
-    if not val and len(train) > 1:
+    if not val and len(train) > 1:  # a tiny set with no such name: its lowest
         val = [min(train, key=crc)]
     return [pair for pair in train if pair not in val], val
 

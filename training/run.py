@@ -17,8 +17,7 @@ from filelock import FileLock, Timeout
 from matplotlib.figure import Figure
 
 from helpers.figures import Heat, save_figure, save_grid
-from helpers.lesson import FULL_DISK, LessonError, check_writable_folder, new_file_mode
-from helpers.lesson import read_weights, shown
+from helpers.lesson import FULL_DISK, LessonError, check_writable_folder, read_weights, shown
 from pix2pix_models import count_parameters
 from training.recipe import LAMBDA_L1
 
@@ -34,8 +33,7 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl+C; a closed lid or a cluster's
 
 
 class RunFolder:
-    """--output-dir, locked for one run (`with RunFolder(...) as folder:`); Ctrl+C and SIGTERM end
-    the run with one sentence saying what the folder holds."""
+    """--output-dir, locked for one run; Ctrl+C and SIGTERM end it saying what the folder holds."""
 
     def __init__(self, path, resume=False, restart=False, main=True):
         self.path, self.resume, self.restart, self.main = path, resume, restart, main
@@ -86,15 +84,13 @@ class RunFolder:
 
     @contextmanager
     def epoch_files(self, epoch):
-        """Yields stage(name), a hidden path for `name`; all are renamed into place together, the
-        signals waiting until the renames end."""
+        """Yields stage(name), a hidden path for `name`; all are renamed into place together."""
         staged, caught = {}, []
         try:
             yield lambda name: staged.setdefault(name, self.path / f".{name}.part")
             for sig in SIGNALS:
                 signal.signal(sig, lambda sig, frame: caught.append(sig))
-            for name, tmp in staged.items():
-                os.chmod(tmp, new_file_mode())  # the user's usual permissions, not 0600
+            for name, tmp in staged.items():  # each made by open(): the user's usual permissions
                 os.replace(tmp, self.path / name)
             if self.restart and self.saved is None:  # the replaced run's figures go too
                 old = {p.name for p in self.path.glob("exercise3_*_*.png")} - staged.keys()
@@ -132,13 +128,11 @@ class RunFolder:
             digests = [None] * dist.get_world_size()  # SHA-256: equal means bit for bit equal
             dist.all_gather_object(digests, hashlib.sha256(b"".join(weights)).hexdigest())
             print(f"processes agree on the weights: {len(set(digests)) == 1}")
-            dist.barrier()  # rank 0 may still be writing
         print("Done:", ", ".join(shown(self.path / name) for name in (WEIGHTS, METRICS, PROGRESS)))
 
 
 def save_epoch(stage, args, model_args, nets, optimizers, history, rngs):
-    """An epoch's metrics.csv, exercise3_checkpoint.pth (all --resume needs: nets, optimizers,
-    history, settings, every process's random numbers) and generator_weights.pth (G alone)."""
+    """An epoch's metrics.csv, exercise3_checkpoint.pth (all --resume needs) and G's weights."""
     with stage(METRICS).open("w", newline="") as f:  # through the path: open() is torch.save's
         writer = csv.DictWriter(f, fieldnames=list(history[-1]))
         writer.writeheader()
@@ -171,8 +165,7 @@ def restore(checkpoint, nets, optimizers, rank, ranks):
     rngs = checkpoint["rng_ranks"]  # one per process of the run that saved it
     rng = rngs[rank] if len(rngs) == ranks else rngs[0]
     torch.set_rng_state(rng["torch"])
-    if rng["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(rng["cuda"])
+    torch.cuda.set_rng_state_all(rng["cuda"])  # none on a CPU
 
 
 def resume_settings(args, path):
@@ -257,8 +250,10 @@ def epoch_line(row, args):
     return line + f"  {row['seconds']:.0f}s"
 
 
+@torch.no_grad()
 def save_figures(stage, history, epochs, net_D, real_A, fake_B, real_B):
-    """A milestone's figures: previews and D's maps (a column per validation sketch), losses."""
+    """A milestone's figures: previews and D's maps (a column per validation sketch), and the
+    losses so far (a curve per column of metrics.csv; log 2 = 0.69: an undecided D)."""
     epoch, cols = history[-1]["epoch"], [f"val {i + 1}" for i in range(len(real_A))]
     title, rows = f"Epoch {epoch}/{epochs}", [list(real_A), list(fake_B), list(real_B)]
     kinds = ["sketch (input)", "generated", "target"]
@@ -269,31 +264,24 @@ def save_figures(stage, history, epochs, net_D, real_A, fake_B, real_B):
         # running averages stay put and nothing random is drawn, so --resume stays exact.
         judge, rows, captions = copy.deepcopy(net_D).cpu(), [list(real_A)], [None]
         for images in (real_B, fake_B):  # real and generated pairs apart, as in a step
-            with torch.no_grad():
-                verdicts = torch.sigmoid(judge(real_A, images).float())[:, 0]  # (N, 30, 30)
+            verdicts = torch.sigmoid(judge(real_A, images).float())[:, 0]  # (N, 30, 30)
             pairs = zip(verdicts, images, strict=True)
             rows.append([Heat(v, 0, 1, "D: probability real", under=image) for v, image in pairs])
             captions.append([f"mean P(real) {v.mean():.2f}" for v in verdicts])
         kinds = ["sketch (input)", "D on the real pair", "D on the generated pair"]
         verdict = f"{title}: D's verdict per 70x70 patch (1 = real)"
         save_grid(stage(f"exercise3_patchgan_{epoch}.png"), rows, kinds, verdict, cols, captions)
-    save_progress_plot(stage(PROGRESS), history)
-
-
-def save_progress_plot(path, history):
-    """A panel each for G's two loss parts, D's two (log 2 = 0.69: D undecided) and validation L1,
-    a curve per column of metrics.csv."""
     fig = Figure(figsize=(15, 4), layout="constrained")  # no pyplot: no window, any backend
     panels = {"G's loss": ("G_GAN", "G_L1"), "D's loss": ("D_real", "D_fake"), "val": ("val_L1",)}
-    for ax, (title, keys) in zip(fig.subplots(1, 3), panels.items(), strict=True):
-        ax.set(title=title, xlabel="epoch")
+    for ax, (name, keys) in zip(fig.subplots(1, 3), panels.items(), strict=True):
+        ax.set(title=name, xlabel="epoch")
         for key in keys:
             if rows := [h for h in history if key in h]:  # row 0: validation only
                 ax.plot([h["epoch"] for h in rows], [h[key] for h in rows], ".-", label=key)
-        if "D_real" in history[-1] and title != "val":
+        if "D_real" in history[-1] and name != "val":
             ax.axhline(math.log(2), color="grey", ls=":", label="log 2 = 0.69: D undecided")
         if ax.lines:  # an empty legend is a warning
             ax.legend()
         else:
             ax.set_title("no discriminator (--no-gan: L1 alone)", color="grey")
-    save_figure(fig, path)
+    save_figure(fig, stage(PROGRESS))
