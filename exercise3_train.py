@@ -35,8 +35,8 @@ from pix2pix_models import IMAGE_SIZE, PatchGANDiscriminator, UNetGenerator, ini
 from pix2pix_models import generator_at_test_time, translate
 from training.data import make_loaders
 from training.recipe import BETA1, LAMBDA_L1, LR, StepSpeed, lr_factor, train_step, validate
-from training.run import CHECKPOINT, RunFolder, describe_run, epoch_line, restore, resume_settings
-from training.run import rng_states, save_epoch, save_figures
+from training.run import RunFolder, describe_run, epoch_line, restore, resume_settings, rng_states
+from training.run import save_epoch, save_figures
 
 MILESTONES = (0.25, 1.00)  # fractions of the epochs that get figures (and SSIM): early, and the end
 PREVIEW_IMAGES = 4  # validation sketches shown in every exercise3_epoch_{E}.png
@@ -105,7 +105,7 @@ def main(argv=None):
         rank = dist.get_rank() if dist.is_initialized() else 0
         if rank > 0:  # the first process alone prints: the others would say the same
             sys.stdout = open(os.devnull, "w")
-        with RunFolder(args.output_dir, args.resume, args.restart, main=rank == 0) as folder:
+        with RunFolder(args.output_dir, args.restart, main=rank == 0) as folder:
             train(args, folder, rank, device)
     except LessonError as exc:
         fail(str(exc))
@@ -144,7 +144,7 @@ def mean_over_processes(losses, device):
 
 
 def train(args, folder, rank, device):
-    checkpoint = resume_settings(args, folder.path / CHECKPOINT)  # --resume: its settings hold
+    checkpoint = resume_settings(args)  # refuses another run's folder; --resume: its settings
     ranks = dist.get_world_size() if dist.is_initialized() else 1
     loader, val_loader = make_loaders(args, rank, ranks, device)
     previews = [val_loader.dataset[i] for i in range(min(PREVIEW_IMAGES, len(val_loader.dataset)))]
@@ -167,10 +167,8 @@ def train(args, folder, rank, device):
     opt_G, opt_D = optimizers if net_D is not None else (optimizers[0], None)
     if rank > 0:  # each process its own dropout masks
         torch.manual_seed(args.seed * 1_000_003 + rank)
-    history = []
-    if checkpoint is not None:  # --resume: where it stopped
-        restore(checkpoint, nets, optimizers, rank, ranks)
-        history, folder.saved = checkpoint["history"], checkpoint["epoch"]
+    history = restore(checkpoint, nets, optimizers, rank, ranks)  # --resume: where it stopped
+    folder.saved = checkpoint["epoch"] if checkpoint else None
     # G's own weights with the paper's test-time statistics (§3.3), for validation and previews.
     eval_G = generator_at_test_time(model_args, net_G.state_dict())
     train_G, train_D = for_training(net_G, device, args), for_training(net_D, device, args)

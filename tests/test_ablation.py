@@ -110,7 +110,7 @@ def test_a_run_from_before_a_setting_existed_resumes_as_it_trained(tmp_path):
     old = {k: v for k, v in vars(ex3.parse_args([])).items() if k in SETTINGS}
     del old["epochs_decay"], old["no_gan"]
     torch.save(dict(format_version=1, settings=old), tmp_path / CHECKPOINT)
-    resume_settings(args := ex3.parse_args(["--resume"]), tmp_path / CHECKPOINT)
+    resume_settings(args := ex3.parse_args(["--resume", "--output-dir", str(tmp_path)]))
     assert (args.epochs_decay, args.no_gan) == (0, False)
 
 

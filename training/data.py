@@ -57,17 +57,15 @@ class PairedSketchDataset(Dataset):
         return len(self.pairs)
 
     def __getitem__(self, item):
+        """(real_A, real_B); with a seed, §6.2's jitter: one random crop and flip for both."""
         index, seed = item if isinstance(item, tuple) else (item, None)
-        pair = self.resized(index, self.size if seed is None else self.load)
-        pair = pair if seed is None else self.jitter(pair, seed)  # (2, 3, S, S): sketch, colour
-        return tuple(pair.float() / 127.5 - 1.0)  # (real_A, real_B)
-
-    def jitter(self, pair, seed):
-        """§6.2 on a (2, 3, 286, 286) pair at once: one random crop and flip, drawn from `seed`."""
-        g = torch.Generator().manual_seed(seed)
-        top, left = torch.randint(0, pair.shape[-1] - self.size + 1, (2,), generator=g).tolist()
-        pair = TF.crop(pair, top, left, self.size, self.size)
-        return TF.horizontal_flip(pair) if torch.rand(1, generator=g).item() < 0.5 else pair
+        pair = self.resized(index, self.size if seed is None else self.load)  # (2, 3, S, S)
+        if seed is not None:
+            g = torch.Generator().manual_seed(seed)
+            top, left = torch.randint(0, self.load - self.size + 1, (2,), generator=g).tolist()
+            pair = TF.crop(pair, top, left, self.size, self.size)
+            pair = TF.horizontal_flip(pair) if torch.rand(1, generator=g).item() < 0.5 else pair
+        return tuple(pair.float() / 127.5 - 1.0)
 
     def resized(self, index, size):
         if self.kept is not None and (index, size) in self.kept:
@@ -104,7 +102,7 @@ def make_loaders(args, rank, ranks, device):
     train, val = train[: args.max_images], val[: args.val_images]
     if not train or not val:
         raise LessonError(f"{shown(args.data)} needs a training and a validation pair; {NO_DATA}")
-    train_data = PairedSketchDataset(train, args.image_size)
+    train_data, val_data = (PairedSketchDataset(pairs, args.image_size) for pairs in (train, val))
     # seed * 1,000,003 (a prime) + epoch: no two (--seed, epoch) share an order
     sampler = EpochSampler(train_data, ranks, rank, seed=args.seed * 1_000_003)
     # by default no loading processes on a CPU, where they would compete with training for cores
@@ -117,5 +115,4 @@ def make_loaders(args, rank, ranks, device):
     # pin_memory: faster copies to a GPU. A generator of their own: a DataLoader otherwise draws
     # its workers' seeds from the global RNG, which dropout draws from (and --resume restores)
     options.update(pin_memory=device.type == "cuda", generator=torch.Generator())
-    val_data = PairedSketchDataset(val, args.image_size)
     return DataLoader(train_data, sampler=sampler, **options), DataLoader(val_data, **options)

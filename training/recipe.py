@@ -120,8 +120,7 @@ def validate(eval_G, loader, device, with_ssim=True):
     totals = dict(val_L1=0.0, val_PSNR=0.0, val_SSIM=0.0)
     per_image = dict(reduction="none", data_range=1.0)
     for real_A, real_B in loader:
-        real_B = real_B.to(device)
-        fake_B = eval_G(real_A.to(device)).float()
+        fake_B, real_B = eval_G(real_A.to(device)).float(), real_B.to(device)
         fake01, real01 = (fake_B + 1) / 2, (real_B + 1) / 2
         totals["val_L1"] += (fake_B - real_B).abs().mean(dim=(1, 2, 3)).sum().item()
         totals["val_PSNR"] += psnr(fake01, real01, dim=(1, 2, 3), **per_image).sum().item()

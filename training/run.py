@@ -35,8 +35,8 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl+C; a closed lid or a cluster's
 class RunFolder:
     """--output-dir, locked for one run; Ctrl+C and SIGTERM end it saying what the folder holds."""
 
-    def __init__(self, path, resume=False, restart=False, main=True):
-        self.path, self.resume, self.restart, self.main = path, resume, restart, main
+    def __init__(self, path, restart=False, main=True):
+        self.path, self.restart, self.main = path, restart, main
         self.saved, self.lock = None, None  # saved: the last epoch whose files are all on disk
 
     def __enter__(self):
@@ -58,13 +58,6 @@ class RunFolder:
                 leftover.unlink()
         # both as KeyboardInterrupt (what Python makes of Ctrl+C), the handlers before kept
         self.handlers = {sig: signal.signal(sig, signal.default_int_handler) for sig in SIGNALS}
-        earlier = [name for name in (CHECKPOINT, WEIGHTS) if (self.path / name).exists()]
-        if earlier and not (self.resume or self.restart):
-            self.__exit__(None, None, None)
-            raise LessonError(
-                f"{shown(self.path)} already holds a run ({', '.join(earlier)}); add --resume to "
-                "go on, --restart to replace it, or choose another --output-dir"
-            )
         return self
 
     def __exit__(self, kind, exc, traceback):
@@ -158,7 +151,10 @@ def rng_states():
 
 
 def restore(checkpoint, nets, optimizers, rank, ranks):
-    """Nets, optimizers and this process's random numbers as the checkpoint left them."""
+    """Nets, optimizers and this process's random numbers as the checkpoint left them; the history
+    so far (none without a checkpoint)."""
+    if checkpoint is None:
+        return []
     for kind, net, opt in zip("GD", nets, optimizers, strict=False):
         net.load_state_dict(checkpoint[f"net_{kind}"])
         opt.load_state_dict(checkpoint[f"opt_{kind}"])
@@ -166,12 +162,19 @@ def restore(checkpoint, nets, optimizers, rank, ranks):
     rng = rngs[rank] if len(rngs) == ranks else rngs[0]
     torch.set_rng_state(rng["torch"])
     torch.cuda.set_rng_state_all(rng["cuda"])  # none on a CPU
+    return checkpoint["history"]
 
 
-def resume_settings(args, path):
-    """The checkpoint at `path` on --resume (else None), its settings put into `args`: a typed flag
+def resume_settings(args):
+    """--output-dir's checkpoint on --resume (else None), its settings put into `args`: a typed flag
     must agree, but for --epochs and --epochs-decay (train on)."""
-    checkpoint, saved = None, {}
+    checkpoint, saved, path = None, {}, args.output_dir / CHECKPOINT
+    earlier = [name for name in (CHECKPOINT, WEIGHTS) if (args.output_dir / name).exists()]
+    if earlier and not (args.resume or args.restart):
+        raise LessonError(
+            f"{shown(args.output_dir)} already holds a run ({', '.join(earlier)}); add --resume to "
+            "go on, --restart to replace it, or choose another --output-dir"
+        )
     if args.resume:
         fix = "train afresh with --restart instead of --resume"
         checkpoint = read_weights(path, "checkpoint", fix)
