@@ -3,7 +3,8 @@
     python docs/make_figures.py                        # rewrites the PNGs in docs/figures/
     python docs/make_figures.py --output-dir /tmp/fig  # somewhere else
 
-Writes conditional_vs_unconditional.png, unet.png and patchgan.png, measured, not drawn from
+Writes conditional_vs_unconditional.png, unet.png, patchgan.png and palette.png (the 12 label
+colours of facades_generator.py), measured, not drawn from
 memory: shapes from forward hooks (on the "meta" device: shapes without arithmetic), the PatchGAN's
 receptive field from the gradient of one logit of a random D. Photos are placeholders.
 """
@@ -15,12 +16,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python docs/mak
 
 import numpy as np
 import torch
+from PIL import Image, ImageDraw, ImageFont
 
 from helpers.figures import save_figure  # before matplotlib: a bogus MPLBACKEND gets a sentence
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch, Rectangle
 
-from facades_generator import SAMPLE_LABELS_DIR
+from facades_generator import FACADE_CLASSES, SAMPLE_LABELS_DIR
 from helpers.lesson import ROOT, ArgumentParser, open_image, path_arg, to_rgb
 from pix2pix_models import IMAGE_SIZE, PatchGANDiscriminator, UNetGenerator, init_weights
 
@@ -267,6 +269,21 @@ def draw_patchgan(label, facts, path, probe):
     return save_figure(fig, path, dpi=DPI, facecolor="white")
 
 
+def draw_palette(path, swatch=28):
+    """The 12 palette colours as a PIL image: one row per class with its index, name and RGB."""
+    font = ImageFont.load_default(size=int(swatch * 0.55))
+    chart = Image.new("RGB", (12 * swatch, len(FACADE_CLASSES) * swatch), (255, 255, 255))
+    draw = ImageDraw.Draw(chart)
+    pad = swatch // 5
+    for index, (name, rgb) in enumerate(FACADE_CLASSES):
+        top = index * swatch
+        draw.rectangle([pad, top + pad, 3 * swatch, top + swatch - pad], fill=rgb)
+        for x, text in ((3.3, f"{index + 1}"), (4.2, name), (7.4, f"{rgb}")):
+            draw.text((x * swatch, top + swatch // 2), text, fill=(0, 0, 0), font=font, anchor="lm")
+    chart.save(path)
+    return path
+
+
 def main(argv=None):
     parser = ArgumentParser(description="Draw the lesson's concept diagrams into PNG files.")
     parser.add_argument("--output-dir", type=path_arg, default=FIGURES_DIR, help="(docs/figures/)")
@@ -281,6 +298,7 @@ def main(argv=None):
         draw_conditional(label, out / "conditional_vs_unconditional.png"),
         draw_unet(shapes, out / "unet.png"),
         draw_patchgan(label, facts, out / "patchgan.png", PROBE_LOGIT),
+        draw_palette(out / "palette.png"),
     ]
     print("wrote " + ", ".join(map(str, written)))
     return {"unet": shapes, "patchgan": facts, "files": written}

@@ -11,10 +11,10 @@ import json
 from dataclasses import dataclass, fields
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
-from facades_generator import CLASS_COLORS, FACADE_CLASSES, SAMPLE_LABELS_DIR
-from helpers.lesson import ArgumentParser, LessonError, path_arg, save_image, shown
+from facades_generator import CLASS_COLORS, SAMPLE_LABELS_DIR
+from helpers.lesson import ArgumentParser, LessonError, save_image, shown
 from pix2pix_models import IMAGE_SIZE
 
 CHOICES = dict(door=("left", "center", "right", "none"))
@@ -159,47 +159,9 @@ def draw_facade(design, size=IMAGE_SIZE):
     return Image.fromarray(canvas)
 
 
-def random_design(rng):
-    """A plausible random facade (for Exercise 2 and the painter's "random facade" button)."""
-    return FacadeDesign(
-        floors=int(rng.integers(2, 7)),
-        windows_per_floor=int(rng.integers(2, 7)),
-        window_width=float(rng.uniform(0.35, 0.65)),
-        window_height=float(rng.uniform(0.4, 0.65)),
-        irregular=float(rng.choice([0.0, 0.0, rng.uniform(0.2, 0.8)])),
-        door=str(rng.choice(CHOICES["door"][:3])),
-        balconies=str(rng.choice(CHOICES["balconies"])),
-        shop_front=bool(rng.random() < 0.5),
-        moldings=bool(rng.random() < 0.8),
-        cornice=bool(rng.random() < 0.8),
-        blinds=float(rng.choice([0.0, 0.3, 0.7])),
-        pillars=bool(rng.random() < 0.3),
-        seed=int(rng.integers(0, 2**31)),
-    )
-
-
-def palette_chart(swatch=28):
-    """The 12 palette colours as a PIL image: one row per class with its index, name and RGB."""
-    font = ImageFont.load_default(size=int(swatch * 0.55))
-    chart = Image.new("RGB", (12 * swatch, len(FACADE_CLASSES) * swatch), (255, 255, 255))
-    draw = ImageDraw.Draw(chart)
-    pad = swatch // 5
-    for index, (name, rgb) in enumerate(FACADE_CLASSES):
-        top = index * swatch
-        draw.rectangle([pad, top + pad, 3 * swatch, top + swatch - pad], fill=rgb)
-        for x, text in ((3.3, f"{index + 1}"), (4.2, name), (7.4, f"{rgb}")):
-            draw.text((x * swatch, top + swatch // 2), text, fill=(0, 0, 0), font=font, anchor="lm")
-    return chart
-
-
 def main(argv=None):
-    parser = ArgumentParser(description="Redraw the shipped sample labels (or the palette chart).")
-    parser.add_argument("--palette-chart", type=path_arg, help="draw the palette chart here")
-    args = parser.parse_args(argv)
-    if args.palette_chart:
-        save_image(palette_chart(), args.palette_chart)
-        print(f"Wrote the palette chart to {shown(args.palette_chart)}")
-        return
+    parser = ArgumentParser(description="Redraw the shipped sample labels from designs.json.")
+    parser.parse_args(argv)
     for name, spec in SAMPLE_DESIGNS.items():
         save_image(draw_facade(FacadeDesign(**spec)), SAMPLE_LABELS_DIR / f"{name}.png")
     print(f"Wrote {len(SAMPLE_DESIGNS)} labels to {shown(SAMPLE_LABELS_DIR)}")

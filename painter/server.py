@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 
 from facades_generator import FACADE_CLASSES, SAMPLE_LABELS_DIR, load_label
-from helpers.facade_labels import draw_facade, random_design
+from helpers.facade_labels import CHOICES, FacadeDesign, draw_facade
 from helpers.lesson import LessonError, ImageTooLarge, open_image, png_bytes, tensor_to_image
 from pix2pix_models import IMAGE_SIZE, translate
 
@@ -63,6 +63,25 @@ SAFE_HEADERS = {  # on every answer. The CSP: the page may load nothing but this
     "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
 }
+
+
+def random_design(rng):
+    """A plausible random facade: the "random facade" button's."""
+    return FacadeDesign(
+        floors=int(rng.integers(2, 7)),
+        windows_per_floor=int(rng.integers(2, 7)),
+        window_width=float(rng.uniform(0.35, 0.65)),
+        window_height=float(rng.uniform(0.4, 0.65)),
+        irregular=float(rng.choice([0.0, 0.0, rng.uniform(0.2, 0.8)])),
+        door=str(rng.choice(CHOICES["door"][:3])),
+        balconies=str(rng.choice(CHOICES["balconies"])),
+        shop_front=bool(rng.random() < 0.5),
+        moldings=bool(rng.random() < 0.8),
+        cornice=bool(rng.random() < 0.8),
+        blinds=float(rng.choice([0.0, 0.3, 0.7])),
+        pillars=bool(rng.random() < 0.3),
+        seed=int(rng.integers(0, 2**31)),
+    )
 
 
 def ip_address(host):

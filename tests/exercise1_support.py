@@ -10,7 +10,8 @@ from PIL import Image
 import exercise1_observe
 import helpers.figures
 from facades_generator import AUTHORS, snap_to_palette
-from helpers.facade_labels import draw_facade, random_design
+from helpers.facade_labels import draw_facade
+from painter.server import random_design
 from pix2pix_models import IMAGE_SIZE, UNetGenerator, init_weights
 
 

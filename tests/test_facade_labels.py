@@ -6,10 +6,9 @@ import pytest
 from PIL import Image
 
 from facades_generator import CLASS_COLORS, PALETTE, SAMPLE_LABELS_DIR
-from helpers import facade_labels
-from helpers.facade_labels import SAMPLE_DESIGNS, FacadeDesign, draw_facade, palette_chart
-from helpers.facade_labels import random_design
-from helpers.lesson import ROOT, LessonError
+from helpers.facade_labels import SAMPLE_DESIGNS, FacadeDesign, draw_facade
+from painter.server import random_design
+from helpers.lesson import LessonError
 
 EDGE_DESIGNS = [
     FacadeDesign(floors=1, windows_per_floor=1, door="none"),
@@ -66,15 +65,6 @@ def test_shipped_samples_are_what_the_builder_draws_from_designs_json(name):
     with Image.open(SAMPLE_LABELS_DIR / f"{name}.png") as shipped:
         drawn = draw_facade(FacadeDesign.from_spec(SAMPLE_DESIGNS[name]))
         assert np.array_equal(np.asarray(shipped.convert("RGB")), np.asarray(drawn))
-
-
-def test_palette_chart_swatches_are_the_palette_and_docs_copy_is_current(tmp_path):
-    facade_labels.main(["--palette-chart", str(tmp_path / "chart.png")])  # docs/palette.png's way
-    docs = Image.open(ROOT / "docs" / "palette.png")
-    for chart in (palette_chart(), Image.open(tmp_path / "chart.png"), docs):
-        swatch, rgb = chart.height // len(PALETTE), chart.convert("RGB")
-        centres = [rgb.getpixel((1.5 * swatch, (i + 0.5) * swatch)) for i in range(len(PALETTE))]
-        assert np.array_equal(np.array(centres), PALETTE)
 
 
 @pytest.mark.parametrize(

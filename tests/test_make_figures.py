@@ -4,11 +4,15 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from docs import make_figures
+from facades_generator import PALETTE
 from helpers.lesson import ROOT
+
+FIGURES = ROOT / "docs" / "figures"
 
 
 @pytest.fixture(scope="module")
@@ -21,10 +25,17 @@ def test_every_figure_is_written_at_the_size_of_the_committed_one(drawn):
     out, result = drawn
     names = sorted(path.name for path in out.iterdir())  # and no temporary file left behind
     assert names == sorted(path.name for path in result["files"])
-    assert names == ["conditional_vs_unconditional.png", "patchgan.png", "unet.png"]
+    assert names == ["conditional_vs_unconditional.png", "palette.png", "patchgan.png", "unet.png"]
     for name in names:
-        with Image.open(out / name) as new, Image.open(ROOT / "docs" / "figures" / name) as old:
+        with Image.open(out / name) as new, Image.open(FIGURES / name) as old:
             assert new.size == old.size, name
+
+
+def test_the_palette_chart_shows_the_palette(drawn):
+    for chart in (Image.open(drawn[0] / "palette.png"), Image.open(FIGURES / "palette.png")):
+        swatch, rgb = chart.height // len(PALETTE), chart.convert("RGB")
+        centres = [rgb.getpixel((1.5 * swatch, (i + 0.5) * swatch)) for i in range(len(PALETTE))]
+        assert np.array_equal(np.array(centres), PALETTE)
 
 
 def test_unet_shapes_are_those_of_unet_256(drawn):

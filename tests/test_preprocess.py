@@ -13,7 +13,8 @@ import pytest
 from PIL import Image
 
 import preprocess_anime_sketches as prep
-from helpers.facade_labels import draw_facade, random_design
+from helpers.facade_labels import draw_facade
+from painter.server import random_design
 from helpers.lesson import ROOT
 from preprocessing.demo import draw_demo_pair
 
