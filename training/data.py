@@ -20,28 +20,23 @@ NO_DATA = "run `python preprocess_anime_sketches.py --demo 200` (synthetic) or o
 VERIFY = "check the set with `python preprocess_anime_sketches.py --verify`"
 
 
-def find_pairs(split_dir):
-    """Sorted (sketch, colour) path pairs of one split; what is not a pair is named and skipped."""
-    pairs, lone, skipped = pair_files(split_dir)
-    for path, partner in lone:
-        print(f"warning: skipping {shown(path)}: no {shown(partner)} to pair it with")
-    for path, what in skipped:
-        print(f"warning: skipping {shown(path)}: it is {what}, not an image file")
-    return pairs
-
-
-def crc(pair):
-    return zlib.crc32(pair[0].stem.encode()) % 100  # fixed by name, whatever else is in the set
-
-
 def split_pairs(data_dir):
-    """(train, val): val/, or the pairs of train whose name's CRC32 % 100 < HOLDOUT_PERCENT."""
-    train = find_pairs(data_dir / "train")  # none if there is no such folder
+    """(train, val) path pairs: val/, or the pairs of train whose name's CRC32 % 100 is below
+    HOLDOUT_PERCENT. What is not a pair is named and skipped."""
+    found = {}
+    for split in ("train", "val"):  # a missing folder: no pairs
+        found[split], lone, skipped = pair_files(data_dir / split)
+        for path, partner in lone:
+            print(f"warning: skipping {shown(path)}: no {shown(partner)} to pair it with")
+        for path, what in skipped:
+            print(f"warning: skipping {shown(path)}: it is {what}, not an image file")
+    train, val = found["train"], found["val"]
     if (data_dir / "val").is_dir():
-        return train, find_pairs(data_dir / "val")
-    val = [pair for pair in train if crc(pair) < HOLDOUT_PERCENT]
+        return train, val
+    crc = {pair: zlib.crc32(pair[0].stem.encode()) % 100 for pair in train}  # fixed by name
+    val = [pair for pair in train if crc[pair] < HOLDOUT_PERCENT]
     if not val and len(train) > 1:  # a tiny set with no such name: its lowest
-        val = [min(train, key=crc)]
+        val = [min(train, key=crc.get)]
     return [pair for pair in train if pair not in val], val
 
 

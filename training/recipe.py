@@ -18,8 +18,7 @@ ISA_WITHOUT_BF16 = {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX512_CORE", "AVX512_
 
 
 def lr_factor(epoch, epochs, epochs_decay):
-    """The official `--lr_policy linear` (models/networks.py) for epochs from 1: constant, then
-    falling linearly over the last `epochs_decay` epochs, the last one at 1/(decay + 1)."""
+    """The official linear policy (models/networks.py): 1, then down to 1/(decay + 1) at the end."""
     return min(1.0, (epochs - epoch + 1) / (epochs_decay + 1))
 
 
@@ -48,9 +47,8 @@ class StepSpeed:
 
     @classmethod
     def choose(cls, device, fp32=False):
-        """fp32: the official way. Else autocast to the device's native precision, channels_last
-        with it (in fp32 on a CPU, NHWC slows BatchNorm and the backward passes more than it
-        speeds the forward), and fused Adam (one kernel for Adam's arithmetic) on CPU and CUDA."""
+        """fp32: the official way. Else autocast to the native precision, channels_last with it (in
+        fp32, NHWC slows a CPU's BatchNorm and backward passes more than it helps), fused Adam."""
         if fp32:
             return cls()
         dtype = training_dtype(device)
@@ -107,9 +105,7 @@ def train_step(net_G, net_D, opt_G, opt_D, real_A, real_B, lambda_L1=LAMBDA_L1, 
     scaler.step(opt_G)
     scaler.update()  # once per iteration, after both optimizers stepped
     parts = dict(G_GAN=loss_G_GAN, G_L1=loss_G_L1, D_real=loss_D_real, D_fake=loss_D_fake)
-    parts.update(
-        D_of_real=torch.sigmoid(pred_real).mean(), D_of_fake=torch.sigmoid(pred_fake).mean()
-    )
+    parts.update(D_of_real=pred_real.sigmoid().mean(), D_of_fake=pred_fake.sigmoid().mean())
     return {k: v.item() for k, v in parts.items()}
 
 

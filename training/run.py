@@ -24,8 +24,7 @@ from training.recipe import LAMBDA_L1
 CHECKPOINT, WEIGHTS, METRICS = "exercise3_checkpoint.pth", "generator_weights.pth", "metrics.csv"
 PROGRESS, LOCK = "exercise3_training_progress.png", ".exercise3.lock"
 FORMAT_VERSION = 1  # of both files; a reader refuses another version rather than guess
-# The settings a checkpoint keeps (--resume takes them); OLDER_RUNS: what runs before a setting
-# existed used.
+# What a checkpoint keeps for --resume; OLDER_RUNS: what runs made before a setting existed used
 SETTINGS = "epochs epochs_decay batch_size lr beta1 lambda_l1 no_gan ngf ndf image_size".split()
 SETTINGS += ["seed", "max_images", "val_images"]
 OLDER_RUNS = dict(epochs_decay=0, no_gan=False)
@@ -168,15 +167,13 @@ def restore(checkpoint, nets, optimizers, rank, ranks):
 def resume_settings(args):
     """--output-dir's checkpoint on --resume (else None), its settings put into `args`: a typed flag
     must agree, but for --epochs and --epochs-decay (train on)."""
-    checkpoint, saved, path = None, {}, args.output_dir / CHECKPOINT
-    earlier = [name for name in (CHECKPOINT, WEIGHTS) if (args.output_dir / name).exists()]
+    folder, checkpoint, saved = args.output_dir, None, {}
+    earlier = [name for name in (CHECKPOINT, WEIGHTS) if (folder / name).exists()]
     if earlier and not (args.resume or args.restart):
-        raise LessonError(
-            f"{shown(args.output_dir)} already holds a run ({', '.join(earlier)}); add --resume to "
-            "go on, --restart to replace it, or choose another --output-dir"
-        )
+        fix = "add --resume to go on, --restart to replace it, or choose another --output-dir"
+        raise LessonError(f"{shown(folder)} already holds a run ({', '.join(earlier)}); {fix}")
     if args.resume:
-        fix = "train afresh with --restart instead of --resume"
+        fix, path = "train afresh with --restart instead of --resume", folder / CHECKPOINT
         checkpoint = read_weights(path, "checkpoint", fix)
         if not isinstance(checkpoint, dict) or checkpoint.get("format_version") != FORMAT_VERSION:
             raise LessonError(f"{shown(path)} is not an Exercise 3 checkpoint, format 1; {fix}.")
@@ -186,10 +183,7 @@ def resume_settings(args):
         was = f"{'with' if saved[key] else 'without'} {flag}"  # a switch, or a value:
         was = was if isinstance(value, bool) else f"with {flag} {saved[key]}, not {value}"
         if value != saved[key]:
-            raise LessonError(
-                f"the checkpoint in {shown(args.output_dir)} was trained {was}; "
-                f"drop {flag} to resume, or train afresh with --restart"
-            )
+            raise LessonError(f"the run was trained {was}; drop {flag}, or train afresh: --restart")
     for key in saved.keys() & set(SETTINGS) - (args.typed & {"epochs", "epochs_decay"}):
         setattr(args, key, saved[key])
     if args.epochs_decay is None:
@@ -242,9 +236,8 @@ def epoch_line(row, args):
     """An epoch in a line: G's loss parts, D's parts and mean verdicts (with a D), validation."""
     if row["epoch"] == 0:
         return f"epoch 0 (untrained G): val L1 {row['val_L1']:.4f}"
-    line = f"epoch {row['epoch']}/{args.epochs}  G: "
-    line += f"GAN {row['G_GAN']:.3f} + " if "G_GAN" in row else ""  # --no-gan: L1 alone
-    line += f"{args.lambda_l1:g} x L1 {row['G_L1']:.4f}"
+    gan = f"GAN {row['G_GAN']:.3f} + " if "G_GAN" in row else ""  # --no-gan: L1 alone
+    line = f"epoch {row['epoch']}/{args.epochs}  G: {gan}{args.lambda_l1:g} x L1 {row['G_L1']:.4f}"
     if "D_real" in row:
         line += f"  D: real {row['D_real']:.3f} fake {row['D_fake']:.3f}  "
         line += f"D(real) {row['D_of_real']:.2f} D(fake) {row['D_of_fake']:.2f}"
