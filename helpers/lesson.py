@@ -112,15 +112,11 @@ def choose_device(name="auto"):
     """One rule for every script: `auto` = cuda, then mps, then cpu."""
     import torch
 
-    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "mps" if mps else "cpu"
-    elif name not in DEVICE_CHOICES:
-        raise LessonError(f"unknown device {name!r}; choose one of {', '.join(DEVICE_CHOICES)}.")
-    elif name == "cuda" and not torch.cuda.is_available() or name == "mps" and not mps:
-        missing = "CUDA GPU" if name == "cuda" else "Apple MPS device"
-        raise LessonError(f"--device {name}: PyTorch sees no {missing}; use --device auto or cpu.")
-    return torch.device(name)
+    found = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    here = [device for device, ok in found.items() if ok] + ["cpu"]
+    if name != "auto" and name not in here:
+        raise LessonError(f"--device {name}: PyTorch sees no {name} device; use auto or cpu.")
+    return torch.device(here[0] if name == "auto" else name)
 
 
 def refuse_overwrite(output, inputs=(), flag="--output"):

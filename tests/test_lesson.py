@@ -18,7 +18,7 @@ import download_pretrained
 import exercise2_explore
 from helpers.figures import drawable, save_grid
 from helpers.lesson import ROOT, LessonError, above, at_least, open_image, path_arg
-from helpers.lesson import read_weights, refuse_overwrite, seed_number
+from helpers.lesson import choose_device, read_weights, refuse_overwrite, seed_number
 
 SCRIPTS = ["exercise1_observe.py", "exercise2_explore.py", "exercise3_train.py"]
 SCRIPTS += ["colorize_sketch.py", "preprocess_anime_sketches.py", "download_pretrained.py"]
@@ -93,6 +93,13 @@ def test_plain_numbers_and_integers_are_not_weights(tmp_path):
 def test_a_bad_number_or_path_is_one_sentence(kind, text, words):
     with pytest.raises(argparse.ArgumentTypeError, match=words):
         kind(text)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
+def test_a_device_pytorch_cannot_see_is_one_sentence():
+    with pytest.raises(LessonError, match="sees no cuda device; use auto or cpu"):
+        choose_device("cuda")
+    assert choose_device("auto") == choose_device("cpu") or torch.backends.mps.is_available()
 
 
 def test_good_values_pass_and_a_quoted_tilde_is_home():
