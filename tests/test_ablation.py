@@ -27,8 +27,7 @@ def no_discriminator(*args, **kwargs):
 
 
 def two_epochs(data, out, *flags):
-    """A 2-epoch run into `out` (read-only for the tests), building no D with --no-gan; returns
-    (out, what it printed)."""
+    """(out, what it printed) of a 2-epoch run (read-only for the tests); --no-gan builds no D."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("sys.stdout", printed := io.StringIO())
         if "--no-gan" in flags:
@@ -84,7 +83,7 @@ def test_the_progress_plot_says_there_is_no_d(tmp_path):
     history = [dict(epoch=0, val_L1=0.5), *(dict(epoch=e, G_L1=0.3, val_L1=0.4) for e in (1, 2))]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # an empty legend would warn
-        save_figures(lambda name: tmp_path / name, history, 2, None, *torch.zeros(3, 1, 3, 8, 8))
+        save_figures(tmp_path.joinpath, history, 2, None, *torch.zeros(3, 1, 3, 8, 8))
     assert (tmp_path / PROGRESS).exists() and not list(tmp_path.glob("*patchgan*"))
 
 
@@ -106,9 +105,8 @@ def test_resume_keeps_no_gan_without_the_flag(data, l1_only, tmp_path, monkeypat
 
 
 def test_a_run_from_before_a_setting_existed_resumes_as_it_trained(tmp_path):
-    """Runs from before --epochs-decay and --no-gan decayed nothing and had a D."""
     old = {k: v for k, v in vars(ex3.parse_args([])).items() if k in SETTINGS}
-    del old["epochs_decay"], old["no_gan"]
+    del old["epochs_decay"], old["no_gan"]  # runs from before they existed decayed nothing, had D
     torch.save(dict(format_version=1, settings=old), tmp_path / CHECKPOINT)
     resume_settings(args := ex3.parse_args(["--resume", "--output-dir", str(tmp_path)]))
     assert (args.epochs_decay, args.no_gan) == (0, False)

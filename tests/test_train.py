@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import torch.nn as nn
 from PIL import Image
 
 import colorize_sketch
@@ -129,9 +128,7 @@ def test_patchgan_maps_show_ds_training_verdicts(tmp_path, monkeypatch):
     grids = []
     monkeypatch.setattr(training_run, "save_grid", lambda *args: grids.append(args))
     history = [dict(epoch=1, G_L1=0.3, val_L1=0.3)]
-    training_run.save_figures(
-        lambda name: tmp_path / name, history, 1, net_D, real_A, fake_B, real_B
-    )
+    training_run.save_figures(tmp_path.joinpath, history, 1, net_D, real_A, fake_B, real_B)
     _, maps, titles, *_ = grids[1]
     assert titles == ["sketch (input)", "D on the real pair", "D on the generated pair"]
     for row, images in zip(maps[1:], (real_B, fake_B), strict=True):
@@ -155,7 +152,7 @@ def test_validation_twin_gives_per_image_statistics_without_side_effects():
     with torch.no_grad():
         together = twin(images)
         assert all(torch.equal(v, before[k]) for k, v in net_G.state_dict().items())
-        for dropout in [m for m in net_G.modules() if isinstance(m, nn.Dropout)]:
+        for dropout in [m for m in net_G.modules() if isinstance(m, torch.nn.Dropout)]:
             dropout.eval()  # the paper's protocol image by image: train-mode BatchNorm, no dropout
         alone = torch.cat([net_G(images[i : i + 1]) for i in range(3)])
     assert torch.allclose(together, alone, atol=1e-5)

@@ -1,6 +1,5 @@
-"""Exercise 3's data: the preprocessed pairs (preprocessing/__init__.py says which files make one)
--> (real_A, real_B) batches. Training pairs get the official jitter (§6.2): resize to 286, random
-256 crop, random horizontal flip, with ONE set of random values for both images."""
+"""Exercise 3's data: the preprocessed pairs (preprocessing/__init__.py) -> (real_A, real_B)
+batches; training pairs get §6.2's jitter (resize to 286, random 256 crop, flip), ONE for both."""
 
 import os
 import zlib

@@ -222,11 +222,8 @@ def describe_run(args, device, speed, loader, val_loader, nets, saved):
         )
     load, cores = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0, os.cpu_count() or 1
     if device.type == "cpu" and load > cores and "OMP_WAIT_POLICY" not in os.environ:
-        # spinning OpenMP threads wait for descheduled ones (docs/troubleshooting.rst has figures)
-        lines.append(
-            f"  note: this machine is busy (load {load:.1f} on {cores} cores): start Python "
-            "with OMP_WAIT_POLICY=PASSIVE, or every small op waits for a descheduled thread"
-        )
+        note = f"  note: this machine is busy (load {load:.1f} on {cores} cores): start Python"
+        lines.append(f"{note} with OMP_WAIT_POLICY=PASSIVE (threads spin for descheduled ones)")
     if saved is not None and saved >= args.epochs:
         lines.append(f"The checkpoint is at epoch {saved}: pass a larger --epochs to go on.")
     print("\n".join(lines), flush=True)
