@@ -88,19 +88,14 @@ def save(write, path):
 
 def parse_args(argv):
     parser = ArgumentParser(description="Colour line sketches with Exercise 3's generator(s).")
-    parser.add_argument("sketches", nargs="+", type=path_arg, help="sketch images or folders")
-    parser.add_argument(
-        "--weights",
-        nargs="+",
-        type=path_arg,
-        default=[Path("generator_weights.pth")],
-        help="exercise3_train.py's generator_weights.pth files (default: ./generator_weights.pth)",
-    )
-    parser.add_argument("--output-dir", type=path_arg, default=Path("."), help="(default: .)")
-    parser.add_argument("--grid", type=path_arg, help="write one comparison grid PNG here instead")
-    parser.add_argument(
-        "--per-folder", type=at_least(1, below=1000), default=5, help="images per folder; default 5"
-    )
+    add = parser.add_argument
+    add("sketches", nargs="+", type=path_arg, help="sketch images or folders")
+    weights = "exercise3_train.py's generator_weights.pth (default: ./generator_weights.pth)"
+    default = [Path("generator_weights.pth")]  # several: a row each
+    add("--weights", nargs="+", type=path_arg, default=default, help=weights)
+    add("--output-dir", type=path_arg, default=Path("."), help="(default: .)")
+    add("--grid", type=path_arg, help="write one comparison grid PNG here instead")
+    add("--per-folder", type=at_least(1, below=1000), default=5, help="per folder (default: 5)")
     add_device_argument(parser)
     return parser.parse_args(argv)
 

@@ -63,32 +63,16 @@ def read_label(path):
 
 def parse_args(argv):
     parser = ArgumentParser(description="Facade labels -> photos with pix2pix, in one grid.")
-    parser.add_argument(
-        "--labels",
-        nargs="+",
-        type=path_arg,
-        default=[SAMPLE_LABELS_DIR],
-        help="label files and/or folders of PNG/JPEG labels (default: sample_facades/base/)",
-    )
-    parser.add_argument(
-        "--num-labels",
-        type=at_least(1, below=1000),
-        default=4,  # enough to compare facades, few enough to read the figure
-        help="labels per folder, spread over its sorted files; named files all count (default: 4)",
-    )
-    parser.add_argument(
-        "--output",
-        type=path_arg,
-        default=Path("exercise1_output.png"),
-        help="the grid to write: .png, .jpg, .pdf or .svg (default: exercise1_output.png)",
-    )
+    add = parser.add_argument
+    labels = "label files and/or folders of PNG/JPEG labels (default: sample_facades/base/)"
+    add("--labels", nargs="+", type=path_arg, default=[SAMPLE_LABELS_DIR], help=labels)
+    # 4: enough to compare facades, few enough to read the figure
+    add("--num-labels", type=at_least(1, below=1000), default=4, help="per folder (default: 4)")
+    output = "the grid: .png, .jpg, .pdf or .svg (default: exercise1_output.png)"
+    add("--output", type=path_arg, default=Path("exercise1_output.png"), help=output)
     add_generator_arguments(parser, several=True)  # --checkpoint (one or more), --device, --fast
-    parser.add_argument(
-        "--dropout",
-        action="store_true",
-        help="dropout on at test time, as in the paper (§3.3) and test.py: each run draws "
-        "another facade (default: off, so runs repeat)",
-    )
+    dropout = "dropout on at test time, as in the paper (§3.3): each run draws another facade"
+    add("--dropout", action="store_true", help=dropout + " (default: off, so runs repeat)")
     return parser.parse_args(argv)
 
 

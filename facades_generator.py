@@ -140,13 +140,9 @@ def create_facades_generator(
 
 def add_generator_arguments(parser, several=False):
     """--checkpoint (several=True: one file or more, as in Exercise 1), --device and --fast."""
-    parser.add_argument(
-        "--checkpoint",
-        type=path_arg,
-        nargs="+" if several else None,
-        default=[DEFAULT_CHECKPOINT] if several else DEFAULT_CHECKPOINT,
-        help="the authors' weights (default: checkpoints/facades_generator.pth) or a "
-        "generator_weights.pth that exercise3_train.py wrote",
-    )
+    weights = "the authors' (default: checkpoints/facades_generator.pth) or exercise3_train.py's"
+    default = [DEFAULT_CHECKPOINT] if several else DEFAULT_CHECKPOINT
+    nargs = "+" if several else None
+    parser.add_argument("--checkpoint", type=path_arg, nargs=nargs, default=default, help=weights)
     add_device_argument(parser)
     parser.add_argument("--fast", action="store_true", help="faster: bf16 if native; default fp32")

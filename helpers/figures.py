@@ -44,15 +44,12 @@ def drawable(text):
     return "".join(kept).replace("$", r"\$")
 
 
-def figure_format(path):
-    return FIGURE_FORMATS.get(Path(path).suffix.lower())
-
-
 def save_figure(fig, path, dpi=100, **savefig_options):
     """Write a figure atomically in the format its suffix names (else PNG), then close it."""
+    kind = FIGURE_FORMATS.get(Path(path).suffix.lower(), "png")
     try:
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=figure_format(path) or "png", dpi=dpi, **savefig_options)
+            fig.savefig(tmp, format=kind, dpi=dpi, **savefig_options)
     finally:
         plt.close(fig)
     return Path(path)

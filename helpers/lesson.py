@@ -39,7 +39,6 @@ class LessonError(Exception):
 
 
 def fail(message, code=2):
-    """One actionable sentence on stderr and exit status `code`: no traceback."""
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(code)
 
@@ -185,7 +184,6 @@ def file_problem(path):
 
 
 def write_failure(exc, path):
-    """An OSError from writing `path` as a sentence with the fix."""
     reason, fix = exc.strerror or str(exc), "check that folder"
     if exc.errno in FULL_DISK:
         reason, fix = f"the disk is full or the file too large: {reason}", "free some space"
@@ -195,7 +193,8 @@ def write_failure(exc, path):
 
 
 def check_writable_folder(folder):
-    """None if files can be created in `folder` (made if missing), else why not."""
+    """None if files can be created in `folder` (made if missing), else why not: a read-only
+    folder fails in the first second, not after an epoch."""
     try:
         Path(folder).mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=folder).close()
@@ -281,9 +280,7 @@ def tensor_to_image(tensor):
     from torchvision.transforms.v2.functional import to_pil_image
 
     t = tensor.detach().float().cpu().clamp(-1, 1)
-    t = t.squeeze(0) if t.dim() == 4 and len(t) == 1 else t
-    if t.dim() != 3:
-        raise ValueError(f"expected one image, got a tensor of shape {tuple(tensor.shape)}")
+    t = t.squeeze(0) if t.dim() == 4 else t  # (1, 3, H, W); a batch of several fails below
     return to_pil_image(((t.expand(3, -1, -1) + 1) * 127.5).round().byte(), mode="RGB")
 
 
@@ -294,7 +291,6 @@ def png_bytes(image):
 
 
 def save_image(image, path):
-    """Save a PIL image atomically in the format its suffix names (else PNG)."""
     with atomic_path(path) as tmp:
         image.save(tmp, format=Image.registered_extensions().get(Path(path).suffix.lower(), "PNG"))
 
