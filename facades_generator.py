@@ -1,14 +1,10 @@
 """The pretrained facades model: CMP label maps in, photo-like facades out.
 
-    from facades_generator import create_facades_generator, load_label
-    from pix2pix_models import translate
-    net_G = create_facades_generator()  # the official network, fp32
+    net_G = create_facades_generator()  # the official facades_label2photo network, fp32
     real_A = load_label("sample_facades/base/townhouse_4_floors.png")  # (3, 256, 256) in [-1, 1]
-    fake_B = translate(net_G, real_A.unsqueeze(0))  # (1, 3, 256, 256) in [-1, 1]
+    fake_B = pix2pix_models.translate(net_G, real_A.unsqueeze(0))  # (1, 3, 256, 256)
 
-The weights are the official `facades_label2photo` generator (`python download_pretrained.py`).
-open_generator opens any generator file for the scripts: those weights or a generator_weights.pth
-that exercise3_train.py wrote.
+open_generator opens any generator file: those weights or exercise3_train.py's.
 """
 
 import os

@@ -33,7 +33,6 @@ class Heat:
     vmax: float = 1.0
     label: str = ""  # the colour bar's label
     under: torch.Tensor = None
-    cmap: str = "magma"
 
 
 def drawable(text):
@@ -60,7 +59,7 @@ def draw_cell(ax, cell):
     if not isinstance(cell, Heat):
         ax.imshow(tensor_to_image(cell), interpolation="nearest")
         return None
-    colours = dict(cmap=cell.cmap, vmin=cell.vmin, vmax=cell.vmax, interpolation="nearest")
+    colours = dict(cmap="magma", vmin=cell.vmin, vmax=cell.vmax, interpolation="nearest")
     if cell.under is None:
         return ax.imshow(cell.values.float().cpu().numpy(), **colours)
     height, width = cell.under.shape[-2:]

@@ -237,8 +237,7 @@ def open_image(source, what="image", fix="pass another file", formats=None, draf
                 raise ImageTooLarge(too_large)
             image.verify()  # every chunk and checksum, even where the pixels would decode
             image = Image.open(io.BytesIO(data), formats=formats)  # verify() used it up
-            if draft_size is not None:
-                image.draft(image.mode, draft_size)  # a JPEG decodes fewer pixels
+            image.draft(image.mode, draft_size)  # a JPEG decodes fewer pixels; others ignore it
             image.load()
         ImageOps.exif_transpose(image, in_place=True)
         return image
