@@ -265,13 +265,14 @@ def save_figures(stage, history, epochs, net_D, real_A, fake_B, real_B):
         verdict = f"{title}: D's verdict per 70x70 patch (1 = real)"
         save_grid(stage(f"exercise3_patchgan_{epoch}.png"), rows, kinds, verdict, cols, captions)
     fig = Figure(figsize=(15, 4), layout="constrained")  # no pyplot: no window, any backend
-    panels = {"G's loss": ("G_GAN", "G_L1"), "D's loss": ("D_real", "D_fake"), "val": ("val_L1",)}
+    panels = {"G's loss": ("G_GAN", "G_L1"), "D's loss": ("D_real", "D_fake")}
+    panels["validation L1 (lower is better)"] = ("val_L1",)
     for ax, (name, keys) in zip(fig.subplots(1, 3), panels.items(), strict=True):
         ax.set(title=name, xlabel="epoch")
         for key in keys:
             if rows := [h for h in history if key in h]:  # row 0: validation only
                 ax.plot([h["epoch"] for h in rows], [h[key] for h in rows], ".-", label=key)
-        if "D_real" in history[-1] and name != "val":
+        if "D_real" in history[-1] and keys != ("val_L1",):
             ax.axhline(math.log(2), color="grey", ls=":", label="log 2 = 0.69: D undecided")
         if ax.lines:  # an empty legend is a warning
             ax.legend()
