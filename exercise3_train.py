@@ -29,7 +29,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import default_collate
 from tqdm import tqdm
 
-from helpers.lesson import DEVICE_CHOICES, ArgumentParser, LessonError, above, at_least
+from helpers.lesson import DEVICE_CHOICES, ArgumentParser, LessonError, at_least
 from helpers.lesson import choose_device, fail, path_arg, seed_number
 from pix2pix_models import IMAGE_SIZE, PatchGANDiscriminator, UNetGenerator, init_weights
 from pix2pix_models import generator_at_test_time, translate
@@ -64,7 +64,7 @@ def parse_args(argv=None):
     add("--epochs", type=at_least(1), default=100, help="passes over the training pairs")
     add("--epochs-decay", type=at_least(0), help="the last, lr falling to 0; None: half of them")
     add("--batch-size", type=at_least(1), default=4, help="pairs per step (per process)")
-    add("--lr", type=above(0), default=LR, help="Adam's learning rate")
+    add("--lr", type=at_least(0.0, float, exclusive=True), default=LR, help="Adam's learning rate")
     add("--beta1", type=at_least(0.0, float, below=1.0), default=BETA1, help="Adam's beta1")
     add("--lambda-l1", type=at_least(0.0, float), default=LAMBDA_L1, help="0: GAN alone")
     add("--no-gan", action="store_true", help="L1 alone: no discriminator is built")
@@ -108,7 +108,8 @@ def main(argv=None):
         with RunFolder(args.output_dir, args.restart, main=rank == 0) as folder:
             train(args, folder, rank, device)
     except LessonError as exc:
-        fail(str(exc))
+        text = str(exc)  # from a loading worker: its whole traceback, the sentence on the last line
+        fail(text.splitlines()[-1].split(": ", 1)[1] if "Original Traceback" in text else text)
     except (RuntimeError, MemoryError) as exc:
         # torch.OutOfMemoryError on a GPU; the CPU's allocator's RuntimeError has only its text
         oom = isinstance(exc, (torch.OutOfMemoryError, MemoryError))

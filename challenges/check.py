@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python challenges/check.py`
 
-from helpers.lesson import ROOT, ArgumentParser, above, fail, path_arg, shown
+from helpers.lesson import ROOT, ArgumentParser, at_least, fail, path_arg, shown
 
 HERE = Path(__file__).resolve().parent
 CHALLENGES = {
@@ -75,7 +75,9 @@ def main(argv=None):
     parser.add_argument("--solutions", action="store_true", help="check challenges/solutions/")
     parser.add_argument("--folder", type=path_arg, help="check the three files in this folder")
     limit = f"seconds each challenge may take (default: {TIME_LIMIT})"
-    parser.add_argument("--time-limit", type=above(0), default=TIME_LIMIT, help=limit)
+    parser.add_argument(
+        "--time-limit", type=at_least(0.0, float, exclusive=True), default=TIME_LIMIT, help=limit
+    )
     args = parser.parse_args(argv)
     folder = args.folder or (HERE / "solutions" if args.solutions else HERE)
     if not folder.is_dir():

@@ -21,21 +21,13 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 # The repository's root: where every script and test finds checkpoints/ and sample_facades/.
 ROOT = Path(__file__).resolve().parents[1]
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+DEVICE_CHOICES, DEVICE_RULE = ("auto", "cpu", "cuda", "mps"), "auto (default): cuda, mps, then cpu"
 # What a write gets from a full disk, a full quota, or a file size limit (EFBIG, as on FAT32).
 FULL_DISK = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG)
 
 
 class LessonError(Exception):
     """An expected problem (missing weights or data, a bad file), its message saying what to do."""
-
-    def __init__(self, message=""):
-        # A DataLoader worker's exception reaches the main process re-made from a text holding the
-        # worker's whole traceback ("... Original Traceback ..."): keep the sentence it raised.
-        raised = f"{type(self).__name__}: "
-        if "Original Traceback" in message and raised in message:
-            message = message.rsplit(raised, 1)[1].strip()
-        super().__init__(message)
 
 
 def fail(message, code=2):
@@ -69,8 +61,9 @@ def path_arg(text):
     return Path(text).expanduser()
 
 
-def at_least(minimum, kind=int, below=None):
-    """An argparse type: a finite number of `kind`, at least `minimum` (and below `below`)."""
+def at_least(minimum, kind=int, below=None, exclusive=False):
+    """An argparse type: a finite number of `kind`, at least `minimum` (above it if `exclusive`),
+    and below `below` if given."""
 
     def parse(text):
         try:
@@ -78,22 +71,11 @@ def at_least(minimum, kind=int, below=None):
         except ValueError:
             whole = "whole " if kind is int else ""
             raise argparse.ArgumentTypeError(f"{text!r} is not a {whole}number") from None
-        if not minimum <= value < (math.inf if below is None else below):  # refuses nan and inf
-            bounds = f"at least {minimum:n}" if minimum > -math.inf else "a finite number"
+        low = value > minimum if exclusive else value >= minimum
+        if not (low and value < (math.inf if below is None else below)):  # refuses nan and inf
+            bounds = f"{'above' if exclusive else 'at least'} {minimum:n}"
             bounds += "" if below is None else f" and below {below:n}"
             raise argparse.ArgumentTypeError(f"must be {bounds}, not {text}")
-        return value
-
-    return parse
-
-
-def above(minimum, kind=float):
-    """An argparse type: a finite number of `kind` above `minimum` (a learning rate, say)."""
-
-    def parse(text):
-        value = at_least(-math.inf, kind)(text)  # refuses nan and inf
-        if not value > minimum:
-            raise argparse.ArgumentTypeError(f"must be above {minimum:g}, not {text}")
         return value
 
     return parse
@@ -103,8 +85,7 @@ seed_number = at_least(0, int, below=2**32)  # the range torch, random and numpy
 
 
 def add_device_argument(parser):
-    rule = "auto (the default) = cuda, then mps, then cpu"
-    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help=rule)
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help=DEVICE_RULE)
 
 
 def choose_device(name="auto"):
@@ -284,8 +265,7 @@ def tensor_to_image(tensor):
 
 
 def png_bytes(image):
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    image.save(buffer := io.BytesIO(), format="PNG")
     return buffer.getvalue()
 
 

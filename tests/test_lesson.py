@@ -17,7 +17,7 @@ from PIL import Image
 import download_pretrained
 import exercise2_explore
 from helpers.figures import drawable, save_grid
-from helpers.lesson import ROOT, LessonError, above, at_least, open_image, path_arg
+from helpers.lesson import ROOT, LessonError, at_least, open_image, path_arg
 from helpers.lesson import choose_device, read_weights, refuse_overwrite, seed_number
 
 SCRIPTS = ["exercise1_observe.py", "exercise2_explore.py", "exercise3_train.py"]
@@ -84,8 +84,8 @@ def test_plain_numbers_and_integers_are_not_weights(tmp_path):
         (at_least(0.0, float), "inf", "at least 0"),
         (at_least(0.0, float, below=1.0), "1", "below 1"),
         (at_least(0.0, float, below=1.0), "nan", "below 1"),
-        (above(0), "0", "above 0"),
-        (above(0), "inf", "finite"),
+        (at_least(0.0, float, exclusive=True), "0", "above 0"),
+        (at_least(0.0, float, exclusive=True), "inf", "above 0"),
         (seed_number, str(2**32), "below 4294967296"),
         (path_arg, "", "empty"),
     ],
