@@ -152,20 +152,6 @@ def check_unet(net_class, path):
 LAMBDA = 10  # not the paper's 100, so that a 100 typed into the losses shows
 
 
-def check_returned(result):
-    """Wrong unless `result` is (loss_D, loss_G): two one-number tensors that carry gradients."""
-    if not (isinstance(result, tuple) and len(result) == 2):
-        raise Wrong(f"pix2pix_losses returns a {type(result).__name__}, not (loss_D, loss_G).")
-    for name, loss in zip(("loss_D", "loss_G"), result, strict=True):
-        ok = torch.is_tensor(loss) and loss.numel() == 1 and loss.requires_grad
-        if not ok or kind(loss) != kind(torch.zeros(())):  # float32 on the cpu, as the networks
-            what = f"{kind(loss)} of shape {tuple(loss.shape)}" if torch.is_tensor(loss) else ""
-            raise Wrong(
-                f"{name} is a {what or type(loss).__name__}; a loss is one number that carries "
-                "its gradient, as the networks give it (no .item(), .to(), .half() or no_grad())."
-            )
-
-
 def check_losses(losses, path):
     from training.recipe import train_step  # imported here: it takes seconds
 
@@ -178,7 +164,16 @@ def check_losses(losses, path):
     real_A, real_B = torch.rand(2, BATCH, 3, IMAGE_SIZE, IMAGE_SIZE) * 2 - 1
     student_G, student_D = copy.deepcopy(net_G), copy.deepcopy(net_D)  # train_step moves BN stats
     result = student_code(path, losses, student_G, student_D, real_A, real_B, LAMBDA)
-    check_returned(result)
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise Wrong(f"pix2pix_losses returns a {type(result).__name__}, not (loss_D, loss_G).")
+    for name, loss in zip(("loss_D", "loss_G"), result, strict=True):
+        ok = torch.is_tensor(loss) and loss.numel() == 1 and loss.requires_grad
+        if not ok or kind(loss) != kind(torch.zeros(())):  # float32 on the cpu, as the networks
+            what = f"{kind(loss)} of shape {tuple(loss.shape)}" if torch.is_tensor(loss) else ""
+            raise Wrong(
+                f"{name} is a {what or type(loss).__name__}; a loss is one number that carries "
+                "its gradient, as the networks give it (no .item(), .to(), .half() or no_grad())."
+            )
     loss_D, loss_G = result
     G_weights = list(student_G.parameters())
     into_G = torch.autograd.grad(loss_D, G_weights, retain_graph=True, allow_unused=True)
