@@ -123,10 +123,9 @@ def decode_label(body):
         raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, str(exc)) from None
     except LessonError as exc:
         raise RequestError(HTTPStatus.BAD_REQUEST, str(exc)) from None
-    if not image.mode.startswith(("I", "F")):  # 16-bit and float grey are scaled as a whole;
-        image = image.resize(
-            size, Image.NEAREST
-        )  # other modes convert pixel by pixel: shrink first
+    # 16-bit and float grey are scaled as a whole; other modes convert pixel by pixel: shrink first
+    if not image.mode.startswith(("I", "F")):
+        image = image.resize(size, Image.NEAREST)
     return load_label(image)
 
 
@@ -179,8 +178,12 @@ class PainterHandler(BaseHTTPRequestHandler):
         except RequestError as exc:
             status, message, *unread = exc.args
             self._send(status, TEXT, message.encode())
-            if unread:
-                self._discard(*unread)
+            if unread:  # read the refused body away (to a limit): closing on it resets the link
+                self.connection.settimeout(2)
+                remaining = min(unread[0], 64 * 1024 * 1024)
+                with contextlib.suppress(OSError):
+                    while remaining > 0 and (chunk := self.rfile.read(min(65536, remaining))):
+                        remaining -= len(chunk)
         except Exception as exc:  # a bug, not a bad request: say so, log it, keep serving
             traceback.print_exc()
             self._send(500, TEXT, f"internal error ({type(exc).__name__}).".encode())
@@ -249,14 +252,6 @@ class PainterHandler(BaseHTTPRequestHandler):
         if len(body) < length:
             raise RequestError(HTTPStatus.BAD_REQUEST, "the body is shorter than Content-Length.")
         return body
-
-    def _discard(self, length):
-        """Read a refused body away (to a limit): closing on unread data resets the connection."""
-        self.connection.settimeout(2)
-        remaining = min(length, 64 * 1024 * 1024)
-        with contextlib.suppress(OSError):
-            while remaining > 0 and (chunk := self.rfile.read(min(65536, remaining))):
-                remaining -= len(chunk)
 
     def _check_host(self):
         """RequestError 403 unless the Host header names this server (400 without one)."""
