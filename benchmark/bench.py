@@ -215,7 +215,7 @@ def measure(pools, task, batch, widths, repeats):
     return result
 
 
-def parse_args(argv):
+def main(argv=None):
     parser = ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats (under 5 minutes)")
     parser.add_argument("--smoke", action="store_true", help="seconds: ngf = ndf = 8, one run")
@@ -225,11 +225,7 @@ def parse_args(argv):
     compile = "where the fast path uses torch.compile (all: training too; minutes) (default: none)"
     parser.add_argument("--compile", choices=tuple(COMPILED), default="none", help=compile)
     add_device_argument(parser)
-    return parser.parse_args(argv)
-
-
-def main(argv=None):
-    args = parse_args(argv)
+    args = parser.parse_args(argv)
     try:
         if args.json:
             refuse_overwrite(args.json, flag="--json")
@@ -239,12 +235,10 @@ def main(argv=None):
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     native = native_cpu_bf16()
     flags = sorted((cpu_flags() or set()) & {"avx2", "avx512f", "avx512_bf16", "amx_bf16"})
-    report = dict(
-        isa=torch.backends.cpu.get_cpu_capability(), cores=os.cpu_count(), torch=torch.__version__
-    )
-    report.update(simd=flags, native_bf16=native, device=str(device), mode=mode)
+    report = dict(isa=torch.backends.cpu.get_cpu_capability(), cores=os.cpu_count())
+    report.update(torch=torch.__version__, simd=flags, native_bf16=native, device=str(device))
+    report.update(mode=mode, compile=args.compile, omp_wait_policy=os.getenv("OMP_WAIT_POLICY"))
     load = getattr(os, "getloadavg", lambda: None)  # not on Windows
-    report.update(compile=args.compile, omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"))
     report["gpu"] = torch.cuda.get_device_name(device) if device.type == "cuda" else None
     report["load_average_start"] = load()
     print(json.dumps(report))
@@ -290,10 +284,8 @@ def table(report):
     lines = [f"{'workload (256x256)':40}  plain fp32  fast path  fast/plain  fast GFLOP/s (peak)"]
     for key, *_, label in WORKLOADS:
         plain, fast, speedup = report[key]["plain"], report[key]["fast"], report[key]["speedup"]
-        lines.append(
-            f"{label:40}  {plain['median_s']:8.3f} s  {fast['median_s']:7.3f} s  {speedup:9.2f}x  "
-            f"{fast['gflops']:.0f} ({100 * fast['of_peak']:.0f}%)"
-        )
+        row = f"{label:40}  {plain['median_s']:8.3f} s  {fast['median_s']:7.3f} s  {speedup:9.2f}x"
+        lines.append(f"{row}  {fast['gflops']:.0f} ({100 * fast['of_peak']:.0f}%)")
     return "\n".join(lines)
 
 
@@ -302,10 +294,8 @@ def compare_curves(curves):
     averaged over every CURVE_SMOOTH consecutive steps."""
     deviations = {}
     for part in curves["plain"][0]:
-        plain, fast = (
-            torch.tensor([s[part] for s in curves[n]]).unfold(0, CURVE_SMOOTH, 1).mean(1)
-            for n in ("plain", "fast")
-        )
+        plain, fast = (torch.tensor([step[part] for step in curves[n]]) for n in ("plain", "fast"))
+        plain, fast = (curve.unfold(0, CURVE_SMOOTH, 1).mean(1) for curve in (plain, fast))
         deviations[part] = ((fast - plain).abs() / plain.abs()).max().item()
     ok = all(v <= CURVE_TOLERANCE for v in deviations.values())
     return dict(max_relative_deviation=deviations, within_tolerance=ok, curves=curves)
