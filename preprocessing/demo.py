@@ -75,24 +75,20 @@ NECK = points("-0.27,0.7 0.27,0.7 0.27,1.33 -0.27,1.33")
 PUFFS = ((-1.3, 0.25, 0.8), (0, 0, 1.1), (1.3, 0.25, 0.8), (0.6, 0.5, 0.8), (-0.6, 0.5, 0.8))
 
 
-def hair(style):
-    """(back hair shapes, front hair polygon) in head units."""
-    top = ellipse(0, -0.05, 1.08, 1.12, 180, 360, 40)  # left ear -> crown -> right ear
-    back = [ellipse(x, -0.92, 0.4, 0.4) for x in (0.78, -0.78)] if style == "buns" else []
-    if style in BACK_HAIR:
-        back.append(np.vstack([top, BACK_HAIR[style]]))
-    if style != "spiky":
-        return back, np.vstack([top, FRINGE[style]])
-    odd = np.arange(15) % 2 == 1  # spikes: alternate inner and outer tips, then a zigzag fringe
-    r, t = np.where(odd, 1.42, 1.12), np.radians(np.linspace(170, 370, 15))
-    fringe = np.stack([np.linspace(0.95, -0.95, 9), np.where(odd[:9], -0.58, -0.2)], axis=1)
-    return back, np.vstack([np.stack([r * np.cos(t), -0.05 + r * np.sin(t)], axis=1), fringe])
-
-
 def figure(style, mouth_open, gaze):
     """[(points in head units, fill or None, closed, tilts with the head)], back to front."""
     hair_colour, eyes, shirt = COLOURS[style]
-    back, front = hair(style)
+    top = ellipse(0, -0.05, 1.08, 1.12, 180, 360, 40)  # hair: left ear -> crown -> right ear
+    back = [ellipse(x, -0.92, 0.4, 0.4) for x in (0.78, -0.78)] if style == "buns" else []
+    if style in BACK_HAIR:
+        back.append(np.vstack([top, BACK_HAIR[style]]))
+    if style == "spiky":  # spikes: alternate inner and outer tips, then a zigzag fringe
+        odd = np.arange(15) % 2 == 1
+        r, t = np.where(odd, 1.42, 1.12), np.radians(np.linspace(170, 370, 15))
+        fringe = np.stack([np.linspace(0.95, -0.95, 9), np.where(odd[:9], -0.58, -0.2)], axis=1)
+        front = np.vstack([np.stack([r * np.cos(t), -0.05 + r * np.sin(t)], axis=1), fringe])
+    else:
+        front = np.vstack([top, FRINGE[style]])
     shapes = [(b, hair_colour, True, True) for b in back]
     body = [(BODY, shirt, True), *COLLARS[style], (NECK, SKIN, True)]
     shapes += [(*shape, False) for shape in body]
