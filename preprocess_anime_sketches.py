@@ -261,9 +261,8 @@ def preprocess(args):
 def main(argv=None):
     from pix2pix_models import IMAGE_SIZE  # here, not at the top: the workers need no torch
 
-    parser = ArgumentParser(
-        description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+    defaults = argparse.ArgumentDefaultsHelpFormatter
+    parser = ArgumentParser(description=__doc__.split("\n")[0], formatter_class=defaults)
     # The cores this process may use (a container or `taskset` may allow fewer than exist).
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     add = parser.add_argument
