@@ -4,9 +4,8 @@
     python docs/make_figures.py --output-dir /tmp/fig  # somewhere else
 
 Writes conditional_vs_unconditional.png, unet.png, patchgan.png and palette.png (the 12 label
-colours of facades_generator.py), measured, not drawn from
-memory: shapes from forward hooks (on the "meta" device: shapes without arithmetic), the PatchGAN's
-receptive field from the gradient of one logit of a random D. Photos are placeholders.
+colours of facades_generator.py), measured, not drawn from memory: shapes from forward hooks on
+the "meta" device, the receptive field from one PatchGAN logit's gradient. Photos are placeholders.
 """
 
 import sys
@@ -112,9 +111,8 @@ def picture(ax, image, x, y, size, caption=None):  # framed and captioned
 
 def placeholder(ax, x, y, size, words):  # a hatched square for a photo not shown
     rect(ax, (x, y), size, size, facecolor="#f4f4f4", edgecolor="#888888", hatch="//", lw=0.8)
-    text(
-        ax, x + size / 2, y + size / 2, words, bbox=dict(facecolor="white", edgecolor="none", pad=2)
-    )
+    white = dict(facecolor="white", edgecolor="none", pad=2)
+    text(ax, x + size / 2, y + size / 2, words, bbox=white)
 
 
 def shape_text(shape):
@@ -151,9 +149,8 @@ def draw_conditional(label, path):
     text(ax, 9.9, 3.85, "(x, G(x))\n→ fake", color="#7b241c")
     patches = "a 30x30 map\nof real/fake\nverdicts, one\nper 70x70 patch"
     text(ax, 15.9, 3.85, patches, size=FONT + 0.5, linespacing=1.25)
-    loss = (
-        "G's loss = cGAN term + λ · |y − G(x)|₁,  λ = 100\n(fool D, and stay close to the real y)"
-    )
+    loss = "G's loss = cGAN term + λ · |y − G(x)|₁,  λ = 100\n"
+    loss += "(fool D, and stay close to the real y)"
     text(ax, 13.55, 6.45, loss, bbox=dict(facecolor="#fef9e7", edgecolor="#d4ac0d", pad=5))
     ends = [((3.0, 3.85), (3.5, 3.85)), ((5.8, 3.85), (6.6, 2.95)), ((8.8, 2.95), (11.0, 3.55))]
     for start, end in ends + [((8.8, 5.55), (11.0, 4.15)), ((13.5, 3.85), (14.3, 3.85))]:
@@ -291,9 +288,8 @@ def main(argv=None):
     print(f"output dir: {out}; device: cpu (shapes on 'meta', one backward pass)")
     label = to_rgb(open_image(SAMPLE_LABEL, "sample label", "restore it with git checkout"))
     shapes, facts = unet_shapes(), patchgan_facts()
-    print(
-        f"U-Net bottleneck {shapes['down8'][1]}; logit {PROBE_LOGIT} sees {facts['field']} pixels"
-    )
+    field = f"logit {PROBE_LOGIT} sees {facts['field']} pixels"
+    print(f"U-Net bottleneck {shapes['down8'][1]}; {field}")
     written = [
         draw_conditional(label, out / "conditional_vs_unconditional.png"),
         draw_unet(shapes, out / "unet.png"),
