@@ -116,8 +116,7 @@ def ensure_weights(session, args, final):
     if args.force or not final.exists():
         fetch(session, args.url, final, weights_problem, args, "--url", "--checkpoint-dir", sidecar)
     elif not sidecar.exists():  # copied here by hand: checked, and left where it is
-        problem = weights_problem(final)
-        if problem:
+        if problem := weights_problem(final):
             raise LessonError(f"{shown(final)} {problem}; move it away or {FORCE}.")
         print(f"{shown(final)} was already here and passes the check; recording its SHA-256.")
     digest = hashlib.sha256(final.read_bytes()).hexdigest()  # under the lock: the served bytes
@@ -198,7 +197,6 @@ class SayingRetry(Retry):
 
 
 def make_session(retries):
-    """A requests Session that retries failed connections and 5xx answers, with backoff."""
     retry = SayingRetry(retries, backoff_factor=BACKOFF_FACTOR, status_forcelist=RETRY_STATUSES)
     retry.raise_on_status = False  # keep the last 5xx answer, to name it
     session = requests.Session()
@@ -343,7 +341,6 @@ ZIP_ERRORS = (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EO
 
 
 def cmp_zip_problem(path):
-    """Why `path` is not a usable CMP archive, as a phrase, or None."""
     try:
         with zipfile.ZipFile(path) as archive:
             read_cmp_label(archive, cmp_label_names(archive)[0])
