@@ -237,7 +237,6 @@ class PainterHandler(BaseHTTPRequestHandler):
         self._send(code, TEXT, f"{text}.".encode(), headers)
 
     def _read_body(self):
-        """The request body; RequestError for a missing, malformed or too large Content-Length."""
         length = self.headers.get("Content-Length")
         if length is None:
             raise RequestError(HTTPStatus.LENGTH_REQUIRED, "send a Content-Length header.")
@@ -254,7 +253,6 @@ class PainterHandler(BaseHTTPRequestHandler):
         return body
 
     def _check_host(self):
-        """RequestError 403 unless the Host header names this server (400 without one)."""
         host, url = self.headers.get("Host"), self.server.url
         if host is None:
             raise RequestError(HTTPStatus.BAD_REQUEST, f"send a Host header; open {url}.")
