@@ -71,8 +71,7 @@ def start_worker(device, fast, compile):
 
 
 def setup(task, batch, widths):
-    """Build a workload here and run it once (oneDNN's primitives, compiling, the heap's growth);
-    that first pass's seconds."""
+    """Build a workload and run it once (oneDNN primitives, compiling, heap growth): its seconds."""
     if max(widths) < 16:  # --smoke's tiny networks are all small ops: thread hand-offs dominate
         torch.set_num_threads(1)
     compile = WORKER["fast"] and task in COMPILED[WORKER["compile"]]
@@ -290,8 +289,7 @@ def table(report):
 
 
 def compare_curves(curves):
-    """Per loss part, the largest relative deviation of the fast curve from the fp32 one, both
-    averaged over every CURVE_SMOOTH consecutive steps."""
+    """Per loss part, the largest relative deviation of fast from fp32 (CURVE_SMOOTH-step means)."""
     deviations = {}
     for part in curves["plain"][0]:
         plain, fast = (torch.tensor([step[part] for step in curves[n]]) for n in ("plain", "fast"))
