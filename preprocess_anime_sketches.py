@@ -204,10 +204,9 @@ def verify(output, size, workers):
         problems += [look[0] for look in looks if look[0]][:10]
         sketches = np.median([look[1:] for look in looks[0::2]], axis=0)
         colors = np.median([look[1:] for look in looks[1::2]], axis=0)
-        print(
-            f"  {split_dir.name}: {len(pairs)} pairs; colour spread sketches {sketches[0]:.3f}, "
-            f"colors {colors[0]:.3f}; white sketches {sketches[1]:.0%}, colors {colors[1]:.0%}"
-        )
+        white = f"white sketches {sketches[1]:.0%}, colors {colors[1]:.0%}"
+        spread = f"colour spread sketches {sketches[0]:.3f}, colors {colors[0]:.3f}"
+        print(f"  {split_dir.name}: {len(pairs)} pairs; {spread}; {white}")
         problems += [problem for problem in [orientation(split_dir, sketches, colors)] if problem]
     print(f"Sketch images: {totals['sketches']}\nColor images: {totals['colors']}")
     for problem in problems:
