@@ -48,7 +48,6 @@ def explain(exc, path):
 
 
 def student_code(path, function, *args):
-    """function(*args), with any exception (sys.exit() too) turned into Wrong(one sentence)."""
     try:
         return function(*args)
     except (Exception, SystemExit) as exc:
