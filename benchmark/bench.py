@@ -156,7 +156,6 @@ def halves(image):
 
 
 def loss_curve(steps, widths):
-    """The losses of `steps` training steps on 8 demo pairs in turn."""
     step = training(widths, compile=False)
     pairs = [TF.resize(halves(draw_demo_pair(0, i)), [IMAGE_SIZE] * 2) for i in range(8)]
     pairs = [pair.float() / 127.5 - 1 for pair in pairs]  # (2, 3, 256, 256): colour, sketch
@@ -192,7 +191,6 @@ def peak_gflops(sizes, native, before=None):
 
 
 def measure(pools, task, batch, widths, repeats):
-    """Plain and fast timings of one workload, single runs alternating, and their speed-up."""
     first = {name: pool.submit(setup, task, batch, widths).result() for name, pool in pools.items()}
     flops = max(pool.submit(settle).result() for pool in pools.values())  # plain's count
     runs = {name: [] for name in pools}
