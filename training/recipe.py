@@ -12,8 +12,8 @@ from torchmetrics.functional.image import structural_similarity_index_measure as
 LR = 2e-4  # §3.3: Adam with learning rate 0.0002 ...
 BETA1 = 0.5  # ... and momentum parameters beta1 = 0.5, beta2 = 0.999
 LAMBDA_L1 = 100  # §4.2: L1 weighted 100x against the GAN term
-# ONEDNN_MAX_CPU_ISA levels without bf16 instructions: set to one, even an AMX CPU emulates bf16.
 BF16_FLAGS = {"avx512_bf16", "amx_bf16", "bf16"}  # /proc/cpuinfo: x86 AVX512_BF16 or AMX, ARM BF16
+# ONEDNN_MAX_CPU_ISA levels without bf16 instructions: set to one, even an AMX CPU emulates bf16.
 ISA_WITHOUT_BF16 = {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX512_CORE", "AVX512_CORE_VNNI"}
 
 
