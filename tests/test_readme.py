@@ -60,7 +60,7 @@ SMOKE_ARGS = {
 EXPECTED = {"python challenges/check.py": (1, "not yet written")}
 # Flags of other programs that the pages name.
 FOREIGN_FLAGS = {"--eval", "--lr_policy", "--data-binary", "--index-url", "--force-reinstall"}
-FOREIGN_FLAGS |= {"--nproc_per_node", "--nproc-per-node", "--standalone"}
+FOREIGN_FLAGS |= {"--nproc_per_node", "--nproc-per-node", "--standalone", "--check"}  # ruff
 # Threads that sleep while they wait: on a busy machine spinning ones make smoke runs crawl.
 QUIET = {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"), "MPLBACKEND": "Agg"}
 SKIP_COPY = shutil.ignore_patterns(
