@@ -111,8 +111,8 @@ def ensure_weights(session, args, final):
     """Verify the weights already here against their SHA-256, or download, check and record them."""
     sidecar = final.with_name(final.name + ".sha256")  # `sha256sum` format: "<hex>  <name>"
     for path in (final, sidecar):  # a named pipe there would make reading it wait forever
-        if not_a_file(path):
-            raise LessonError(f"{shown(path)} is {not_a_file(path)}; move it away, run again.")
+        if what := not_a_file(path):
+            raise LessonError(f"{shown(path)} is {what}; move it away, run again.")
     if args.force or not final.exists():
         fetch(session, args.url, final, weights_problem, args, "--url", "--checkpoint-dir", sidecar)
     elif not sidecar.exists():  # copied here by hand: checked, and left where it is
